@@ -1,0 +1,59 @@
+import { CommanderError } from 'commander';
+
+/** The words of a command are wrong: a missing or extra word, a bad option. Exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A command failed for a reason it has already put into words. Exit 1. */
+export class CommandError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandError';
+  }
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/**
+ * The one place that decides exit codes: 0 success, 2 for wrong words (usage), 1 for everything
+ * else (validation, not found, etcd or Docker unreachable, internal errors).
+ */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT_OK;
+    return EXIT_USAGE;
+  }
+  if (error instanceof UsageError || (error instanceof Error && error.name === 'RuleSyntaxError')) return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
+
+/** Errors whose message is written for users; anything else is a bug and says so. */
+const USER_FACING = new Set([
+  'UsageError',
+  'CommandError',
+  'RuleSyntaxError',
+  'RuleValidationError',
+  'RulePositionError',
+  'RuleDecodeError',
+  'DatastoreConfigError',
+  'DatastoreUnavailableError',
+  'CorruptDataError',
+  'ConflictError',
+  'DockerUnavailableError',
+]);
+
+/** One line for stderr; the stack only with --debug. */
+export function describeError(error: unknown, debug: boolean): string {
+  if (error instanceof Error && USER_FACING.has(error.name)) {
+    return debug && error.stack ? `${error.message}\n${error.stack}\n` : `${error.message}\n`;
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  if (debug && error instanceof Error && error.stack) return `Internal error: ${text}\n${error.stack}\n`;
+  return `Internal error: ${text} (run again with --debug for details)\n`;
+}

@@ -1,0 +1,66 @@
+import type { Profile } from '../datastore/profiles';
+import type { Context } from './context';
+import { CommandError } from './errors';
+
+/**
+ * The profile a user named, and how its tags read to them. A profile made by the Docker network
+ * driver is stored under the network's ID and its tags are network IDs; users type network names.
+ * A profile that really has the typed name always wins over a network of that name (spec §4.5).
+ */
+export interface ProfileTarget {
+  /** The name the profile is stored under in etcd. */
+  readonly id: string;
+  /** The name as the user typed it, for messages. */
+  readonly name: string;
+  /** How a stored tag (a network ID for network profiles) is shown. */
+  showTag(tag: string): string;
+  /**
+   * The tag to store for one the user typed. For network profiles, a network name becomes its ID;
+   * an ID that no longer maps to a network is kept if the profile already holds it (so broken
+   * rules can still be removed); anything else is refused.
+   */
+  storeTag(tag: string, current: Profile): string;
+}
+
+export const notFound = (name: string): CommandError => new CommandError(`Profile ${name} not found.`);
+
+export async function resolveProfile(ctx: Context, name: string): Promise<ProfileTarget> {
+  const profiles = ctx.profiles();
+  if (await profiles.get(name)) return plainTarget(name);
+
+  let networks;
+  try {
+    networks = await ctx.networks();
+  } catch (error) {
+    // No Docker does not make the name exist: say "not found", and why the network check could not run.
+    throw new CommandError(`Profile ${name} not found. (Docker could not be asked for a network of that name: ${(error as Error).message})`);
+  }
+  const id = networks.idForName(name);
+  if (id === undefined || !(await profiles.get(id))) throw notFound(name);
+  return {
+    id,
+    name,
+    showTag: (tag) => networks.nameForId(tag) ?? tag,
+    storeTag: (tag, current) => {
+      const networkId = networks.idForName(tag);
+      if (networkId !== undefined) return networkId;
+      if (storedTags(current).has(tag)) return tag;
+      throw new CommandError(
+        `You are referencing a Docker network (${tag}) that does not exist.  Create the network first and then update this profile rule to reference it.`,
+      );
+    },
+  };
+}
+
+function plainTarget(name: string): ProfileTarget {
+  return { id: name, name, showTag: (tag) => tag, storeTag: (tag) => tag };
+}
+
+function storedTags(profile: Profile): Set<string> {
+  const tags = new Set(profile.tags);
+  for (const rule of [...profile.rules.inbound, ...profile.rules.outbound]) {
+    if (rule.from.tag !== undefined) tags.add(rule.from.tag);
+    if (rule.to.tag !== undefined) tags.add(rule.to.tag);
+  }
+  return tags;
+}

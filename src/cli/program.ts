@@ -1,0 +1,98 @@
+import { Command, Help } from 'commander';
+import { PROFILE_EXAMPLES, PROFILE_USAGE, RULE_GRAMMAR } from './help';
+import type { IO } from './io';
+import { makeProfileAddCommand } from './profile-add';
+import { makeProfileRemoveCommand } from './profile-remove';
+import { makeProfileShowCommand } from './profile-show';
+import { makeTagCommand } from './profile-tag';
+import { makeRuleAddCommand } from './rule-add';
+import { makeRuleJsonCommand } from './rule-json';
+import { makeRuleRemoveCommand } from './rule-remove';
+import { makeRuleShowCommand } from './rule-show';
+import { makeRuleUpdateCommand } from './rule-update';
+import type { Session } from './session';
+import { makeVersionCommand } from './version';
+
+/** Usage lines that differ from Commander's own, for commands whose argument sits between words. */
+const displayUsage = new WeakMap<Command, string>();
+
+export function buildProgram(session: Session): Command {
+  const program = new Command('calicoctl')
+    .description('Manage Calico network policy for Docker networks, kept in etcd')
+    .option('--timeout <duration>', 'bound on each etcd and Docker request, e.g. 5, 2.5s, 500ms (env ETCD_TIMEOUT; default 5s)')
+    .option('--debug', 'print stack traces on errors')
+    .version(session.deps.version, '--version', 'print the calicoctl version')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  ETCD_ENDPOINTS       comma list of http[s]://HOST:PORT (overrides the next two)
+  ETCD_AUTHORITY       HOST:PORT of etcd (default 127.0.0.1:2379)
+  ETCD_SCHEME          http or https (default http)
+  ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE   TLS files (the CA is required with https)
+  ETCD_USERNAME, ETCD_PASSWORD                       etcd authentication
+  DOCKER_HOST          the Docker Engine, used to map network names to profiles
+
+Run 'calicoctl <command> --help' for a command's usage and examples.`,
+    );
+
+  program.addCommand(makeProfileCommand(session));
+  program.addCommand(makeVersionCommand(session));
+
+  configureTree(program, session.deps.io);
+  return program;
+}
+
+function makeProfileCommand(session: Session): Command {
+  const profile = new Command('profile')
+    .description('Manage profiles: the tags and rules that a Docker network\'s policy is made of')
+    .addHelpText('after', `\n${PROFILE_USAGE}\n${RULE_GRAMMAR}\n${PROFILE_EXAMPLES}`);
+  displayUsage.set(profile, 'profile (show|add|remove) … | profile <PROFILE> (rule|tag) …');
+
+  const rule = new Command('rule')
+    .description("Show or change a profile's inbound and outbound rules")
+    .addHelpText('after', `\n${RULE_GRAMMAR}\n${PROFILE_EXAMPLES}`);
+  displayUsage.set(rule, 'profile <PROFILE> rule (add|remove|show|json|update) …');
+  const usages: [Command, string][] = [
+    [makeRuleAddCommand(session), 'profile <PROFILE> rule add (inbound|outbound) [--at=<POSITION>] (allow|deny) [RULE-MATCH]'],
+    [makeRuleRemoveCommand(session), 'profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])'],
+    [makeRuleShowCommand(session), 'profile <PROFILE> rule show'],
+    [makeRuleJsonCommand(session), 'profile <PROFILE> rule json'],
+    [makeRuleUpdateCommand(session), 'profile <PROFILE> rule update < rules.json'],
+  ];
+  for (const [command, usage] of usages) {
+    displayUsage.set(command, usage);
+    if (command.name() === 'add' || command.name() === 'remove') command.addHelpText('after', `\n${RULE_GRAMMAR}\n${PROFILE_EXAMPLES}`);
+    rule.addCommand(command);
+  }
+
+  const tag = makeTagCommand(session);
+  displayUsage.set(tag, 'profile <PROFILE> tag (show|add <TAG>|remove <TAG>)');
+  for (const command of tag.commands) {
+    displayUsage.set(command, `profile <PROFILE> tag ${command.name()}${command.name() === 'show' ? '' : ' <TAG>'}`);
+  }
+
+  profile.addCommand(makeProfileShowCommand(session));
+  profile.addCommand(makeProfileAddCommand(session));
+  profile.addCommand(makeProfileRemoveCommand(session));
+  profile.addCommand(rule);
+  profile.addCommand(tag);
+  return profile;
+}
+
+/**
+ * Commander does not pass exitOverride, output and help settings down through addCommand, so
+ * they are applied to every node: errors become exceptions for main, output goes through IO.
+ */
+function configureTree(command: Command, io: IO): void {
+  command
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.out.write(text), writeErr: (text) => io.err.write(text) })
+    .configureHelp({
+      commandUsage: (cmd) => {
+        const custom = displayUsage.get(cmd);
+        return custom !== undefined ? `calicoctl ${custom}` : new Help().commandUsage(cmd);
+      },
+    });
+  for (const sub of command.commands) configureTree(sub, io);
+}

@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { ruleSetFromV1 } from '../policy/codec';
+import { mapRuleTags } from '../policy/edits';
+import { CommandError } from './errors';
+import { checkProfileName } from './names';
+import { notFound, resolveProfile } from './profile-target';
+import type { Session } from './session';
+
+export function makeRuleUpdateCommand(session: Session): Command {
+  return new Command('update')
+    .description('Replace all the rules with the JSON read from standard input (the rule json format)')
+    .argument('<PROFILE>')
+    .action(async (name: string) => {
+      checkProfileName(name);
+      const ctx = session.context();
+      // Look the profile up first, so that a wrong name fails before we wait on standard input.
+      const target = await resolveProfile(ctx, name);
+      if (ctx.io.stdinIsTTY) ctx.io.err.write('Reading the rules JSON from standard input (end with Ctrl-D)...\n');
+      const text = await ctx.io.readStdin();
+      let document: unknown;
+      try {
+        document = JSON.parse(text);
+      } catch (error) {
+        throw new CommandError(`The rules on standard input are not valid JSON: ${(error as Error).message}. Nothing was changed.`);
+      }
+      let rules;
+      try {
+        rules = ruleSetFromV1(document);
+      } catch (error) {
+        throw new CommandError(`Invalid rule at ${(error as Error).message}. Nothing was changed.`);
+      }
+      const edited = await ctx.profiles().editRules(target.id, (_, profile) => ({
+        value: mapRuleTags(rules, (tag) => target.storeTag(tag, profile)),
+        result: true,
+      }));
+      if (!edited) throw notFound(name);
+      ctx.io.out.write(`Successfully updated rules on profile ${name}\n`);
+    });
+}

@@ -1,0 +1,22 @@
+import type { Deps } from './context';
+import { processIO } from './io';
+
+/**
+ * The real clients. They are required on first use, so commands that need neither etcd nor
+ * Docker (help, version, every grammar error) never load their transports.
+ */
+export function systemDeps(version: string): Deps {
+  return {
+    io: processIO(),
+    env: process.env,
+    version,
+    openKv: (settings) => {
+      const { GatewayKvStore } = require('../datastore/gateway') as typeof import('../datastore/gateway');
+      return new GatewayKvStore(settings);
+    },
+    openDocker: (env, timeoutMs) => {
+      const { DockerEngine } = require('../docker/engine') as typeof import('../docker/engine');
+      return new DockerEngine(env, timeoutMs);
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { CorruptDataError } from './errors';
+import * as keys from './keys';
+import type { KvStore } from './kv';
+
+/** A workload endpoint as the v1 data model stores it (spec §6). */
+export interface Endpoint extends keys.EndpointKey {
+  readonly state: string;
+  readonly name: string;
+  readonly mac: string;
+  readonly profileIds: readonly string[];
+  readonly ipv4Nets: readonly string[];
+  readonly ipv6Nets: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export class EndpointStore {
+  constructor(private readonly kv: KvStore) {}
+
+  /** Every workload endpoint on every host, or on one host. */
+  async list(hostname?: string): Promise<Endpoint[]> {
+    const prefix = hostname === undefined ? keys.HOSTS : `${keys.HOSTS}${hostname}/workload/`;
+    const { kvs } = await this.kv.getPrefix(prefix);
+    const endpoints: Endpoint[] = [];
+    for (const kv of kvs) {
+      const key = keys.parseEndpointKey(kv.key);
+      if (key) endpoints.push(decodeEndpoint(key, kv.key, kv.value));
+    }
+    return endpoints;
+  }
+}
+
+export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: string): Endpoint {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(value) as Record<string, unknown>;
+  } catch {
+    throw new CorruptDataError(rawKey, 'not valid JSON');
+  }
+  if (typeof data !== 'object' || data === null) throw new CorruptDataError(rawKey, 'expected an endpoint object');
+  const strings = (field: unknown): string[] => (Array.isArray(field) ? field.filter((x): x is string => typeof x === 'string') : []);
+  // Older writers stored a single profile_id; readers have always accepted both.
+  const profileIds = data.profile_ids !== undefined ? strings(data.profile_ids) : typeof data.profile_id === 'string' ? [data.profile_id] : [];
+  return {
+    ...key,
+    state: typeof data.state === 'string' ? data.state : 'active',
+    name: typeof data.name === 'string' ? data.name : '',
+    mac: typeof data.mac === 'string' ? data.mac : '',
+    profileIds,
+    ipv4Nets: strings(data.ipv4_nets),
+    ipv6Nets: strings(data.ipv6_nets),
+    labels: typeof data.labels === 'object' && data.labels !== null ? (data.labels as Record<string, string>) : {},
+  };
+}

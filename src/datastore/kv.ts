@@ -1,0 +1,52 @@
+/**
+ * The part of etcd's v3 key-value API that Calico's data model needs. Two implementations exist:
+ * a light one over etcd's JSON gateway for the CLI (fast start-up), and one over the etcd3 gRPC
+ * client for the long-running agent (watch streams).
+ */
+
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly modRevision: number;
+}
+
+export interface RangeResult {
+  readonly kvs: readonly KeyValue[];
+  /** The store's revision when the range was read. */
+  readonly revision: number;
+}
+
+/** Holds when `key` was last modified at `modRevision`; 0 means the key must not exist. */
+export interface RevisionGuard {
+  readonly key: string;
+  readonly modRevision: number;
+}
+
+export type KvOperation =
+  | { readonly type: 'put'; readonly key: string; readonly value: string }
+  | { readonly type: 'delete'; readonly key: string }
+  | { readonly type: 'deletePrefix'; readonly prefix: string };
+
+export interface KvStore {
+  get(key: string): Promise<KeyValue | undefined>;
+  /** Every key that starts with `prefix`, sorted by key. */
+  getPrefix(prefix: string): Promise<RangeResult>;
+  /** Applies all operations atomically if every guard holds. Resolves false (and writes nothing) otherwise. */
+  commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean>;
+  /** The etcd server's version, e.g. "3.4.23". */
+  serverVersion(): Promise<string>;
+  close(): void;
+}
+
+/** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
+export function prefixEnd(prefix: string): Buffer {
+  const bytes = Buffer.from(prefix);
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    if ((bytes[i] as number) < 0xff) {
+      const end = bytes.subarray(0, i + 1);
+      end[i] = (end[i] as number) + 1;
+      return end;
+    }
+  }
+  return Buffer.from([0]);
+}

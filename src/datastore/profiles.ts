@@ -1,0 +1,166 @@
+import { ruleSetFromV1, RuleDecodeError, ruleSetToV1 } from '../policy/codec';
+import type { RuleSet } from '../policy/ast';
+import { ConflictError, CorruptDataError } from './errors';
+import * as keys from './keys';
+import type { KeyValue, KvStore } from './kv';
+
+export interface Profile {
+  readonly id: string;
+  readonly tags: readonly string[];
+  readonly rules: RuleSet;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** What `profile add` and the network driver create: members accept traffic only from each other. */
+export function defaultProfileContent(id: string): Omit<Profile, 'id'> {
+  return {
+    tags: [id],
+    rules: { inbound: [{ protocol: 'any', action: 'allow', from: { tag: id }, to: {} }], outbound: [{ protocol: 'any', action: 'allow', from: {}, to: {} }] },
+    labels: {},
+  };
+}
+
+/** The outcome of an edit: the new value to write (omitted: write nothing) and what to report. */
+export interface Edit<V, R> {
+  readonly value?: V;
+  readonly result: R;
+}
+
+const MAX_ATTEMPTS = 100;
+
+/**
+ * Profiles under `/calico/v1/policy/profile/<id>/{tags,rules,labels}`. Every change is a
+ * compare-and-swap on the revision of the key it read, retried when another writer got there
+ * first, so concurrent edits never lose an update.
+ */
+export class ProfileStore {
+  constructor(private readonly kv: KvStore) {}
+
+  async list(): Promise<string[]> {
+    const { kvs } = await this.kv.getPrefix(keys.PROFILES);
+    const ids = new Set<string>();
+    for (const kv of kvs) {
+      const parsed = keys.parseProfileKey(kv.key);
+      if (parsed) ids.add(parsed.id);
+    }
+    return [...ids];
+  }
+
+  async get(id: string): Promise<Profile | undefined> {
+    const snapshot = await this.read(id);
+    return snapshot && decodeProfile(id, snapshot);
+  }
+
+  /** Creates the profile unless any key of it exists. Resolves false when it already existed. */
+  async create(id: string, content: Omit<Profile, 'id'> = defaultProfileContent(id)): Promise<boolean> {
+    const leaves = [keys.profileTags(id), keys.profileRules(id), keys.profileLabels(id)];
+    const created = await this.kv.commit(
+      leaves.map((key) => ({ key, modRevision: 0 })),
+      [
+        { type: 'put', key: keys.profileTags(id), value: JSON.stringify(content.tags) },
+        { type: 'put', key: keys.profileRules(id), value: JSON.stringify(ruleSetToV1(content.rules)) },
+        { type: 'put', key: keys.profileLabels(id), value: JSON.stringify(content.labels) },
+      ],
+    );
+    if (created) return true;
+    // A guard failed: either the profile exists, or only some stray key does; both mean "exists".
+    return false;
+  }
+
+  /** Removes every key of the profile. Resolves false when there was nothing to remove. */
+  async remove(id: string): Promise<boolean> {
+    const snapshot = await this.read(id);
+    if (!snapshot) return false;
+    await this.kv.commit([], [{ type: 'deletePrefix', prefix: keys.profileDir(id) }]);
+    return true;
+  }
+
+  /** Read-modify-write of the rules. Resolves undefined when the profile does not exist. */
+  editRules<R>(id: string, edit: (rules: RuleSet, profile: Profile) => Edit<RuleSet, R>): Promise<{ result: R } | undefined> {
+    return this.modify(id, keys.profileRules(id), (profile) => {
+      const outcome = edit(profile.rules, profile);
+      return { result: outcome.result, value: outcome.value && JSON.stringify(ruleSetToV1(outcome.value)) };
+    });
+  }
+
+  /** Read-modify-write of the tags. Resolves undefined when the profile does not exist. */
+  editTags<R>(id: string, edit: (tags: readonly string[], profile: Profile) => Edit<readonly string[], R>): Promise<{ result: R } | undefined> {
+    return this.modify(id, keys.profileTags(id), (profile) => {
+      const outcome = edit(profile.tags, profile);
+      return { result: outcome.result, value: outcome.value && JSON.stringify(outcome.value) };
+    });
+  }
+
+  private async modify<R>(id: string, key: string, edit: (profile: Profile) => Edit<string, R>): Promise<{ result: R } | undefined> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const snapshot = await this.read(id);
+      if (!snapshot) return undefined;
+      const outcome = edit(decodeProfile(id, snapshot));
+      if (outcome.value === undefined) return { result: outcome.result };
+      // Guarding the key we rewrite is enough: deleting the profile changes its revision too.
+      const modRevision = snapshot.get(key)?.modRevision ?? 0;
+      if (await this.kv.commit([{ key, modRevision }], [{ type: 'put', key, value: outcome.value }])) {
+        return { result: outcome.result };
+      }
+      await backoff(attempt);
+    }
+    throw new ConflictError(key, MAX_ATTEMPTS);
+  }
+
+  private async read(id: string): Promise<Map<string, KeyValue> | undefined> {
+    const { kvs } = await this.kv.getPrefix(keys.profileDir(id));
+    if (kvs.length === 0) return undefined;
+    return new Map(kvs.map((kv) => [kv.key, kv]));
+  }
+}
+
+function decodeProfile(id: string, snapshot: Map<string, KeyValue>): Profile {
+  return {
+    id,
+    tags: decodeTags(snapshot.get(keys.profileTags(id))),
+    rules: decodeRules(snapshot.get(keys.profileRules(id))),
+    labels: decodeLabels(snapshot.get(keys.profileLabels(id))),
+  };
+}
+
+export function decodeRules(kv: KeyValue | undefined): RuleSet {
+  if (!kv) return { inbound: [], outbound: [] };
+  try {
+    return ruleSetFromV1(JSON.parse(kv.value));
+  } catch (error) {
+    if (error instanceof RuleDecodeError) throw new CorruptDataError(kv.key, error.message);
+    throw new CorruptDataError(kv.key, 'not valid JSON');
+  }
+}
+
+export function decodeTags(kv: KeyValue | undefined): string[] {
+  if (!kv) return [];
+  const tags = parseJson(kv);
+  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string')) {
+    throw new CorruptDataError(kv.key, 'expected a JSON list of tag names');
+  }
+  return tags;
+}
+
+function decodeLabels(kv: KeyValue | undefined): Record<string, string> {
+  if (!kv) return {};
+  const labels = parseJson(kv);
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throw new CorruptDataError(kv.key, 'expected a JSON object of labels');
+  }
+  return labels as Record<string, string>;
+}
+
+function parseJson(kv: KeyValue): unknown {
+  try {
+    return JSON.parse(kv.value);
+  } catch {
+    throw new CorruptDataError(kv.key, 'not valid JSON');
+  }
+}
+
+/** Randomised, growing pauses, so that many writers racing on one key spread out and all finish. */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(100, 2 * attempt);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { join } from 'node:path';
+
+/** The Docker Engine could not be reached, or refused a request. */
+export class DockerUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DockerUnavailableError';
+  }
+}
+
+export interface DockerNetwork {
+  readonly id: string;
+  readonly name: string;
+  readonly driver: string;
+}
+
+/** What calicoctl asks the Docker Engine about networks. */
+export interface NetworkLister {
+  listNetworks(): Promise<DockerNetwork[]>;
+}
+
+interface Target {
+  readonly description: string;
+  readonly options: http.RequestOptions;
+  readonly transport: typeof http | typeof https;
+}
+
+/**
+ * A minimal Docker Engine API client for the one read the profile commands need. dockerode costs
+ * ~100 ms to load (it pulls in ssh2 and gRPC), which would double the latency of every
+ * `calicoctl profile <network> …`; it is kept for the container management of `calicoctl node`.
+ * Honours DOCKER_HOST (unix:// or tcp://), DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as docker does.
+ */
+export class DockerEngine implements NetworkLister {
+  private readonly target: Target;
+
+  constructor(
+    env: Readonly<Record<string, string | undefined>>,
+    private readonly timeoutMs: number,
+  ) {
+    this.target = resolveTarget(env);
+  }
+
+  async listNetworks(): Promise<DockerNetwork[]> {
+    const body = await this.get('/networks');
+    if (!Array.isArray(body)) throw new DockerUnavailableError(`Unexpected answer from Docker at ${this.target.description} to GET /networks.`);
+    return body.map((n: { Id?: unknown; Name?: unknown; Driver?: unknown }) => ({
+      id: String(n.Id ?? ''),
+      name: String(n.Name ?? ''),
+      driver: String(n.Driver ?? ''),
+    }));
+  }
+
+  private get(path: string): Promise<unknown> {
+    const { transport, options, description } = this.target;
+    return new Promise((resolve, reject) => {
+      const request = transport.request({ ...options, path, method: 'GET', headers: { host: 'docker' } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          clearTimeout(timer);
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((response.statusCode ?? 500) >= 400) {
+            reject(new DockerUnavailableError(`Docker at ${description} refused GET ${path}: HTTP ${response.statusCode} ${text.trim()}`));
+            return;
+          }
+          try {
+            resolve(JSON.parse(text));
+          } catch {
+            reject(new DockerUnavailableError(`Docker at ${description} sent a reply that is not JSON.`));
+          }
+        });
+      });
+      const timer = setTimeout(() => {
+        request.destroy();
+        reject(new DockerUnavailableError(`Docker at ${description} did not answer within ${this.timeoutMs} ms. Is the Docker daemon running? Check DOCKER_HOST.`));
+      }, this.timeoutMs);
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const why = error.code === 'ENOENT' ? 'no such socket' : error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'EACCES' ? 'permission denied' : error.message;
+        reject(new DockerUnavailableError(`Cannot connect to the Docker daemon at ${description} (${why}). Is the Docker daemon running? Check DOCKER_HOST.`));
+      });
+      request.end();
+    });
+  }
+}
+
+function resolveTarget(env: Readonly<Record<string, string | undefined>>): Target {
+  const host = env.DOCKER_HOST || 'unix:///var/run/docker.sock';
+  if (host.startsWith('unix://')) {
+    // The original's default was written `unix://var/run/docker.sock`: both forms name one path.
+    const socketPath = `/${host.slice('unix://'.length).replace(/^\/+/, '')}`;
+    return { description: `unix://${socketPath}`, options: { socketPath }, transport: http };
+  }
+  const match = /^(?:tcp|https?):\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(host);
+  if (!match) throw new DockerUnavailableError(`Invalid DOCKER_HOST '${host}': use unix:///path/to/docker.sock or tcp://host:port.`);
+  const options: https.RequestOptions = { host: (match[1] as string).replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+  const tls = env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0';
+  if (!tls) return { description: host, options, transport: http };
+  const certPath = env.DOCKER_CERT_PATH || join(env.HOME ?? '/root', '.docker');
+  try {
+    options.ca = readFileSync(join(certPath, 'ca.pem'));
+    options.cert = readFileSync(join(certPath, 'cert.pem'));
+    options.key = readFileSync(join(certPath, 'key.pem'));
+  } catch (error) {
+    throw new DockerUnavailableError(`Cannot read the Docker TLS files in ${certPath} (DOCKER_CERT_PATH): ${(error as Error).message}`);
+  }
+  return { description: host, options, transport: https };
+}

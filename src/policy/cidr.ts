@@ -1,0 +1,81 @@
+import * as ipaddr from 'ipaddr.js';
+import type { Cidr } from './ast';
+
+/**
+ * Parses a CIDR the way the original calicoctl (netaddr, non-strict) accepted it: a bare address
+ * gains /32 or /128, a partial IPv4 network such as `10/8` is padded with zeros, host bits are
+ * kept, and IPv6 is lower-cased and compressed. Returns undefined when the text is not a CIDR.
+ */
+export function parseCidr(input: string): Cidr | undefined {
+  const slash = input.indexOf('/');
+  const addressText = slash < 0 ? input : input.slice(0, slash);
+  const prefixText = slash < 0 ? undefined : input.slice(slash + 1);
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return undefined;
+
+  if (addressText.includes(':')) {
+    const bytes = parseIpv6(addressText);
+    if (!bytes) return undefined;
+    const prefixLength = prefixText === undefined ? 128 : Number(prefixText);
+    if (prefixLength > 128) return undefined;
+    const address = (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toRFC5952String();
+    const network = (ipaddr.fromByteArray(mask(bytes, prefixLength)) as ipaddr.IPv6).toRFC5952String();
+    return { version: 6, text: `${address}/${prefixLength}`, network, prefixLength };
+  }
+
+  const octets = parseIpv4(addressText, prefixText !== undefined);
+  if (!octets) return undefined;
+  const prefixLength = prefixText === undefined ? 32 : Number(prefixText);
+  if (prefixLength > 32) return undefined;
+  return {
+    version: 4,
+    text: `${octets.join('.')}/${prefixLength}`,
+    network: mask(octets, prefixLength).join('.'),
+    prefixLength,
+  };
+}
+
+/** Two CIDRs are the same when they cover the same addresses, whatever host bits were typed. */
+export function sameCidr(a: Cidr, b: Cidr): boolean {
+  return a.version === b.version && a.prefixLength === b.prefixLength && a.network === b.network;
+}
+
+/** The masked form, e.g. `10.0.0.0/8` for `10.1.2.3/8`: what the kernel is given. */
+export function cidrNetworkText(cidr: Cidr): string {
+  return `${cidr.network}/${cidr.prefixLength}`;
+}
+
+/** Parses a plain IPv4 or IPv6 address (no prefix). */
+export function parseIp(input: string): { version: 4 | 6; text: string } | undefined {
+  if (input.includes('/')) return undefined;
+  const cidr = parseCidr(input);
+  if (!cidr) return undefined;
+  if (cidr.version === 4 && input.split('.').length !== 4) return undefined;
+  return { version: cidr.version, text: cidr.text.slice(0, cidr.text.indexOf('/')) };
+}
+
+function parseIpv4(text: string, allowPartial: boolean): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length > 4 || (parts.length < 4 && !allowPartial)) return undefined;
+  const octets: number[] = [];
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part)) return undefined;
+    const value = Number(part);
+    if (value > 255) return undefined;
+    octets.push(value);
+  }
+  while (octets.length < 4) octets.push(0);
+  return octets;
+}
+
+function parseIpv6(text: string): number[] | undefined {
+  // Zone indexes (fe80::1%eth0) name an interface of one host: meaningless in a policy rule.
+  if (text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
+  return ipaddr.IPv6.parse(text).toByteArray();
+}
+
+function mask(bytes: readonly number[], prefixLength: number): number[] {
+  return bytes.map((byte, index) => {
+    const bitsInThisByte = Math.max(0, Math.min(8, prefixLength - index * 8));
+    return byte & ((0xff << (8 - bitsInThisByte)) & 0xff);
+  });
+}
