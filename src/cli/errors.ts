@@ -26,7 +26,9 @@ export const EXIT_USAGE = 2;
  */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT_OK;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
+    // Commander also shows help, on stderr with exitCode 1, when a command's sub-command is missing.
+    if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     return EXIT_USAGE;
   }
   if (error instanceof UsageError || (error instanceof Error && error.name === 'RuleSyntaxError')) return EXIT_USAGE;

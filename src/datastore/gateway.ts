@@ -192,9 +192,15 @@ function describeConnectionError(endpoint: string, error: NodeJS.ErrnoException)
     return new EndpointError('network', `etcd at ${endpoint} closed the connection. If it serves TLS, use https:// and set ETCD_CA_CERT_FILE.`);
   }
   if (/CERT|SSL|TLS|self.signed|certificate/i.test(`${code} ${error.message}`)) {
-    return new EndpointError('tls', `TLS with etcd at ${endpoint} failed: ${error.message}.`);
+    return new EndpointError('tls', `TLS with etcd at ${endpoint} failed: ${tidyTlsMessage(error.message)}.`);
   }
   return new EndpointError('network', `Cannot connect to etcd at ${endpoint}: ${error.message}.`);
+}
+
+/** OpenSSL's messages carry codes, source paths and a newline; keep the reason. */
+function tidyTlsMessage(message: string): string {
+  const reason = /error:[0-9A-F]+:[^:]+:[^:]+:([^:]+)/.exec(message)?.[1];
+  return (reason ?? message).replace(/\s+/g, ' ').trim();
 }
 
 function decodeKvs(response: GatewayResponse): KeyValue[] {

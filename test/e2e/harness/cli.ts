@@ -1,0 +1,32 @@
+import { spawn } from 'child_process';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const CALICOCTL = path.join(ROOT, 'bin/calicoctl');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the built bin/calicoctl as a user would, with the given environment on top of a clean one
+ * (no ETCD_* or DOCKER_* from the test runner's own environment leaks in).
+ */
+export function calicoctl(args: readonly string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('ETCD_') && !key.startsWith('DOCKER_')) base[key] = value;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(CALICOCTL, [...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
