@@ -15,9 +15,7 @@ export function makeTagCommand(session: Session): Command {
     .action(async (name: string) => {
       checkProfileName(name);
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
-      const profile = await ctx.profiles().get(target.id);
-      if (!profile) throw notFound(name);
+      const { target, profile } = await resolveProfile(ctx, name);
       ctx.io.out.write(profile.tags.map((t) => `${target.showTag(t)}\n`).join(''));
     });
 
@@ -30,7 +28,7 @@ export function makeTagCommand(session: Session): Command {
       checkProfileName(name);
       checkTagName(tagName);
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
+      const { target } = await resolveProfile(ctx, name);
       const edited = await ctx.profiles().editTags(target.id, (tags, profile) => {
         const stored = target.storeTag(tagName, profile);
         return tags.includes(stored) ? { result: undefined } : { value: [...tags, stored], result: undefined };
@@ -47,7 +45,7 @@ export function makeTagCommand(session: Session): Command {
     .action(async (name: string, tagName: string) => {
       checkProfileName(name);
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
+      const { target } = await resolveProfile(ctx, name);
       const edited = await ctx.profiles().editTags(target.id, (tags) => {
         const kept = tags.filter((t) => t !== tagName && target.showTag(t) !== tagName);
         return kept.length === tags.length ? { result: false } : { value: kept, result: true };

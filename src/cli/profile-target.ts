@@ -24,9 +24,16 @@ export interface ProfileTarget {
 
 export const notFound = (name: string): CommandError => new CommandError(`Profile ${name} not found.`);
 
-export async function resolveProfile(ctx: Context, name: string): Promise<ProfileTarget> {
+/** The target and the profile as it was read while resolving it (for commands that only read). */
+export interface ResolvedProfile {
+  readonly target: ProfileTarget;
+  readonly profile: Profile;
+}
+
+export async function resolveProfile(ctx: Context, name: string): Promise<ResolvedProfile> {
   const profiles = ctx.profiles();
-  if (await profiles.get(name)) return plainTarget(name);
+  const literal = await profiles.get(name);
+  if (literal) return { target: plainTarget(name), profile: literal };
 
   let networks;
   try {
@@ -36,8 +43,9 @@ export async function resolveProfile(ctx: Context, name: string): Promise<Profil
     throw new CommandError(`Profile ${name} not found. (Docker could not be asked for a network of that name: ${(error as Error).message})`);
   }
   const id = networks.idForName(name);
-  if (id === undefined || !(await profiles.get(id))) throw notFound(name);
-  return {
+  const profile = id === undefined ? undefined : await profiles.get(id);
+  if (id === undefined || !profile) throw notFound(name);
+  const target: ProfileTarget = {
     id,
     name,
     showTag: (tag) => networks.nameForId(tag) ?? tag,
@@ -50,6 +58,7 @@ export async function resolveProfile(ctx: Context, name: string): Promise<Profil
       );
     },
   };
+  return { target, profile };
 }
 
 function plainTarget(name: string): ProfileTarget {

@@ -17,7 +17,7 @@ export function makeRuleAddCommand(session: Session): Command {
       const position = options.at === undefined ? undefined : parsePosition(options.at);
       const { direction, rule } = parseDirectedRule(words);
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
+      const { target } = await resolveProfile(ctx, name);
       const edited = await ctx.profiles().editRules(target.id, (rules, profile) => {
         const [stored] = mapRuleTags({ inbound: [rule], outbound: [] }, (tag) => target.storeTag(tag, profile)).inbound;
         const outcome = addRule(rules, direction, stored ?? rule, position);

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { ruleSetToV1 } from '../policy/codec';
 import { mapRuleTags } from '../policy/edits';
 import { checkProfileName } from './names';
-import { notFound, resolveProfile } from './profile-target';
+import { resolveProfile } from './profile-target';
 import type { Session } from './session';
 
 export function makeRuleJsonCommand(session: Session): Command {
@@ -12,9 +12,7 @@ export function makeRuleJsonCommand(session: Session): Command {
     .action(async (name: string) => {
       checkProfileName(name);
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
-      const profile = await ctx.profiles().get(target.id);
-      if (!profile) throw notFound(name);
+      const { target, profile } = await resolveProfile(ctx, name);
       ctx.io.out.write(`${JSON.stringify(ruleSetToV1(mapRuleTags(profile.rules, target.showTag)), null, 2)}\n`);
     });
 }

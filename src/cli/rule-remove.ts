@@ -27,7 +27,7 @@ export function makeRuleRemoveCommand(session: Session): Command {
         edit = parseDirectedRule(words);
       }
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
+      const { target } = await resolveProfile(ctx, name);
       const edited = await ctx.profiles().editRules(target.id, (rules, profile) => {
         if ('position' in edit) return { value: removeRuleAt(rules, edit.direction, edit.position), result: true };
         const [stored] = mapRuleTags({ inbound: [edit.rule], outbound: [] }, (tag) => target.storeTag(tag, profile)).inbound;

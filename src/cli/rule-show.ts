@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { mapRuleTags } from '../policy/edits';
 import { printRuleSet } from '../policy/printer';
 import { checkProfileName } from './names';
-import { notFound, resolveProfile } from './profile-target';
+import { resolveProfile } from './profile-target';
 import type { Session } from './session';
 
 export function makeRuleShowCommand(session: Session): Command {
@@ -12,9 +12,7 @@ export function makeRuleShowCommand(session: Session): Command {
     .action(async (name: string) => {
       checkProfileName(name);
       const ctx = session.context();
-      const target = await resolveProfile(ctx, name);
-      const profile = await ctx.profiles().get(target.id);
-      if (!profile) throw notFound(name);
+      const { target, profile } = await resolveProfile(ctx, name);
       ctx.io.out.write(printRuleSet(mapRuleTags(profile.rules, target.showTag)));
     });
 }

@@ -14,7 +14,7 @@ export function makeRuleUpdateCommand(session: Session): Command {
       checkProfileName(name);
       const ctx = session.context();
       // Look the profile up first, so that a wrong name fails before we wait on standard input.
-      const target = await resolveProfile(ctx, name);
+      const { target } = await resolveProfile(ctx, name);
       if (ctx.io.stdinIsTTY) ctx.io.err.write('Reading the rules JSON from standard input (end with Ctrl-D)...\n');
       const text = await ctx.io.readStdin();
       let document: unknown;
