@@ -51,3 +51,43 @@ export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: str
     labels: typeof data.labels === 'object' && data.labels !== null ? (data.labels as Record<string, string>) : {},
   };
 }
+
+export function encodeEndpoint(endpoint: Endpoint): string {
+  return JSON.stringify({
+    state: endpoint.state,
+    name: endpoint.name,
+    mac: endpoint.mac,
+    profile_ids: endpoint.profileIds,
+    labels: endpoint.labels,
+    ipv4_nets: [...endpoint.ipv4Nets].sort(),
+    ipv6_nets: [...endpoint.ipv6Nets].sort(),
+  });
+}
+
+/** Writes and edits of endpoints; each edit is a compare-and-swap on the endpoint's revision. */
+export class EndpointWriter {
+  constructor(private readonly kv: KvStore) {}
+
+  /** Writes the whole endpoint: the plugin is its only author, and Docker retries calls. */
+  async put(endpoint: Endpoint): Promise<void> {
+    await this.kv.commit([], [{ type: 'put', key: keys.endpointKey(endpoint), value: encodeEndpoint(endpoint) }]);
+  }
+
+  async remove(key: keys.EndpointKey): Promise<void> {
+    await this.kv.commit([], [{ type: 'delete', key: keys.endpointKey(key) }]);
+  }
+
+  /** Read-modify-write of an endpoint's profile list. Resolves undefined when it does not exist. */
+  async editProfiles<R>(key: keys.EndpointKey, edit: (profiles: readonly string[]) => { value?: readonly string[]; result: R }): Promise<{ result: R } | undefined> {
+    const raw = keys.endpointKey(key);
+    for (;;) {
+      const existing = await this.kv.get(raw);
+      if (!existing) return undefined;
+      const endpoint = decodeEndpoint(key, raw, existing.value);
+      const outcome = edit(endpoint.profileIds);
+      if (outcome.value === undefined) return { result: outcome.result };
+      const value = encodeEndpoint({ ...endpoint, profileIds: outcome.value });
+      if (await this.kv.commit([{ key: raw, modRevision: existing.modRevision }], [{ type: 'put', key: raw, value }])) return { result: outcome.result };
+    }
+  }
+}

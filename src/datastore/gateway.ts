@@ -38,12 +38,17 @@ export class GatewayKvStore implements KvStore {
   }
 
   async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
-    const compare = guards.map((guard) => ({
-      key: b64(guard.key),
-      target: 'MOD',
-      result: 'EQUAL',
-      mod_revision: String(guard.modRevision),
-    }));
+    const compare = guards.map((guard) =>
+      'key' in guard
+        ? { key: b64(guard.key), target: 'MOD', result: 'EQUAL', mod_revision: String(guard.modRevision) }
+        : {
+            key: b64(guard.prefix),
+            range_end: prefixEnd(guard.prefix).toString('base64'),
+            target: 'MOD',
+            result: 'LESS',
+            mod_revision: String(guard.unchangedSince + 1),
+          },
+    );
     const success = operations.map((op) => {
       switch (op.type) {
         case 'put':

@@ -16,11 +16,15 @@ export interface RangeResult {
   readonly revision: number;
 }
 
-/** Holds when `key` was last modified at `modRevision`; 0 means the key must not exist. */
-export interface RevisionGuard {
-  readonly key: string;
-  readonly modRevision: number;
-}
+/**
+ * A condition of a transaction. `{key, modRevision}` holds when the key was last modified at that
+ * revision (0: the key must not exist). `{prefix, unchangedSince}` holds when no key under the
+ * prefix was created or modified after that revision: a read of the whole prefix is still current
+ * (deletions do not count, which suits checks that deleting can only make easier, such as overlaps).
+ */
+export type RevisionGuard =
+  | { readonly key: string; readonly modRevision: number }
+  | { readonly prefix: string; readonly unchangedSince: number };
 
 export type KvOperation =
   | { readonly type: 'put'; readonly key: string; readonly value: string }

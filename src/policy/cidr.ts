@@ -79,3 +79,62 @@ function mask(bytes: readonly number[], prefixLength: number): number[] {
     return byte & ((0xff << (8 - bitsInThisByte)) & 0xff);
   });
 }
+
+/** An address as a number, for walking through a pool. */
+export function addressToBigInt(address: string): bigint {
+  const parsed = ipaddr.parse(address);
+  return parsed.toByteArray().reduce((value, byte) => (value << 8n) | BigInt(byte), 0n);
+}
+
+export function bigIntToAddress(value: bigint, version: 4 | 6): string {
+  const length = version === 4 ? 4 : 16;
+  const bytes: number[] = [];
+  for (let i = 0; i < length; i++) {
+    bytes.unshift(Number(value & 0xffn));
+    value >>= 8n;
+  }
+  const address = ipaddr.fromByteArray(bytes);
+  return address.kind() === 'ipv6' ? (address as ipaddr.IPv6).toRFC5952String() : address.toString();
+}
+
+/** The first and last address of a CIDR, as numbers. */
+export function cidrBounds(cidr: Cidr): { first: bigint; last: bigint } {
+  const first = addressToBigInt(cidr.network);
+  const bits = BigInt((cidr.version === 4 ? 32 : 128) - cidr.prefixLength);
+  return { first, last: first + (1n << bits) - 1n };
+}
+
+export function cidrContains(cidr: Cidr, address: string): boolean {
+  const parsed = parseIp(address);
+  if (!parsed || parsed.version !== cidr.version) return false;
+  const value = addressToBigInt(parsed.text);
+  const { first, last } = cidrBounds(cidr);
+  return value >= first && value <= last;
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.version !== b.version) return false;
+  const x = cidrBounds(a);
+  const y = cidrBounds(b);
+  return x.first <= y.last && y.first <= x.last;
+}
+
+/** Splits the inclusive range first..last into the fewest CIDRs that cover exactly it. */
+export function rangeToCidrs(first: bigint, last: bigint, version: 4 | 6): Cidr[] {
+  const width = version === 4 ? 32 : 128;
+  const cidrs: Cidr[] = [];
+  let start = first;
+  while (start <= last) {
+    let size = 0;
+    while (size < width) {
+      const next = size + 1;
+      const blockSize = 1n << BigInt(next);
+      if (start % blockSize !== 0n || start + blockSize - 1n > last) break;
+      size = next;
+    }
+    const cidr = parseCidr(`${bigIntToAddress(start, version)}/${width - size}`);
+    if (cidr) cidrs.push(cidr);
+    start += 1n << BigInt(size);
+  }
+  return cidrs;
+}

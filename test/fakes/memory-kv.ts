@@ -26,7 +26,11 @@ export class MemoryKvStore implements KvStore {
 
   async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
     this.check();
-    if (!guards.every((guard) => (this.data.get(guard.key)?.modRevision ?? 0) === guard.modRevision)) return false;
+    const holds = (guard: RevisionGuard): boolean =>
+      'key' in guard
+        ? (this.data.get(guard.key)?.modRevision ?? 0) === guard.modRevision
+        : [...this.data.entries()].every(([key, entry]) => !key.startsWith(guard.prefix) || entry.modRevision <= guard.unchangedSince);
+    if (!guards.every(holds)) return false;
     this.revision++;
     this.commits++;
     for (const op of operations) {

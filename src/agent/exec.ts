@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+
+/**
+ * Runs host tools (ip, iptables-restore, ipset, sysctl writes go through fs). Arguments are passed
+ * as a list and never through a shell, so no name read from etcd can inject a command.
+ */
+export interface CommandRunner {
+  run(file: string, args: readonly string[], input?: string): Promise<string>;
+}
+
+export class CommandFailedError extends Error {
+  constructor(
+    readonly command: string,
+    readonly stderr: string,
+    readonly exitCode: number | null,
+  ) {
+    super(`${command} failed${exitCode === null ? '' : ` (exit ${exitCode})`}: ${stderr.trim() || 'no message'}`);
+    this.name = 'CommandFailedError';
+  }
+}
+
+export const systemRunner: CommandRunner = {
+  run(file, args, input) {
+    return new Promise((resolve, reject) => {
+      const child = execFile(file, [...args], { maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
+        if (error) {
+          const code = typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : null;
+          reject(new CommandFailedError(`${file} ${args.join(' ')}`.slice(0, 200), stderr || error.message, code));
+        } else {
+          resolve(stdout);
+        }
+      });
+      if (input !== undefined) child.stdin?.end(input);
+    });
+  },
+};

@@ -1,0 +1,36 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40 };
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warning(message: string): void;
+  error(message: string): void;
+}
+
+/** Timestamped lines on stderr, and in `<logDir>/calico-node.log` when a log directory is given. */
+export function createLogger(level: LogLevel, logDir?: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+  let file: string | undefined;
+  if (logDir !== undefined) {
+    mkdirSync(logDir, { recursive: true });
+    file = join(logDir, 'calico-node.log');
+  }
+  const log = (at: LogLevel) => (message: string) => {
+    if (ORDER[at] < ORDER[level]) return;
+    const line = `${new Date().toISOString()} ${at.toUpperCase()} ${message}\n`;
+    write(line);
+    if (file !== undefined) {
+      try {
+        appendFileSync(file, line);
+      } catch {
+        // A full or read-only log disk must not stop the agent; stderr still has the line.
+      }
+    }
+  };
+  return { debug: log('debug'), info: log('info'), warning: log('warning'), error: log('error') };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warning() {}, error() {} };

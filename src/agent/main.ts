@@ -1,0 +1,112 @@
+import { unlinkSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { hostname as osHostname } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { etcdSettings, type EtcdSettings } from '../datastore/config';
+import { Etcd3KvStore } from '../datastore/etcd3-store';
+import { HostStore } from '../datastore/hosts';
+import type { KvStore } from '../datastore/kv';
+import { systemRunner } from './exec';
+import { createLogger, type Logger, type LogLevel } from './log';
+import { ipamDriverHandlers } from './plugin/ipam-driver';
+import { LinkManager } from './plugin/links';
+import { networkDriverHandlers } from './plugin/network-driver';
+import { createPluginServer, DEFAULT_SOCKET, listenOnSocket } from './plugin/server';
+
+export const STARTED_MESSAGE = 'Calico node started successfully';
+
+export interface AgentOptions {
+  readonly logDir?: string;
+  readonly logLevel: LogLevel;
+  readonly socket: string;
+  readonly hostname: string;
+  readonly plugin: boolean;
+  readonly timeout?: string;
+}
+
+/** Parses calico-node's command line; resolves undefined when it only printed help or a version. */
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, version: string): AgentOptions | undefined {
+  const program = new Command('calico-node')
+    .description('The Calico host agent: the Docker network and IPAM plugin, and the policy dataplane')
+    .option('--log-dir <dir>', 'also write the log to <dir>/calico-node.log')
+    .addOption(new Option('--log-level <level>', 'least severe messages logged').choices(['debug', 'info', 'warning', 'error']).default(env.CALICO_LOG_LEVEL ?? 'info'))
+    .option('--socket <path>', 'the plugin socket Docker finds by name', DEFAULT_SOCKET)
+    .option('--hostname <name>', 'this host\'s name in etcd (default: $HOSTNAME, else the system hostname)')
+    .option('--no-plugin', 'do not serve the Docker plugin')
+    .option('--timeout <duration>', 'bound on each etcd request (env ETCD_TIMEOUT; default 5s)')
+    .version(version, '--version')
+    .exitOverride();
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) return undefined;
+    throw error;
+  }
+  const opts = program.opts<{ logDir?: string; logLevel: LogLevel; socket: string; hostname?: string; plugin: boolean; timeout?: string }>();
+  return {
+    ...(opts.logDir !== undefined && { logDir: opts.logDir }),
+    logLevel: opts.logLevel,
+    socket: opts.socket,
+    hostname: opts.hostname ?? (env.HOSTNAME || osHostname()),
+    plugin: opts.plugin,
+    ...(opts.timeout !== undefined && { timeout: opts.timeout }),
+  };
+}
+
+/** A running agent; `stop()` shuts it down cleanly (the dataplane is left as it is). */
+export interface RunningAgent {
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv): Promise<RunningAgent> {
+  const log = createLogger(options.logLevel, options.logDir);
+  const settings = etcdSettings(env, options.timeout);
+  const kv = new Etcd3KvStore(settings);
+  log.info(`Starting calico-node on host ${options.hostname}, etcd ${settings.endpoints.join(',')}`);
+
+  await prepareDatastore(kv, settings, env, log);
+
+  let server: Server | undefined;
+  if (options.plugin) {
+    const context = { kv, hostname: options.hostname, links: new LinkManager(systemRunner), log };
+    server = createPluginServer({ ...networkDriverHandlers(context), ...ipamDriverHandlers(context) }, log);
+    await listenOnSocket(server, options.socket);
+    log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
+  }
+  log.info(STARTED_MESSAGE);
+
+  return {
+    log,
+    async stop() {
+      log.info('Stopping calico-node');
+      if (server) {
+        await new Promise<void>((resolve) => server?.close(() => resolve()));
+        try {
+          unlinkSync(options.socket);
+        } catch {
+          // Already gone.
+        }
+      }
+      kv.close();
+    },
+  };
+}
+
+/** Waits for etcd (retrying, as a daemon must), then writes the global config, Ready flag and default pool. */
+async function prepareDatastore(kv: KvStore, settings: EtcdSettings, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
+  const hosts = new HostStore(kv);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await kv.serverVersion();
+      break;
+    } catch (error) {
+      log.warning(`${(error as Error).message} Retrying (attempt ${attempt}).`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)));
+    }
+  }
+  await hosts.ensureGlobalConfig();
+  const pool = await hosts.ensureDefaultPool((env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
+  if (pool) log.info(`Created the default IPv4 pool ${pool}`);
+  void settings;
+}

@@ -1,0 +1,141 @@
+import { EndpointWriter, type Endpoint } from '../../datastore/endpoints';
+import { ProfileStore } from '../../datastore/profiles';
+import { NetworkRecords } from '../../datastore/libnetwork';
+import { isValidName } from '../../policy/ast';
+import { parseIp } from '../../policy/cidr';
+import type { PluginContext, Handlers } from './types';
+import { PluginError } from './types';
+
+/** The next hop every container routes through: proxy ARP on the host veth answers for it. */
+export const GATEWAY_IPV4 = '169.254.1.1';
+export const ORCHESTRATOR = 'libnetwork';
+export const INTERFACE_PREFIX = 'cali';
+
+/** Host and temporary veth names: 15 characters at most, as Linux requires. */
+export const hostVethName = (endpointId: string): string => `${INTERFACE_PREFIX}${endpointId.slice(0, 11)}`;
+export const tempVethName = (endpointId: string): string => `tmp${endpointId.slice(0, 11)}`;
+
+const endpointKey = (ctx: PluginContext, endpointId: string) => ({
+  hostname: ctx.hostname,
+  orchestrator: ORCHESTRATOR,
+  workload: ORCHESTRATOR,
+  endpoint: endpointId,
+});
+
+/**
+ * Docker's remote NetworkDriver, as Calico answered it: a network is a profile named by the
+ * network ID; an endpoint is a workload endpoint in etcd plus a veth pair. Every handler is
+ * idempotent, because Docker retries and rolls back.
+ */
+export function networkDriverHandlers(ctx: PluginContext): Handlers {
+  const profiles = new ProfileStore(ctx.kv);
+  const endpoints = new EndpointWriter(ctx.kv);
+  const records = new NetworkRecords(ctx.kv);
+
+  return {
+    '/NetworkDriver.GetCapabilities': async () => ({ Scope: 'local', ConnectivityScope: 'local' }),
+
+    '/NetworkDriver.CreateNetwork': async (request) => {
+      const networkId = requireId(request, 'NetworkID');
+      for (const [field, anyRoute] of [['IPv4Data', '0.0.0.0/0'], ['IPv6Data', '::/0']] as const) {
+        const data = Array.isArray(request[field]) ? (request[field] as { Gateway?: string }[]) : [];
+        if (data.some((entry) => entry.Gateway !== undefined && entry.Gateway !== '' && entry.Gateway !== anyRoute)) {
+          throw new PluginError('The calico network driver needs Calico IPAM: create the network with --driver calico --ipam-driver calico.');
+        }
+      }
+      await profiles.create(networkId);
+      await records.put(networkId, request);
+      ctx.log.info(`Created network ${networkId} and its profile`);
+      return {};
+    },
+
+    '/NetworkDriver.DeleteNetwork': async (request) => {
+      const networkId = requireId(request, 'NetworkID');
+      await profiles.remove(networkId);
+      await records.remove(networkId);
+      ctx.log.info(`Deleted network ${networkId} and its profile`);
+      return {};
+    },
+
+    '/NetworkDriver.CreateEndpoint': async (request) => {
+      const networkId = requireId(request, 'NetworkID');
+      const endpointId = requireId(request, 'EndpointID');
+      const iface = (request.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
+      const ipv4 = hostAddress(iface.Address, 4);
+      const ipv6 = hostAddress(iface.AddressIPv6, 6);
+      if (!ipv4 && !ipv6) throw new PluginError('The endpoint has no address: use the calico IPAM driver (--ipam-driver calico).');
+      const endpoint: Endpoint = {
+        ...endpointKey(ctx, endpointId),
+        state: 'active',
+        name: hostVethName(endpointId),
+        mac: 'EE:EE:EE:EE:EE:EE',
+        profileIds: [networkId],
+        ipv4Nets: ipv4 ? [`${ipv4}/32`] : [],
+        ipv6Nets: ipv6 ? [`${ipv6}/128`] : [],
+        labels: {},
+      };
+      await endpoints.put(endpoint);
+      ctx.log.info(`Created endpoint ${endpointId} on network ${networkId} with ${[...endpoint.ipv4Nets, ...endpoint.ipv6Nets].join(', ')}`);
+      // libnetwork refuses a MAC from the driver when it already chose one itself.
+      return iface.MacAddress ? { Interface: {} } : { Interface: { MacAddress: 'EE:EE:EE:EE:EE:EE' } };
+    },
+
+    '/NetworkDriver.DeleteEndpoint': async (request) => {
+      const endpointId = requireId(request, 'EndpointID');
+      await endpoints.remove(endpointKey(ctx, endpointId));
+      ctx.log.info(`Deleted endpoint ${endpointId}`);
+      return {};
+    },
+
+    '/NetworkDriver.EndpointOperInfo': async () => ({ Value: {} }),
+
+    '/NetworkDriver.Join': async (request) => {
+      const endpointId = requireId(request, 'EndpointID');
+      const hostName = hostVethName(endpointId);
+      const tempName = tempVethName(endpointId);
+      await ctx.links.createVeth(hostName, tempName);
+      const response: Record<string, unknown> = {
+        InterfaceName: { SrcName: tempName, DstPrefix: INTERFACE_PREFIX },
+        Gateway: GATEWAY_IPV4,
+        StaticRoutes: [{ Destination: `${GATEWAY_IPV4}/32`, RouteType: 1, NextHop: '' }],
+      };
+      const stored = await ctx.kv.get(`/calico/v1/host/${ctx.hostname}/workload/${ORCHESTRATOR}/${ORCHESTRATOR}/endpoint/${endpointId}`);
+      if (stored && /"ipv6_nets":\["/.test(stored.value)) {
+        const gateway = await ctx.links.linkLocalAddress(hostName);
+        if (gateway) response.GatewayIPv6 = gateway;
+      }
+      ctx.log.info(`Joined endpoint ${endpointId}: ${hostName} <-> ${tempName}`);
+      return response;
+    },
+
+    '/NetworkDriver.Leave': async (request) => {
+      const endpointId = requireId(request, 'EndpointID');
+      await ctx.links.deleteLink(hostVethName(endpointId));
+      return {};
+    },
+
+    '/NetworkDriver.ProgramExternalConnectivity': async () => ({}),
+    '/NetworkDriver.RevokeExternalConnectivity': async () => ({}),
+    '/NetworkDriver.DiscoverNew': async () => ({}),
+    '/NetworkDriver.DiscoverDelete': async () => ({}),
+    '/NetworkDriver.AllocateNetwork': async () => ({}),
+    '/NetworkDriver.FreeNetwork': async () => ({}),
+  };
+}
+
+/** Docker IDs are 64 hex characters; anything that is not a valid name never reaches etcd keys. */
+function requireId(request: Record<string, unknown>, field: string): string {
+  const value = request[field];
+  if (typeof value !== 'string' || value === '' || !isValidName(value)) {
+    throw new PluginError(`Missing or invalid ${field} in the request.`);
+  }
+  return value;
+}
+
+/** The host address out of `a.b.c.d/len` (Docker may add the pool's mask), or undefined. */
+function hostAddress(value: string | undefined, version: 4 | 6): string | undefined {
+  if (!value) return undefined;
+  const parsed = parseIp(value.split('/')[0] ?? '');
+  if (!parsed || parsed.version !== version) throw new PluginError(`Invalid IPv${version} address '${value}' in the request.`);
+  return parsed.text;
+}

@@ -1,0 +1,22 @@
+import type { KvStore } from '../../datastore/kv';
+import type { Logger } from '../log';
+import type { LinkManager } from './links';
+
+export interface PluginContext {
+  readonly kv: KvStore;
+  readonly hostname: string;
+  readonly links: LinkManager;
+  readonly log: Logger;
+}
+
+/** A plugin call: the decoded JSON request in, the JSON response out. */
+export type Handler = (request: Record<string, unknown>) => Promise<object>;
+export type Handlers = Record<string, Handler>;
+
+/** A request the plugin refuses; its message goes back to Docker (and so to the user) as `Err`. */
+export class PluginError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PluginError';
+  }
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { noop } from 'cockatiel';
+import { Etcd3, type IOptions } from 'etcd3';
+import * as RPC from 'etcd3/lib/rpc';
+import type { EtcdSettings } from './config';
+import { DatastoreUnavailableError } from './errors';
+import { type KeyValue, type KvOperation, type KvStore, prefixEnd, type RangeResult, type RevisionGuard } from './kv';
+
+/**
+ * etcd through the etcd3 gRPC client: used by the long-running agent, which needs watch streams
+ * and can afford the client's ~100 ms load time once. The client's own retries are turned off so
+ * that every call is bounded by the configured timeout; the agent decides when to retry.
+ */
+export class Etcd3KvStore implements KvStore {
+  readonly client: Etcd3;
+
+  constructor(private readonly settings: EtcdSettings) {
+    const options: IOptions = {
+      hosts: [...settings.endpoints],
+      dialTimeout: settings.timeoutMs,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + settings.timeoutMs }),
+      faultHandling: { host: () => noop, global: noop },
+    };
+    if (settings.caFile !== undefined) {
+      options.credentials = {
+        rootCertificate: readFileSync(settings.caFile),
+        ...(settings.keyFile !== undefined && { privateKey: readFileSync(settings.keyFile) }),
+        ...(settings.certFile !== undefined && { certChain: readFileSync(settings.certFile) }),
+      };
+    }
+    if (settings.username !== undefined) options.auth = { username: settings.username, password: settings.password ?? '' };
+    this.client = new Etcd3(options);
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    const response = await this.guard(() => this.client.get(key).exec());
+    return response.kvs.map(decode)[0];
+  }
+
+  async getPrefix(prefix: string): Promise<RangeResult> {
+    const response = await this.guard(() => this.client.getAll().prefix(prefix).exec());
+    return { kvs: response.kvs.map(decode), revision: Number(response.header.revision) };
+  }
+
+  async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
+    // The raw Txn call, because the client's builder cannot express a compare over a key range.
+    const compare = guards.map((guard) =>
+      'key' in guard
+        ? { key: Buffer.from(guard.key), target: RPC.CompareTarget.Mod, result: RPC.CompareResult.Equal, mod_revision: String(guard.modRevision) }
+        : {
+            key: Buffer.from(guard.prefix),
+            range_end: prefixEnd(guard.prefix),
+            target: RPC.CompareTarget.Mod,
+            result: RPC.CompareResult.Less,
+            mod_revision: String(guard.unchangedSince + 1),
+          },
+    );
+    const success = operations.map((op) => {
+      switch (op.type) {
+        case 'put':
+          return { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } };
+        case 'delete':
+          return { request_delete_range: { key: Buffer.from(op.key) } };
+        case 'deletePrefix':
+          return { request_delete_range: { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) } };
+      }
+    });
+    const response = await this.guard(() => this.client.kv.txn({ compare, success, failure: [] }));
+    return response.succeeded;
+  }
+
+  async serverVersion(): Promise<string> {
+    const status = await this.guard(() => this.client.maintenance.status());
+    return status.version;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Turns the client's errors into ours, naming the endpoints and what to check. */
+  async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw describeEtcd3Error(error as Error, this.settings);
+    }
+  }
+}
+
+export function describeEtcd3Error(error: Error, settings: EtcdSettings): Error {
+  const where = settings.endpoints.join(',');
+  const text = error.message.replace(/\s+/g, ' ');
+  if (/auth|permission/i.test(error.name + text)) {
+    return new DatastoreUnavailableError(`etcd at ${where} refused the request: ${text}. Check ETCD_USERNAME and ETCD_PASSWORD.`);
+  }
+  if (/Unavailable|Deadline|ECONNREFUSED|connect/i.test(error.name + text)) {
+    return new DatastoreUnavailableError(`Cannot reach etcd at ${where}: ${text}. Is etcd running? Check ${settings.source}.`);
+  }
+  return error;
+}
+
+function decode(kv: { key: Buffer; value: Buffer; mod_revision: string }): KeyValue {
+  return { key: kv.key.toString('utf8'), value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision) };
+}

@@ -1,0 +1,109 @@
+import { type Cidr, type IpVersion } from '../policy/ast';
+import { cidrNetworkText, cidrsOverlap, parseCidr } from '../policy/cidr';
+import { CorruptDataError } from './errors';
+import type { KvStore } from './kv';
+
+/** An IP pool as the v1 data model stores it at `/calico/v1/ipam/v<N>/pool/<cidr with - for />`. */
+export interface Pool {
+  readonly cidr: Cidr;
+  readonly ipip?: boolean;
+  readonly masquerade?: boolean;
+  /** False for pools that exist only for NAT and routing, not for address assignment. */
+  readonly ipam?: boolean;
+  readonly disabled?: boolean;
+}
+
+export const poolPrefix = (version: IpVersion): string => `/calico/v1/ipam/v${version}/pool/`;
+export const poolKey = (cidr: Cidr): string => `${poolPrefix(cidr.version)}${cidrNetworkText(cidr).replace('/', '-')}`;
+
+/** The smallest pool Calico's IPAM hands addresses from (its block size). */
+export const MIN_POOL_PREFIX = { 4: 26, 6: 122 } as const;
+export const DEFAULT_IPV4_POOL = '192.168.0.0/16';
+
+/** A pool that cannot be added; nothing was written. */
+export class PoolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoolError';
+  }
+}
+
+export class PoolStore {
+  constructor(private readonly kv: KvStore) {}
+
+  async list(version?: IpVersion): Promise<Pool[]> {
+    const versions: IpVersion[] = version === undefined ? [4, 6] : [version];
+    const pools: Pool[] = [];
+    for (const v of versions) {
+      const { kvs } = await this.kv.getPrefix(poolPrefix(v));
+      for (const kv of kvs) pools.push(decodePool(kv.key, kv.value));
+    }
+    return pools;
+  }
+
+  /**
+   * Adds pools, all or none. Re-adding a pool's exact CIDR updates its options; any other overlap
+   * is refused. The transaction checks that no pool was added since the overlap check.
+   */
+  async add(pools: readonly Pool[]): Promise<void> {
+    for (const pool of pools) {
+      if (pool.cidr.prefixLength > MIN_POOL_PREFIX[pool.cidr.version]) {
+        throw new PoolError(
+          `An IPv${pool.cidr.version} pool must have a prefix length of ${MIN_POOL_PREFIX[pool.cidr.version]} or lower. Given: ${pool.cidr.text}. No pools added.`,
+        );
+      }
+      if (pool.ipip && pool.cidr.version === 6) throw new PoolError('IP in IP not supported for IPv6 pools');
+    }
+    for (;;) {
+      const existing = await Promise.all(([4, 6] as const).map((v) => this.kv.getPrefix(poolPrefix(v))));
+      const current = existing.flatMap((range) => range.kvs.map((kv) => decodePool(kv.key, kv.value)));
+      pools.forEach((pool, index) => {
+        const clash = [...current, ...pools.slice(0, index)].find(
+          (other) => cidrsOverlap(other.cidr, pool.cidr) && cidrNetworkText(other.cidr) !== cidrNetworkText(pool.cidr),
+        );
+        if (clash) {
+          throw new PoolError(`Cannot add IP pool ${cidrNetworkText(pool.cidr)} - pool overlaps with an existing pool ${cidrNetworkText(clash.cidr)}`);
+        }
+      });
+      const guards = ([4, 6] as const).map((v, i) => ({ prefix: poolPrefix(v), unchangedSince: existing[i]?.revision ?? 0 }));
+      const puts = pools.map((pool) => ({ type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(pool)) }));
+      if (await this.kv.commit(guards, puts)) return;
+    }
+  }
+
+  /** Resolves false when no pool has exactly this CIDR. */
+  async remove(cidr: Cidr): Promise<boolean> {
+    const key = poolKey(cidr);
+    const existing = await this.kv.get(key);
+    if (!existing) return false;
+    return this.kv.commit([{ key, modRevision: existing.modRevision }], [{ type: 'delete', key }]);
+  }
+}
+
+export function encodePool(pool: Pool): Record<string, unknown> {
+  return {
+    cidr: cidrNetworkText(pool.cidr),
+    ...(pool.ipip && { ipip: 'tunl0' }),
+    ...(pool.masquerade && { masquerade: true }),
+    ...(pool.ipam === false && { ipam: false }),
+    ...(pool.disabled && { disabled: true }),
+  };
+}
+
+export function decodePool(key: string, value: string): Pool {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(value) as Record<string, unknown>;
+  } catch {
+    throw new CorruptDataError(key, 'not valid JSON');
+  }
+  const cidr = typeof data.cidr === 'string' ? parseCidr(data.cidr) : undefined;
+  if (!cidr) throw new CorruptDataError(key, 'the pool has no valid "cidr"');
+  return {
+    cidr,
+    ...(typeof data.ipip === 'string' && data.ipip !== '' && { ipip: true }),
+    ...(data.masquerade === true && { masquerade: true }),
+    ...(data.ipam === false && { ipam: false }),
+    ...(data.disabled === true && { disabled: true }),
+  };
+}
