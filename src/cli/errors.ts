@@ -48,6 +48,8 @@ const USER_FACING = new Set([
   'CorruptDataError',
   'ConflictError',
   'DockerUnavailableError',
+  'PoolError',
+  'IpamError',
 ]);
 
 /** One line for stderr; the stack only with --debug. */

@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { reorderProfileWords } from './argv';
+import { reorderWords } from './argv';
 import type { Deps } from './context';
 import { describeError, EXIT_OK, exitCodeFor } from './errors';
 import { buildProgram } from './program';
@@ -15,7 +15,7 @@ export async function main(argv: readonly string[], deps: Deps): Promise<number>
       program.outputHelp();
       return EXIT_OK;
     }
-    await program.parseAsync(reorderProfileWords(argv), { from: 'user' });
+    await program.parseAsync(reorderWords(argv), { from: 'user' });
     return EXIT_OK;
   } catch (error) {
     // Commander has already written its own message (help, version or a usage error).

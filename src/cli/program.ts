@@ -1,4 +1,7 @@
 import { Command, Help } from 'commander';
+import { makeEndpointCommand } from './endpoint';
+import { makeIpamCommand } from './ipam';
+import { makePoolCommand } from './pool';
 import { PROFILE_EXAMPLES, PROFILE_USAGE, RULE_GRAMMAR } from './help';
 import type { IO } from './io';
 import { makeProfileAddCommand } from './profile-add';
@@ -37,6 +40,14 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
     );
 
   program.addCommand(makeProfileCommand(session));
+  const endpoint = makeEndpointCommand(session);
+  for (const command of endpoint.commands.find((c) => c.name() === 'profile')?.commands ?? []) {
+    const profiles = command.name() === 'show' ? '' : ' [<PROFILES>...]';
+    displayUsage.set(command, `endpoint <ENDPOINT_ID> profile ${command.name()} [--host=<HOSTNAME>] [--orchestrator=<ORCHESTRATOR_ID>] [--workload=<WORKLOAD_ID>]${profiles}`);
+  }
+  program.addCommand(endpoint);
+  program.addCommand(makePoolCommand(session));
+  program.addCommand(makeIpamCommand(session));
   program.addCommand(makeVersionCommand(session));
 
   configureTree(program, session.deps.io);

@@ -20,6 +20,10 @@ export class LinkManager {
     await this.runner.run('ip', ['link', 'set', hostName, 'up']);
   }
 
+  async setUp(name: string): Promise<void> {
+    await this.runner.run('ip', ['link', 'set', name, 'up']);
+  }
+
   /** Deletes a link; a link that is already gone is fine (Docker retries Leave). */
   async deleteLink(name: string): Promise<void> {
     try {

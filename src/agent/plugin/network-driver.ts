@@ -1,6 +1,6 @@
 import { EndpointWriter, type Endpoint } from '../../datastore/endpoints';
 import { ProfileStore } from '../../datastore/profiles';
-import { NetworkRecords } from '../../datastore/libnetwork';
+import { libnetworkKey, NetworkRecords } from '../../datastore/libnetwork';
 import { isValidName } from '../../policy/ast';
 import { parseIp } from '../../policy/cidr';
 import type { PluginContext, Handlers } from './types';
@@ -64,6 +64,7 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
       const ipv4 = hostAddress(iface.Address, 4);
       const ipv6 = hostAddress(iface.AddressIPv6, 6);
       if (!ipv4 && !ipv6) throw new PluginError('The endpoint has no address: use the calico IPAM driver (--ipam-driver calico).');
+      if (!(await ctx.kv.get(libnetworkKey(networkId)))) throw new PluginError(`Network ${networkId} does not exist.`);
       const endpoint: Endpoint = {
         ...endpointKey(ctx, endpointId),
         state: 'active',
@@ -101,8 +102,13 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
       };
       const stored = await ctx.kv.get(`/calico/v1/host/${ctx.hostname}/workload/${ORCHESTRATOR}/${ORCHESTRATOR}/endpoint/${endpointId}`);
       if (stored && /"ipv6_nets":\["/.test(stored.value)) {
+        // The host end only gets its link-local address once the pair has carrier: bring the temp end up.
+        await ctx.links.setUp(tempName);
         const gateway = await ctx.links.linkLocalAddress(hostName);
-        if (gateway) response.GatewayIPv6 = gateway;
+        if (gateway) {
+          response.GatewayIPv6 = gateway;
+          (response.StaticRoutes as object[]).push({ Destination: `${gateway}/128`, RouteType: 1, NextHop: '' });
+        }
       }
       ctx.log.info(`Joined endpoint ${endpointId}: ${hostName} <-> ${tempName}`);
       return response;
