@@ -1,4 +1,4 @@
-import { unlinkSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
@@ -6,7 +6,11 @@ import { etcdSettings, type EtcdSettings } from '../datastore/config';
 import { Etcd3KvStore } from '../datastore/etcd3-store';
 import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
+import { cleanupDataplane } from './dataplane/cleanup';
+import { Dataplane } from './dataplane/driver';
 import { systemRunner } from './exec';
+import { StatusFile } from './status';
+import { EtcdSync } from './sync';
 import { createLogger, type Logger, type LogLevel } from './log';
 import { ipamDriverHandlers } from './plugin/ipam-driver';
 import { LinkManager } from './plugin/links';
@@ -21,6 +25,9 @@ export interface AgentOptions {
   readonly socket: string;
   readonly hostname: string;
   readonly plugin: boolean;
+  readonly dataplane: boolean;
+  readonly cleanup: boolean;
+  readonly stateDir: string;
   readonly timeout?: string;
 }
 
@@ -33,6 +40,9 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     .option('--socket <path>', 'the plugin socket Docker finds by name', DEFAULT_SOCKET)
     .option('--hostname <name>', 'this host\'s name in etcd (default: $HOSTNAME, else the system hostname)')
     .option('--no-plugin', 'do not serve the Docker plugin')
+    .option('--no-dataplane', 'do not program iptables, ipsets and routes')
+    .option('--cleanup', 'remove every chain, ipset and route the agent created, then exit')
+    .option('--state-dir <dir>', 'where the agent reports its status', '/var/run/calico')
     .option('--timeout <duration>', 'bound on each etcd request (env ETCD_TIMEOUT; default 5s)')
     .version(version, '--version')
     .exitOverride();
@@ -42,13 +52,26 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     if (error instanceof CommanderError && error.exitCode === 0) return undefined;
     throw error;
   }
-  const opts = program.opts<{ logDir?: string; logLevel: LogLevel; socket: string; hostname?: string; plugin: boolean; timeout?: string }>();
+  const opts = program.opts<{
+    logDir?: string;
+    logLevel: LogLevel;
+    socket: string;
+    hostname?: string;
+    plugin: boolean;
+    dataplane: boolean;
+    cleanup?: boolean;
+    stateDir: string;
+    timeout?: string;
+  }>();
   return {
     ...(opts.logDir !== undefined && { logDir: opts.logDir }),
     logLevel: opts.logLevel,
     socket: opts.socket,
     hostname: opts.hostname ?? (env.HOSTNAME || osHostname()),
     plugin: opts.plugin,
+    dataplane: opts.dataplane,
+    cleanup: opts.cleanup === true,
+    stateDir: opts.stateDir,
     ...(opts.timeout !== undefined && { timeout: opts.timeout }),
   };
 }
@@ -67,6 +90,16 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
 
   await prepareDatastore(kv, settings, env, log);
 
+  let dataplane: Dataplane | undefined;
+  let sync: EtcdSync | undefined;
+  if (options.dataplane) {
+    enableForwarding(log);
+    const status = new StatusFile(options.stateDir, options.hostname, log);
+    dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
+    sync = new EtcdSync(kv, dataplane, log);
+    await sync.start();
+  }
+
   let server: Server | undefined;
   if (options.plugin) {
     const context = { kv, hostname: options.hostname, links: new LinkManager(systemRunner), log };
@@ -79,7 +112,9 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   return {
     log,
     async stop() {
-      log.info('Stopping calico-node');
+      log.info('Stopping calico-node (the dataplane stays as it is)');
+      dataplane?.stop();
+      await sync?.stop();
       if (server) {
         await new Promise<void>((resolve) => server?.close(() => resolve()));
         try {
@@ -91,6 +126,17 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
       kv.close();
     },
   };
+}
+
+/** Routing between containers needs IP forwarding; failing to enable it is reported, not fatal. */
+function enableForwarding(log: Logger): void {
+  for (const path of ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']) {
+    try {
+      writeFileSync(path, '1');
+    } catch (error) {
+      log.warning(`Could not enable forwarding (${path}): ${(error as Error).message}`);
+    }
+  }
 }
 
 /** Waits for etcd (retrying, as a daemon must), then writes the global config, Ready flag and default pool. */
@@ -109,4 +155,9 @@ async function prepareDatastore(kv: KvStore, settings: EtcdSettings, env: NodeJS
   const pool = await hosts.ensureDefaultPool((env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
   if (pool) log.info(`Created the default IPv4 pool ${pool}`);
   void settings;
+}
+
+/** `calico-node --cleanup`. */
+export async function runCleanup(options: AgentOptions): Promise<void> {
+  await cleanupDataplane(systemRunner, createLogger(options.logLevel, options.logDir));
 }

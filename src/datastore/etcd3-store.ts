@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { noop } from 'cockatiel';
+import { ExponentialBackoff, type IBackoff, noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import * as RPC from 'etcd3/lib/rpc';
 import type { EtcdSettings } from './config';
@@ -19,7 +19,8 @@ export class Etcd3KvStore implements KvStore {
       hosts: [...settings.endpoints],
       dialTimeout: settings.timeoutMs,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + settings.timeoutMs }),
-      faultHandling: { host: () => noop, global: noop },
+      // The watch reconnects quickly after an etcd restart (the default backoff grows to 30 s).
+      faultHandling: { host: () => noop, global: noop, watchBackoff: WATCH_BACKOFF },
     };
     if (settings.caFile !== undefined) {
       options.credentials = {
@@ -87,6 +88,9 @@ export class Etcd3KvStore implements KvStore {
     }
   }
 }
+
+/** etcd3 types this as a backoff but calls next() on it first, as on cockatiel's backoff factories. */
+const WATCH_BACKOFF = new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) as unknown as IBackoff<unknown>;
 
 export function describeEtcd3Error(error: Error, settings: EtcdSettings): Error {
   const where = settings.endpoints.join(',');

@@ -1,0 +1,190 @@
+import type { CommandRunner } from '../exec';
+import type { Logger } from '../log';
+import { IpsetApplier } from './ipsets';
+import { IptablesApplier } from './iptables';
+import { DatastoreModel, type KeyUpdate } from './model';
+import { type Family } from './names';
+import { RouteApplier } from './routes';
+import { DataplaneState } from './state';
+
+/** Where the host's interfaces and sysctls are: the real ones unless a test says otherwise. */
+export interface HostPaths {
+  readonly interfaceExists?: (iface: string) => boolean;
+  readonly sysctlRoot?: string;
+}
+
+export interface ApplyReport {
+  readonly at: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+/**
+ * Keeps the kernel in step with the datastore. Updates are batched: while one apply runs, further
+ * updates accumulate and the next apply takes them all. Nothing is written before the first full
+ * snapshot (so a restarted agent leaves the old rules in place until it knows better), and a
+ * failed apply is retried with everything rewritten.
+ */
+export class Dataplane {
+  readonly state: DataplaneState;
+  readonly model: DatastoreModel;
+  private readonly iptables: Record<Family, IptablesApplier>;
+  private readonly ipsets: Record<Family, IpsetApplier>;
+  private readonly routes: RouteApplier;
+  private families: Family[] = [4, 6];
+  private started = false;
+  private inSync = false;
+  private applying: Promise<void> | undefined;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Some endpoint's interface did not exist yet (Docker creates it at Join): check again soon. */
+  private routesPending = false;
+  lastApply: ApplyReport | undefined;
+
+  constructor(
+    hostname: string,
+    private readonly runner: CommandRunner,
+    private readonly log: Logger,
+    private readonly onApplied: (report: ApplyReport) => void = () => undefined,
+    private readonly refreshMs = 30_000,
+    host: HostPaths = {},
+  ) {
+    this.state = new DataplaneState(hostname);
+    this.model = new DatastoreModel(this.state, (message) => log.warning(message));
+    this.iptables = { 4: new IptablesApplier(4, runner, log), 6: new IptablesApplier(6, runner, log) };
+    this.ipsets = { 4: new IpsetApplier(4, runner), 6: new IpsetApplier(6, runner) };
+    this.routes = new RouteApplier(runner, log, host.sysctlRoot, host.interfaceExists);
+  }
+
+  /** A full snapshot of /calico/v1/: from now on the model is in sync and the kernel is written. */
+  resync(snapshot: readonly KeyUpdate[]): void {
+    this.model.reset(snapshot);
+    this.inSync = true;
+    this.schedule();
+  }
+
+  update(updates: readonly KeyUpdate[]): void {
+    for (const update of updates) this.model.update(update);
+    this.schedule();
+  }
+
+  /** Waits for the current apply (if any) and the one queued behind it. */
+  async settle(): Promise<void> {
+    while (this.applying) await this.applying;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.refreshTimer);
+  }
+
+  private schedule(): void {
+    if (this.stopped || !this.inSync || !this.model.ready) return;
+    if (this.applying) {
+      this.again = true;
+      return;
+    }
+    this.applying = this.run().finally(() => {
+      this.applying = undefined;
+      if (this.again) {
+        this.again = false;
+        this.schedule();
+      }
+    });
+  }
+
+  private async run(): Promise<void> {
+    const started = Date.now();
+    try {
+      if (!this.started) await this.start();
+      const pending = await this.applyDirty();
+      this.report({ at: new Date().toISOString(), ok: true, durationMs: Date.now() - started });
+      if (pending > 0) this.retryLater(200);
+    } catch (error) {
+      const message = (error as Error).message;
+      this.log.error(`Applying the dataplane failed: ${message}. Retrying with a full rewrite.`);
+      this.report({ at: new Date().toISOString(), ok: false, durationMs: Date.now() - started, error: message });
+      for (const family of this.families) {
+        this.iptables[family].forget();
+        this.ipsets[family].forget();
+      }
+      this.routes.forget();
+      this.state.markAllDirty();
+      this.retryLater(1000);
+    }
+  }
+
+  /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
+  private async start(): Promise<void> {
+    try {
+      await this.runner.run('ip6tables-save', ['-t', 'filter']);
+    } catch {
+      this.log.warning('IPv6 filtering is not available on this host (ip6tables-save failed): IPv6 policy is off.');
+      this.families = [4];
+    }
+    for (const family of this.families) {
+      await this.iptables[family].loadExisting();
+      await this.ipsets[family].loadExisting();
+    }
+    await this.routes.loadExisting();
+    this.state.markAllDirty();
+    await this.applyDirty();
+    for (const family of this.families) {
+      const chains = this.iptables[family].orphans(this.state.chains[family]);
+      if (chains.length > 0) {
+        this.log.info(`IPv${family}: removing ${chains.length} chains left by an earlier run`);
+        await this.iptables[family].apply(this.state.chains[family], chains);
+      }
+      await this.ipsets[family].destroy(this.ipsets[family].orphans(this.state.sets(family)));
+    }
+    this.started = true;
+    this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.refreshTimer.unref();
+    this.log.info('Dataplane in sync with the datastore');
+  }
+
+  /** Sets first (chains match on them), then chains, then sets nothing uses any more, then routes. */
+  private async applyDirty(): Promise<number> {
+    const dirty = this.state.takeDirty();
+    for (const family of this.families) {
+      const sets = new Map<string, Set<string>>();
+      const gone: string[] = [];
+      for (const name of dirty.sets[family]) {
+        const members = this.state.setMembers(family, name);
+        if (members) sets.set(name, members);
+        else gone.push(name);
+      }
+      await this.ipsets[family].update(sets);
+      await this.iptables[family].apply(this.state.chains[family], dirty.chains[family]);
+      if (!this.started) await this.iptables[family].ensureJumps();
+      await this.ipsets[family].destroy(gone);
+    }
+    if (!dirty.routes && !this.routesPending) return 0;
+    const { pending } = await this.routes.apply(this.state.routes(), this.model.poolCidrs());
+    this.routesPending = pending > 0;
+    return pending;
+  }
+
+  /** Periodically: put our jumps back on top if another tool moved them, and retry routes. */
+  private async refresh(): Promise<void> {
+    try {
+      for (const family of this.families) await this.iptables[family].ensureJumps();
+    } catch (error) {
+      this.log.warning(`Checking the top-level jumps failed: ${(error as Error).message}`);
+    }
+  }
+
+  private retryLater(ms: number): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.schedule(), ms);
+  }
+
+  private report(report: ApplyReport): void {
+    this.lastApply = report;
+    this.onApplied(report);
+  }
+}

@@ -1,0 +1,64 @@
+import type { CommandRunner } from '../exec';
+import { type Family, IPSET_PREFIXES, tempTagSet } from './names';
+
+/**
+ * Tag sets in the kernel, through `ipset restore`. A changed set is rebuilt under a temporary name
+ * and swapped in, so a packet sees either the old members or the new ones, never a partial set.
+ */
+export class IpsetApplier {
+  private readonly programmed = new Map<string, ReadonlySet<string> | undefined>();
+
+  constructor(
+    readonly family: Family,
+    private readonly runner: CommandRunner,
+  ) {}
+
+  /** Learns which of our sets already exist, so they are swapped rather than re-created. */
+  async loadExisting(): Promise<string[]> {
+    const text = await this.runner.run('ipset', ['list', '-n']);
+    const prefix = IPSET_PREFIXES[this.family === 4 ? 0 : 1];
+    const sets = text.split('\n').filter((name) => name.startsWith(prefix));
+    for (const name of sets) if (!this.programmed.has(name)) this.programmed.set(name, undefined);
+    return sets;
+  }
+
+  /** Creates or updates sets. Deletions wait for `destroy`, after iptables stops using them. */
+  async update(sets: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
+    const lines: string[] = [];
+    const done: [string, ReadonlySet<string>][] = [];
+    const type = `hash:net family ${this.family === 4 ? 'inet' : 'inet6'} maxelem 1048576`;
+    for (const [name, members] of sets) {
+      const current = this.programmed.get(name);
+      if (current && sameMembers(current, members)) continue;
+      if (!this.programmed.has(name)) {
+        lines.push(`create ${name} ${type} -exist`, `flush ${name}`, ...[...members].sort().map((m) => `add ${name} ${m}`));
+      } else {
+        const temp = tempTagSet(name);
+        lines.push(`create ${temp} ${type} -exist`, `flush ${temp}`, ...[...members].sort().map((m) => `add ${temp} ${m}`), `swap ${temp} ${name}`, `destroy ${temp}`);
+      }
+      done.push([name, members]);
+    }
+    if (lines.length === 0) return;
+    await this.runner.run('ipset', ['restore'], `${lines.join('\n')}\n`);
+    for (const [name, members] of done) this.programmed.set(name, new Set(members));
+  }
+
+  async destroy(names: Iterable<string>): Promise<void> {
+    const doomed = [...names].filter((name) => this.programmed.has(name));
+    if (doomed.length === 0) return;
+    await this.runner.run('ipset', ['restore'], `${doomed.map((name) => `destroy ${name}`).join('\n')}\n`);
+    for (const name of doomed) this.programmed.delete(name);
+  }
+
+  orphans(desired: ReadonlyMap<string, unknown>): string[] {
+    return [...this.programmed.keys()].filter((name) => !desired.has(name));
+  }
+
+  forget(): void {
+    for (const name of this.programmed.keys()) this.programmed.set(name, undefined);
+  }
+}
+
+function sameMembers(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((member) => b.has(member));
+}

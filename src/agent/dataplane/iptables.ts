@@ -1,0 +1,112 @@
+import type { CommandRunner } from '../exec';
+import type { Logger } from '../log';
+import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './names';
+
+/** The kernel chains our top-level chains hang from, and the jump each gets. */
+const JUMPS = Object.entries(TOP_CHAINS) as [keyof typeof TOP_CHAINS, string][];
+
+/**
+ * Writes chains to the kernel's filter table with `iptables-restore --noflush`: one atomic
+ * transaction per batch that rewrites only the chains that changed, leaving every chain that is not
+ * ours (Docker's, the admin's) untouched. The rules are never read back (iptables normalises them):
+ * the applier remembers what it wrote.
+ */
+export class IptablesApplier {
+  /** What we wrote to each of our chains; undefined content means "exists, content unknown". */
+  private readonly programmed = new Map<string, readonly string[] | undefined>();
+
+  constructor(
+    readonly family: Family,
+    private readonly runner: CommandRunner,
+    private readonly log: Logger,
+  ) {}
+
+  private get restore(): string {
+    return this.family === 4 ? 'iptables-restore' : 'ip6tables-restore';
+  }
+
+  private get save(): string {
+    return this.family === 4 ? 'iptables-save' : 'ip6tables-save';
+  }
+
+  /** Learns which of our chains already exist (left by an earlier run): they are kept until replaced. */
+  async loadExisting(): Promise<string[]> {
+    const text = await this.runner.run(this.save, ['-t', 'filter']);
+    const chains = [...text.matchAll(/^:(\S+)/gm)].map((m) => m[1] as string).filter((name) => name.startsWith(CHAIN_PREFIX));
+    for (const name of chains) if (!this.programmed.has(name)) this.programmed.set(name, undefined);
+    return chains;
+  }
+
+  /** Applies the named chains' desired contents; names absent from `desired` are deleted. */
+  async apply(desired: ReadonlyMap<string, readonly string[]>, names: Iterable<string>): Promise<void> {
+    const input = buildRestore(desired, names, this.programmed);
+    if (!input) return;
+    await this.runner.run(this.restore, ['--noflush'], input.text);
+    for (const name of input.written) this.programmed.set(name, desired.get(name));
+    for (const name of input.deleted) this.programmed.delete(name);
+  }
+
+  /** Names of our chains the kernel has that `desired` does not: left over from an earlier run. */
+  orphans(desired: ReadonlyMap<string, readonly string[]>): string[] {
+    return [...this.programmed.keys()].filter((name) => !desired.has(name));
+  }
+
+  /**
+   * Puts the jump to each top-level chain first in INPUT, FORWARD and OUTPUT (Docker's FORWARD
+   * policy is DROP, and Docker inserts its own rules at the top when it restarts).
+   */
+  async ensureJumps(): Promise<boolean> {
+    const text = await this.runner.run(this.save, ['-t', 'filter']);
+    const lines: string[] = [];
+    for (const [kernelChain, ours] of JUMPS) {
+      const rules = [...text.matchAll(new RegExp(`^-A ${kernelChain} (.*)$`, 'gm'))].map((m) => m[1] as string);
+      const jump = `-j ${ours}`;
+      const count = rules.filter((rule) => rule === jump).length;
+      if (rules[0] === jump && count === 1) continue;
+      for (let i = 0; i < count; i++) lines.push(`-D ${kernelChain} ${jump}`);
+      lines.push(`-I ${kernelChain} 1 ${jump}`);
+    }
+    if (lines.length === 0) return false;
+    await this.runner.run(this.restore, ['--noflush'], `*filter\n${lines.join('\n')}\nCOMMIT\n`);
+    this.log.info(`IPv${this.family}: put the jumps to our chains first in INPUT, FORWARD and OUTPUT`);
+    return true;
+  }
+
+  /** Forgets what was written, so the next apply rewrites everything (after a failed restore). */
+  forget(): void {
+    for (const name of this.programmed.keys()) this.programmed.set(name, undefined);
+  }
+}
+
+/**
+ * The iptables-restore input that makes the named chains match `desired`. Declaring a chain
+ * (`:name - [0:0]`) creates it or flushes it; deleted chains are flushed first and removed last,
+ * after every chain that jumped to them has been rewritten in the same transaction.
+ */
+export function buildRestore(
+  desired: ReadonlyMap<string, readonly string[]>,
+  names: Iterable<string>,
+  programmed: ReadonlyMap<string, readonly string[] | undefined>,
+): { text: string; written: string[]; deleted: string[] } | undefined {
+  const written: string[] = [];
+  const deleted: string[] = [];
+  for (const name of new Set(names)) {
+    const rules = desired.get(name);
+    if (rules) {
+      if (programmed.has(name) && sameRules(programmed.get(name), rules)) continue;
+      written.push(name);
+    } else if (programmed.has(name)) {
+      deleted.push(name);
+    }
+  }
+  if (written.length === 0 && deleted.length === 0) return undefined;
+  // Declare every chain before any rule, so rules may jump to chains created in this batch.
+  const lines = [...written, ...deleted].sort().map((name) => `:${name} - [0:0]`);
+  for (const name of written.sort()) for (const rule of desired.get(name) ?? []) lines.push(`-A ${name} ${rule}`);
+  for (const name of deleted.sort()) lines.push(`-X ${name}`);
+  return { text: `*filter\n${lines.join('\n')}\nCOMMIT\n`, written, deleted };
+}
+
+function sameRules(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((rule, i) => rule === b[i]);
+}

@@ -1,0 +1,183 @@
+import type { Direction, PortSpec, Rule, RuleSet } from '../../policy/ast';
+import { cidrNetworkText } from '../../policy/cidr';
+import {
+  type Family,
+  FROM_ENDPOINT,
+  fromEndpointChain,
+  MARK_ACCEPT,
+  MARK_SOURCE_OK,
+  profileChain,
+  tagSet,
+  TO_ENDPOINT,
+  toEndpointChain,
+  TOP_CHAINS,
+} from './names';
+
+/**
+ * Pure rendering of Calico's filter chains (Felix 1.4's layout, spec §C.2) as iptables-restore rule
+ * specifications: each string is what follows `-A <chain> `. No I/O, no kernel: the applier writes
+ * them, and tests compare them with golden files.
+ */
+export type Chains = Map<string, readonly string[]>;
+
+/** A workload endpoint on this host, as the dataplane needs it. */
+export interface LocalEndpoint {
+  readonly endpointId: string;
+  readonly iface: string;
+  readonly mac: string;
+  readonly profileIds: readonly string[];
+  /** Networks from the endpoint's ipv4_nets / ipv6_nets, e.g. 10.65.0.3/32. */
+  readonly ipv4Nets: readonly string[];
+  readonly ipv6Nets: readonly string[];
+}
+
+const ACCEPTED = `-m mark --mark ${MARK_ACCEPT}/${MARK_ACCEPT}`;
+const SET_ACCEPT = `-j MARK --set-xmark ${MARK_ACCEPT}/${MARK_ACCEPT}`;
+
+/** The chains jumped to from the kernel's INPUT, FORWARD and OUTPUT chains. */
+export function staticChains(family: Family): Chains {
+  const ndp = family === 6 ? [130, 131, 132, 133, 135, 136].map((type) => `-i cali+ -p ipv6-icmp -m icmp6 --icmpv6-type ${type} -j ACCEPT`) : [];
+  const dhcp = family === 4 ? ['-i cali+ -p udp -m udp --sport 68 --dport 67 -j ACCEPT'] : ['-i cali+ -p udp -m udp --sport 546 --dport 547 -j ACCEPT'];
+  return new Map<string, readonly string[]>([
+    [
+      TOP_CHAINS.FORWARD,
+      [
+        '-i cali+ -m conntrack --ctstate INVALID -j DROP',
+        '-o cali+ -m conntrack --ctstate INVALID -j DROP',
+        '-i cali+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+        '-o cali+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+        // The sender's outbound policy, then the receiver's inbound policy; each drops or returns.
+        `-i cali+ -j ${FROM_ENDPOINT}`,
+        `-o cali+ -j ${TO_ENDPOINT}`,
+        '-i cali+ -j ACCEPT',
+        '-o cali+ -j ACCEPT',
+      ],
+    ],
+    [
+      TOP_CHAINS.INPUT,
+      [
+        '-i cali+ -m conntrack --ctstate INVALID -j DROP',
+        '-i cali+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+        ...ndp,
+        ...dhcp,
+        '-i cali+ -p udp -m udp --dport 53 -j ACCEPT',
+        // Workload to host: the workload's outbound policy, then the host's own INPUT rules
+        // (DefaultEndpointToHostAction RETURN, as the Docker integration configured it).
+        `-i cali+ -j ${FROM_ENDPOINT}`,
+      ],
+    ],
+    // Host to workload is not policed (Felix 1.x); only broken connections are dropped.
+    [TOP_CHAINS.OUTPUT, ['-o cali+ -m conntrack --ctstate INVALID -j DROP']],
+  ]);
+}
+
+/** Dispatch by interface to each endpoint's chains; an unknown cali interface is dropped. */
+export function dispatchChains(ifaces: readonly string[]): Chains {
+  const sorted = [...ifaces].sort();
+  return new Map<string, readonly string[]>([
+    [FROM_ENDPOINT, [...sorted.map((i) => `-i ${i} -g ${fromEndpointChain(i)}`), '-m comment --comment "From unknown endpoint" -j DROP']],
+    [TO_ENDPOINT, [...sorted.map((i) => `-o ${i} -g ${toEndpointChain(i)}`), '-m comment --comment "To unknown endpoint" -j DROP']],
+  ]);
+}
+
+/**
+ * An endpoint's two chains. Each profile either accepts (sets the accept mark, and the endpoint
+ * chain returns) or has no opinion; a packet no profile accepted is dropped. The from-chain first
+ * checks the source MAC and source address, so a container cannot spoof another's traffic.
+ */
+export function endpointChains(endpoint: LocalEndpoint, family: Family, profileExists: (id: string) => boolean): Chains {
+  const nets = family === 4 ? endpoint.ipv4Nets : endpoint.ipv6Nets;
+  const profiles = (direction: Direction) =>
+    endpoint.profileIds.flatMap((id) =>
+      profileExists(id)
+        ? [`-j ${profileChain(id, direction)}`, `${ACCEPTED} -m comment --comment "Profile accepted packet" -j RETURN`]
+        : ['-m comment --comment "Profile is missing" -j DROP'],
+    );
+  const unmatched = '-m comment --comment "Packet did not match any profile" -j DROP';
+  return new Map<string, readonly string[]>([
+    [
+      fromEndpointChain(endpoint.iface),
+      [
+        `-j MARK --set-xmark 0x0/${markBits(MARK_ACCEPT, MARK_SOURCE_OK)}`,
+        `-m mac ! --mac-source ${endpoint.mac.toUpperCase()} -m comment --comment "Incorrect source MAC" -j DROP`,
+        ...nets.map((net) => `-s ${net} -j MARK --set-xmark ${MARK_SOURCE_OK}/${MARK_SOURCE_OK}`),
+        `-m mark ! --mark ${MARK_SOURCE_OK}/${MARK_SOURCE_OK} -m comment --comment "Incorrect source IP" -j DROP`,
+        ...profiles('outbound'),
+        unmatched,
+      ],
+    ],
+    [toEndpointChain(endpoint.iface), [`-j MARK --set-xmark 0x0/${MARK_ACCEPT}`, ...profiles('inbound'), unmatched]],
+  ]);
+}
+
+/** A profile's inbound and outbound chains, and the tags its rules refer to (their ipsets must exist). */
+export function profileChains(profileId: string, rules: RuleSet, family: Family): { chains: Chains; tags: Set<string> } {
+  const tags = new Set<string>();
+  const render = (list: readonly Rule[]) => list.flatMap((rule) => renderRule(rule, family, tags));
+  return {
+    chains: new Map([
+      [profileChain(profileId, 'inbound'), render(rules.inbound)],
+      [profileChain(profileId, 'outbound'), render(rules.outbound)],
+    ]),
+    tags,
+  };
+}
+
+/** One rule as iptables rules: allow sets the accept mark and returns, deny drops. */
+export function renderRule(rule: Rule, family: Family, tags: Set<string>): string[] {
+  const matches = ruleMatches(rule, family);
+  if (!matches) return [];
+  if (rule.from.tag !== undefined) tags.add(rule.from.tag);
+  if (rule.to.tag !== undefined) tags.add(rule.to.tag);
+  if (rule.action === 'deny') return matches.map((m) => join(m, '-j DROP'));
+  return [...matches.map((m) => join(m, SET_ACCEPT)), `${ACCEPTED} -j RETURN`];
+}
+
+/** The match part of each iptables rule a Calico rule becomes, or undefined when it is for the other IP family. */
+export function ruleMatches(rule: Rule, family: Family): string[] | undefined {
+  if ((rule.protocol === 'icmp' && family === 6) || (rule.protocol === 'icmpv6' && family === 4)) return undefined;
+  for (const cidr of [rule.from.cidr, rule.to.cidr]) if (cidr && cidr.version !== family) return undefined;
+
+  const base: string[] = [];
+  if (rule.protocol !== 'any') base.push(`-p ${rule.protocol === 'icmpv6' ? 'ipv6-icmp' : rule.protocol}`);
+  if (rule.from.cidr) base.push(`-s ${cidrNetworkText(rule.from.cidr)}`);
+  if (rule.to.cidr) base.push(`-d ${cidrNetworkText(rule.to.cidr)}`);
+  if (rule.from.tag !== undefined) base.push(`-m set --match-set ${tagSet(family, rule.from.tag)} src`);
+  if (rule.to.tag !== undefined) base.push(`-m set --match-set ${tagSet(family, rule.to.tag)} dst`);
+  if ((rule.protocol === 'icmp' || rule.protocol === 'icmpv6') && rule.icmp) {
+    const value = rule.icmp.code === undefined ? `${rule.icmp.type}` : `${rule.icmp.type}/${rule.icmp.code}`;
+    base.push(rule.protocol === 'icmp' ? `-m icmp --icmp-type ${value}` : `-m icmp6 --icmpv6-type ${value}`);
+  }
+  if (rule.protocol !== 'tcp' && rule.protocol !== 'udp') return [base.join(' ')];
+
+  // multiport takes 15 ports per match, a range counting as two: longer lists become several rules.
+  const sources = rule.from.ports ? chunkPorts(rule.from.ports).map((c) => `-m multiport --source-ports ${c}`) : [''];
+  const destinations = rule.to.ports ? chunkPorts(rule.to.ports).map((c) => `-m multiport --destination-ports ${c}`) : [''];
+  return sources.flatMap((s) => destinations.map((d) => join(base.join(' '), s, d)));
+}
+
+export function chunkPorts(ports: readonly PortSpec[]): string[] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let weight = 0;
+  for (const port of ports) {
+    const cost = port.kind === 'range' ? 2 : 1;
+    if (weight + cost > 15) {
+      chunks.push(current);
+      current = [];
+      weight = 0;
+    }
+    current.push(port.kind === 'port' ? String(port.port) : `${port.low}:${port.high}`);
+    weight += cost;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks.map((chunk) => chunk.join(','));
+}
+
+function join(...parts: string[]): string {
+  return parts.filter((part) => part !== '').join(' ');
+}
+
+function markBits(...marks: string[]): string {
+  return `0x${marks.reduce((bits, mark) => bits | Number(mark), 0).toString(16)}`;
+}

@@ -1,0 +1,41 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from './log';
+
+export const STATUS_FILE = 'calico-node.json';
+
+/** What `calicoctl status` reads: who runs, since when, and how the last dataplane apply went. */
+export interface AgentStatus {
+  readonly pid: number;
+  readonly hostname: string;
+  readonly startedAt: string;
+  readonly lastApply?: { readonly at: string; readonly ok: boolean; readonly durationMs: number; readonly error?: string };
+}
+
+export class StatusFile {
+  private status: AgentStatus;
+  private warned = false;
+
+  constructor(
+    private readonly dir: string,
+    hostname: string,
+    private readonly log: Logger,
+  ) {
+    this.status = { pid: process.pid, hostname, startedAt: new Date().toISOString() };
+    this.write({});
+  }
+
+  /** Replaces the file atomically, so a reader never sees half of it. */
+  write(change: Partial<AgentStatus>): void {
+    this.status = { ...this.status, ...change };
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      const path = join(this.dir, STATUS_FILE);
+      writeFileSync(`${path}.tmp`, `${JSON.stringify(this.status)}\n`);
+      renameSync(`${path}.tmp`, path);
+    } catch (error) {
+      if (!this.warned) this.log.warning(`Cannot write the status file in ${this.dir}: ${(error as Error).message}`);
+      this.warned = true;
+    }
+  }
+}
