@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 'use strict';
-// Compiles src/ to dist/ with tsc (the agent and the type check), then bundles the CLI into one
-// file, dist/calicoctl.js: reading one module instead of ~30 saves ~10 ms on every command.
+// Compiles src/ to dist/ with tsc (type-checked output), then bundles the two programs with
+// esbuild: dist/calicoctl.js (reading one module instead of ~30 saves ~10 ms on every command)
+// and dist/node/calico-node.js (the agent, which the node image ships without node_modules).
+const { cpSync, mkdirSync } = require('fs');
 const { execFileSync } = require('child_process');
 const path = require('path');
 const esbuild = require('esbuild');
@@ -9,10 +11,8 @@ const { version } = require('../package.json');
 
 const root = path.resolve(__dirname, '..');
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-esbuild.buildSync({
+const common = {
   absWorkingDir: root,
-  entryPoints: ['src/cli/index.ts'],
-  outfile: 'dist/calicoctl.js',
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -21,4 +21,9 @@ esbuild.buildSync({
   logLevel: 'warning',
   // Saves reading package.json on every start.
   define: { CALICOCTL_VERSION: JSON.stringify(version) },
-});
+};
+esbuild.buildSync({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/calicoctl.js' });
+esbuild.buildSync({ ...common, entryPoints: ['src/agent/index.ts'], outfile: 'dist/node/calico-node.js' });
+// etcd3 loads its protocol definition at run time from `<bundle dir>/../proto/rpc.proto`.
+mkdirSync(path.join(root, 'dist/proto'), { recursive: true });
+cpSync(path.join(root, 'node_modules/etcd3/proto'), path.join(root, 'dist/proto'), { recursive: true });

@@ -34,6 +34,8 @@ export class Dataplane {
   private readonly routes: RouteApplier;
   private families: Family[] = [4, 6];
   private started = false;
+  /** Whether this host has ip6tables was checked (once: a retry must not lose IPv6 to a transient error). */
+  private probed = false;
   private inSync = false;
   private applying: Promise<void> | undefined;
   private again = false;
@@ -114,17 +116,23 @@ export class Dataplane {
       }
       this.routes.forget();
       this.state.markAllDirty();
+      // The failed batch may have held deletions that a rewrite of the desired chains, sets and
+      // routes would never repeat: re-read what the kernel has and sweep orphans, as at start-up.
+      this.started = false;
       this.retryLater(1000);
     }
   }
 
   /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
   private async start(): Promise<void> {
-    try {
-      await this.runner.run('ip6tables-save', ['-t', 'filter']);
-    } catch {
-      this.log.warning('IPv6 filtering is not available on this host (ip6tables-save failed): IPv6 policy is off.');
-      this.families = [4];
+    if (!this.probed) {
+      try {
+        await this.runner.run('ip6tables-save', ['-t', 'filter']);
+      } catch {
+        this.log.warning('IPv6 filtering is not available on this host (ip6tables-save failed): IPv6 policy is off.');
+        this.families = [4];
+      }
+      this.probed = true;
     }
     for (const family of this.families) {
       await this.iptables[family].loadExisting();
@@ -142,6 +150,7 @@ export class Dataplane {
       await this.ipsets[family].destroy(this.ipsets[family].orphans(this.state.sets(family)));
     }
     this.started = true;
+    clearInterval(this.refreshTimer);
     this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
     this.refreshTimer.unref();
     this.log.info('Dataplane in sync with the datastore');

@@ -26,6 +26,7 @@ export class IpsetApplier {
   async update(sets: ReadonlyMap<string, ReadonlySet<string>>): Promise<void> {
     const lines: string[] = [];
     const done: [string, ReadonlySet<string>][] = [];
+    const temps: string[] = [];
     const type = `hash:net family ${this.family === 4 ? 'inet' : 'inet6'} maxelem 1048576`;
     for (const [name, members] of sets) {
       const current = this.programmed.get(name);
@@ -35,12 +36,15 @@ export class IpsetApplier {
       } else {
         const temp = tempTagSet(name);
         lines.push(`create ${temp} ${type} -exist`, `flush ${temp}`, ...[...members].sort().map((m) => `add ${temp} ${m}`), `swap ${temp} ${name}`, `destroy ${temp}`);
+        temps.push(temp);
       }
       done.push([name, members]);
     }
     if (lines.length === 0) return;
     await this.runner.run('ipset', ['restore'], `${lines.join('\n')}\n`);
     for (const [name, members] of done) this.programmed.set(name, new Set(members));
+    // A temp set left by an earlier run was adopted by loadExisting; it is gone now.
+    for (const temp of temps) this.programmed.delete(temp);
   }
 
   async destroy(names: Iterable<string>): Promise<void> {
