@@ -70,17 +70,19 @@ export class RouteApplier {
     for (const pool of pools) if (!this.blackholes.has(pool)) batch[pool.includes(':') ? 6 : 4].push(`route replace blackhole ${pool} proto ${ROUTE_PROTOCOL}`);
     for (const pool of this.blackholes) if (!pools.includes(pool)) batch[pool.includes(':') ? 6 : 4].push(`route del blackhole ${pool} proto ${ROUTE_PROTOCOL}`);
 
+    const failed = new Set<4 | 6>();
     for (const family of [4, 6] as const) {
       if (batch[family].length === 0) continue;
       try {
         await this.runner.run('ip', [`-${family}`, '-force', '-batch', '-'], `${batch[family].join('\n')}\n`);
       } catch (error) {
-        // With -force, ip applies every line it can; report the rest and retry on the next pass.
+        // With -force, ip applies every line it can; the family's routes are all tried again next pass.
         this.log.warning(`Some IPv${family} routes could not be programmed: ${(error as Error).message}`);
+        failed.add(family);
         pending++;
       }
     }
-    for (const [key, route] of wanted) if (this.interfaceExists(route.iface)) this.programmed.set(key, route);
+    for (const [key, route] of wanted) if (!failed.has(route.family) && this.interfaceExists(route.iface)) this.programmed.set(key, route);
     for (const route of removed) {
       this.programmed.delete(`${route.iface} ${route.net}`);
       await this.forgetConnections(route.net.split('/')[0] as string);

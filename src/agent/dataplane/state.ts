@@ -44,6 +44,8 @@ export class DataplaneState {
   private readonly profileUsers = new Map<string, Set<string>>();
   /** Local endpoints programmed, by etcd key; and how many use each profile. */
   private readonly local = new Map<string, EndpointData>();
+  private readonly localIfaces = new Set<string>();
+  private dispatchStale = false;
   private readonly activeProfiles = new Map<string, number>();
   /** Per family: tag -> member network -> number of (endpoint) contributions. */
   private readonly members: Record<Family, Map<string, Map<string, number>>> = { 4: new Map(), 6: new Map() };
@@ -54,7 +56,7 @@ export class DataplaneState {
   /** Per family: set name -> tag, for the sets that exist. */
   private readonly setTags: Record<Family, Map<string, string>> = { 4: new Map(), 6: new Map() };
 
-  readonly chains: Record<Family, Map<string, readonly string[]>> = { 4: new Map(), 6: new Map() };
+  private readonly chainMaps: Record<Family, Map<string, readonly string[]>> = { 4: new Map(), 6: new Map() };
   private dirty: Dirty = freshDirty();
 
   constructor(readonly hostname: string) {
@@ -101,6 +103,12 @@ export class DataplaneState {
     if (isLocal) this.activate(key, isLocal);
   }
 
+  /** The chains that should exist, per family. */
+  get chains(): Record<Family, Map<string, readonly string[]>> {
+    this.flushDispatch();
+    return this.chainMaps;
+  }
+
   /** The ipsets that should exist, with their members. */
   sets(family: Family): Map<string, Set<string>> {
     const sets = new Map<string, Set<string>>();
@@ -132,6 +140,7 @@ export class DataplaneState {
 
   /** What changed since the last call. */
   takeDirty(): Dirty {
+    this.flushDispatch();
     const dirty = this.dirty;
     this.dirty = freshDirty();
     return dirty;
@@ -139,8 +148,9 @@ export class DataplaneState {
 
   /** Marks everything dirty, for a full rewrite (start-up, resync, periodic refresh). */
   markAllDirty(): void {
+    this.flushDispatch();
     for (const family of FAMILIES) {
-      for (const name of this.chains[family].keys()) this.dirty.chains[family].add(name);
+      for (const name of this.chainMaps[family].keys()) this.dirty.chains[family].add(name);
       for (const name of this.sets(family).keys()) this.dirty.sets[family].add(name);
     }
     this.dirty.routes = true;
@@ -152,8 +162,9 @@ export class DataplaneState {
 
   private activate(key: string, endpoint: EndpointData): void {
     // Two endpoints claiming one interface: the first keeps it; the dispatch chain has one entry.
-    if ([...this.local.values()].some((other) => other.iface === endpoint.iface)) return;
+    if (this.localIfaces.has(endpoint.iface)) return;
     this.local.set(key, endpoint);
+    this.localIfaces.add(endpoint.iface);
     for (const id of endpoint.profileIds) {
       const count = (this.activeProfiles.get(id) ?? 0) + 1;
       this.activeProfiles.set(id, count);
@@ -165,6 +176,7 @@ export class DataplaneState {
 
   private deactivate(key: string, endpoint: EndpointData): void {
     this.local.delete(key);
+    this.localIfaces.delete(endpoint.iface);
     for (const family of FAMILIES) {
       for (const name of endpointChains(endpoint, family, () => false).keys()) this.dropChain(family, name);
     }
@@ -189,10 +201,17 @@ export class DataplaneState {
     this.dirty.routes = true;
   }
 
+  /** The dispatch chains list every local endpoint: rebuilt once per batch, not once per endpoint. */
   private renderDispatch(): void {
+    this.dispatchStale = true;
+    this.dirty.routes = true;
+  }
+
+  private flushDispatch(): void {
+    if (!this.dispatchStale) return;
+    this.dispatchStale = false;
     const ifaces = this.localInterfaces();
     for (const family of FAMILIES) this.putChains(family, dispatchChains(ifaces));
-    this.dirty.routes = true;
   }
 
   private renderProfile(id: string): void {
@@ -272,14 +291,14 @@ export class DataplaneState {
 
   private putChains(family: Family, chains: Chains): void {
     for (const [name, rules] of chains) {
-      if (sameList(this.chains[family].get(name), rules)) continue;
-      this.chains[family].set(name, rules);
+      if (sameList(this.chainMaps[family].get(name), rules)) continue;
+      this.chainMaps[family].set(name, rules);
       this.dirty.chains[family].add(name);
     }
   }
 
   private dropChain(family: Family, name: string): void {
-    if (this.chains[family].delete(name)) this.dirty.chains[family].add(name);
+    if (this.chainMaps[family].delete(name)) this.dirty.chains[family].add(name);
   }
 }
 
