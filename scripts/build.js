@@ -22,7 +22,8 @@ const common = {
   // Saves reading package.json on every start.
   define: { CALICOCTL_VERSION: JSON.stringify(version) },
 };
-esbuild.buildSync({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/calicoctl.js' });
+// dockerode stays outside the CLI bundle: only `node`, `status` and `diags` load it, from node_modules.
+esbuild.buildSync({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/calicoctl.js', external: ['dockerode'] });
 esbuild.buildSync({ ...common, entryPoints: ['src/agent/index.ts'], outfile: 'dist/node/calico-node.js' });
 // etcd3 loads its protocol definition at run time from `<bundle dir>/../proto/rpc.proto`.
 mkdirSync(path.join(root, 'dist/proto'), { recursive: true });

@@ -8,7 +8,7 @@ import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
 import { cleanupDataplane } from './dataplane/cleanup';
 import { Dataplane } from './dataplane/driver';
-import { systemRunner } from './exec';
+import { systemRunner } from '../host/exec';
 import { StatusFile } from './status';
 import { EtcdSync } from './sync';
 import { createLogger, type Logger, type LogLevel } from './log';
@@ -28,6 +28,7 @@ export interface AgentOptions {
   readonly dataplane: boolean;
   readonly cleanup: boolean;
   readonly stateDir: string;
+  readonly version: string;
   readonly timeout?: string;
 }
 
@@ -72,6 +73,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     dataplane: opts.dataplane,
     cleanup: opts.cleanup === true,
     stateDir: opts.stateDir,
+    version,
     ...(opts.timeout !== undefined && { timeout: opts.timeout }),
   };
 }
@@ -94,7 +96,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   let sync: EtcdSync | undefined;
   if (options.dataplane) {
     enableForwarding(log);
-    const status = new StatusFile(options.stateDir, options.hostname, log);
+    const status = new StatusFile(options.stateDir, options.hostname, options.version, log);
     dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
     sync = new EtcdSync(kv, dataplane, log);
     await sync.start();

@@ -7,6 +7,7 @@ export const STATUS_FILE = 'calico-node.json';
 /** What `calicoctl status` reads: who runs, since when, and how the last dataplane apply went. */
 export interface AgentStatus {
   readonly pid: number;
+  readonly version: string;
   readonly hostname: string;
   readonly startedAt: string;
   readonly lastApply?: { readonly at: string; readonly ok: boolean; readonly durationMs: number; readonly error?: string };
@@ -19,9 +20,10 @@ export class StatusFile {
   constructor(
     private readonly dir: string,
     hostname: string,
+    version: string,
     private readonly log: Logger,
   ) {
-    this.status = { pid: process.pid, hostname, startedAt: new Date().toISOString() };
+    this.status = { pid: process.pid, version, hostname, startedAt: new Date().toISOString() };
     this.write({});
   }
 

@@ -1,4 +1,7 @@
-import { type EtcdSettings, etcdSettings } from '../datastore/config';
+import { DEFAULT_TIMEOUT_MS, type EtcdSettings, etcdSettings } from '../datastore/config';
+import type { ContainerRuntime } from '../docker/containers';
+import type { CommandRunner } from '../host/exec';
+import type { HostFacts } from '../host/facts';
 import { EndpointStore } from '../datastore/endpoints';
 import type { KvStore } from '../datastore/kv';
 import { ProfileStore } from '../datastore/profiles';
@@ -19,6 +22,12 @@ export interface Deps {
   readonly version: string;
   readonly openKv: (settings: EtcdSettings) => KvStore;
   readonly openDocker: (env: Environment, timeoutMs: number) => NetworkLister;
+  /** Container management (dockerode), only for `node`, `status` and `diags`. */
+  readonly openContainers: (timeoutMs: number) => ContainerRuntime;
+  readonly host: HostFacts;
+  readonly runner: CommandRunner;
+  /** How to run the agent as a host process: node and the path of bin/calico-node. */
+  readonly agentCommand: readonly string[];
 }
 
 export interface GlobalOptions {
@@ -31,6 +40,8 @@ export class Context {
   private kvStore: KvStore | undefined;
   private cachedSettings: EtcdSettings | undefined;
   private directory: Promise<NetworkDirectory> | undefined;
+  private engine: NetworkLister | undefined;
+  private containerRuntime: ContainerRuntime | undefined;
 
   constructor(
     readonly deps: Deps,
@@ -59,13 +70,30 @@ export class Context {
     return new EndpointStore(this.kv());
   }
 
+  /** The light Docker Engine client (network listing, version). */
+  dockerEngine(): NetworkLister {
+    this.engine ??= this.deps.openDocker(this.deps.env, this.timeoutMs());
+    return this.engine;
+  }
+
+  containers(): ContainerRuntime {
+    this.containerRuntime ??= this.deps.openContainers(this.timeoutMs());
+    return this.containerRuntime;
+  }
+
   /** Docker's networks, listed once per command. */
   networks(): Promise<NetworkDirectory> {
-    this.directory ??= (async () => {
-      const timeoutMs = this.settings().timeoutMs;
-      return new NetworkDirectory(await this.deps.openDocker(this.deps.env, timeoutMs).listNetworks());
-    })();
+    this.directory ??= (async () => new NetworkDirectory(await this.dockerEngine().listNetworks()))();
     return this.directory;
+  }
+
+  /** The request bound, also when the etcd settings themselves are invalid. */
+  private timeoutMs(): number {
+    try {
+      return this.settings().timeoutMs;
+    } catch {
+      return DEFAULT_TIMEOUT_MS;
+    }
   }
 
   close(): void {

@@ -1,6 +1,10 @@
 import { Command, Help } from 'commander';
 import { makeEndpointCommand } from './endpoint';
 import { makeIpamCommand } from './ipam';
+import { makeChecksystemCommand } from './checksystem';
+import { makeDiagsCommand } from './diags';
+import { makeNodeCommand } from './node';
+import { makeStatusCommand } from './status';
 import { makePoolCommand } from './pool';
 import { PROFILE_EXAMPLES, PROFILE_USAGE, RULE_GRAMMAR } from './help';
 import type { IO } from './io';
@@ -48,6 +52,10 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
   program.addCommand(endpoint);
   program.addCommand(makePoolCommand(session));
   program.addCommand(makeIpamCommand(session));
+  program.addCommand(makeNodeCommand(session));
+  program.addCommand(makeStatusCommand(session));
+  program.addCommand(makeChecksystemCommand(session));
+  program.addCommand(makeDiagsCommand(session));
   program.addCommand(makeVersionCommand(session));
 
   configureTree(program, session.deps.io);

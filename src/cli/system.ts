@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { systemRunner } from '../host/exec';
+import { systemHostFacts } from '../host/facts';
 import type { Deps } from './context';
 import { processIO } from './io';
 
@@ -18,5 +21,13 @@ export function systemDeps(version: string): Deps {
       const { DockerEngine } = require('../docker/engine') as typeof import('../docker/engine');
       return new DockerEngine(env, timeoutMs);
     },
+    openContainers: (timeoutMs) => {
+      const { DockerodeContainers } = require('../docker/containers') as typeof import('../docker/containers');
+      return new DockerodeContainers(timeoutMs);
+    },
+    host: systemHostFacts,
+    runner: systemRunner,
+    // bin/calicoctl runs dist/calicoctl.js, so bin/calico-node sits one folder up and over.
+    agentCommand: [process.execPath, join(__dirname, '..', 'bin', 'calico-node')],
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KvStore } from './kv';
-import { READY } from './keys';
+import { HOSTS, READY } from './keys';
 import { DEFAULT_IPV4_POOL, PoolStore } from './pools';
 import { parseCidr } from '../policy/cidr';
 
@@ -58,6 +58,42 @@ export class HostStore {
         { type: 'put', key: `${bgp}ip_addr_v6`, value: host.ipv6 ?? '' },
       ],
     );
+  }
+
+  /** The other host registered with this address, if any: two hosts cannot share one. */
+  async hostWithAddress(address: string, except: string): Promise<string | undefined> {
+    const { kvs } = await this.kv.getPrefix('/calico/bgp/v1/host/');
+    for (const kv of kvs) {
+      const match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/ip_addr_v[46]$/.exec(kv.key);
+      if (match && match[1] !== except && kv.value === address) return match[1];
+    }
+    return undefined;
+  }
+
+  /** Every registered host with its addresses. */
+  async list(): Promise<{ hostname: string; ipv4: string; ipv6: string }[]> {
+    const [v1, bgp] = await Promise.all([this.kv.getPrefix(HOSTS), this.kv.getPrefix('/calico/bgp/v1/host/')]);
+    const hosts = new Map<string, { hostname: string; ipv4: string; ipv6: string }>();
+    const entry = (hostname: string) => hosts.get(hostname) ?? hosts.set(hostname, { hostname, ipv4: '', ipv6: '' }).get(hostname)!;
+    for (const kv of v1.kvs) {
+      const match = /^\/calico\/v1\/host\/([^/]+)\/(.*)$/.exec(kv.key);
+      if (!match) continue;
+      const host = entry(match[1] as string);
+      if (match[2] === 'bird_ip') host.ipv4 = kv.value;
+    }
+    for (const kv of bgp.kvs) {
+      const match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/ip_addr_v6$/.exec(kv.key);
+      if (match) entry(match[1] as string).ipv6 = kv.value;
+    }
+    return [...hosts.values()];
+  }
+
+  /** Deletes every record of a host (its endpoints included). */
+  async remove(hostname: string): Promise<void> {
+    await this.kv.commit([], [
+      { type: 'deletePrefix', prefix: hostPrefix(hostname) },
+      { type: 'deletePrefix', prefix: `/calico/bgp/v1/host/${hostname}/` },
+    ]);
   }
 
   private async putIfAbsent(key: string, value: string): Promise<void> {

@@ -20,6 +20,7 @@ export interface DockerNetwork {
 /** What calicoctl asks the Docker Engine about networks. */
 export interface NetworkLister {
   listNetworks(): Promise<DockerNetwork[]>;
+  version(): Promise<{ version: string; apiVersion: string }>;
 }
 
 interface Target {
@@ -42,6 +43,12 @@ export class DockerEngine implements NetworkLister {
     private readonly timeoutMs: number,
   ) {
     this.target = resolveTarget(env);
+  }
+
+  /** The engine's version and API version, e.g. 20.10.24 and 1.41. */
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const body = (await this.get('/version')) as { Version?: unknown; ApiVersion?: unknown };
+    return { version: String(body.Version ?? 'unknown'), apiVersion: String(body.ApiVersion ?? 'unknown') };
   }
 
   async listNetworks(): Promise<DockerNetwork[]> {

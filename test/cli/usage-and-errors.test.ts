@@ -246,9 +246,24 @@ describe('failures (exit 1)', () => {
 });
 
 describe('version', () => {
-  it('prints the version, exit 0, without etcd', async () => {
+  it('--client prints the client version, exit 0, without etcd', async () => {
     const world = fakeWorld();
     world.kv.failWith = new DatastoreUnavailableError(ETCD_DOWN);
-    expect(await world.run(['version'])).toEqual(ok('0.0.0-test\n'));
+    expect(await world.run(['version', '--client'])).toEqual(ok('0.0.0-test\n'));
+  });
+
+  it('prints the client, agent and etcd versions', async () => {
+    expect(await fakeWorld().run(['version'])).toEqual(
+      ok('Client Version:    0.0.0-test\nAgent Version:     not running\nCluster Version:   etcd 3.4.0-memory\n'),
+    );
+  });
+
+  it('fails, after the client version, when etcd cannot be asked', async () => {
+    const world = fakeWorld();
+    world.kv.failWith = new DatastoreUnavailableError(ETCD_DOWN);
+    const result = await world.run(['version']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('Client Version:    0.0.0-test\nAgent Version:     not running\n');
+    expect(result.stderr).toBe(`${ETCD_DOWN}\n`);
   });
 });

@@ -1,4 +1,4 @@
-import type { CommandRunner } from '../exec';
+import type { CommandRunner } from '../../host/exec';
 import { type Family, IPSET_PREFIXES, tempTagSet } from './names';
 
 /**

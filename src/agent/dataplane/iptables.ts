@@ -1,4 +1,4 @@
-import type { CommandRunner } from '../exec';
+import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './names';
 

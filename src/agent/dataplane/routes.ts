@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type { CommandRunner } from '../exec';
+import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { isValidInterface, ROUTE_PROTOCOL } from './names';
 import type { Route } from './state';

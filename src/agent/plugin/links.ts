@@ -1,5 +1,5 @@
-import type { CommandRunner } from '../exec';
-import { CommandFailedError } from '../exec';
+import type { CommandRunner } from '../../host/exec';
+import { CommandFailedError } from '../../host/exec';
 
 /** The MAC every container interface gets, so the host's MAC check in the from-chains is simple. */
 export const CONTAINER_MAC = 'ee:ee:ee:ee:ee:ee';

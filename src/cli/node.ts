@@ -1,0 +1,432 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { HostStore } from '../datastore/hosts';
+import { IpamStore } from '../datastore/ipam';
+import { detectAddress } from '../host/facts';
+import { parseIp } from '../policy/cidr';
+import type { Context } from './context';
+import { CommandError, UsageError } from './errors';
+import {
+  CONTAINER_NAME,
+  describePlan,
+  type NodeOptions,
+  PID_FILE,
+  planStart,
+  PROCESS_FILE,
+  type Runtime,
+  SETTINGS_LABEL,
+  settingsHash,
+  type StartPlan,
+  STATE_DIR,
+} from './node-plan';
+import type { Session } from './session';
+import { formatChecks, runSystemChecks } from './system-checks';
+import { renderTable, sortRows } from './table';
+
+const STARTED = 'Calico node started successfully';
+const START_TIMEOUT_MS = 60_000;
+
+export function defaultNodeImage(version: string): string {
+  return `calicoctl/calico-node:${version}`;
+}
+
+/** `calicoctl node` and its subcommands: start, stop, remove and list the host agents. */
+export function makeNodeCommand(session: Session): Command {
+  const version = session.deps.version;
+  const node = new Command('node')
+    .description('Start the Calico host agent on this host (or stop, remove or list agents)')
+    .option('--ip <IP>', "this host's IPv4 address (default: autodetected)")
+    .option('--ip6 <IP6>', "this host's IPv6 address")
+    .option('--name <HOSTNAME>', "this host's name in etcd (default: $HOSTNAME, else the system hostname)")
+    .option('--node-image <IMAGE>', 'the agent image (build it offline with scripts/build-node-image)', defaultNodeImage(version))
+    .addOption(new Option('--runtime <RUNTIME>', 'how to run the agent').choices(['docker', 'process', 'none']).default('docker'))
+    .option('--log-dir <DIR>', 'where the agent writes its log', '/var/log/calico')
+    .addOption(new Option('--detach <BOOL>', 'return once the agent has started (false: stay attached to it)').choices(['true', 'false']).default('true'))
+    .option('--no-pull', 'never pull the image; fail if it is not on this host')
+    .option('--dry-run', 'print what would be done, change nothing (needs no root)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  calicoctl node                          # the agent as the container calico-node
+  calicoctl node --runtime=process        # the agent as a host process (pid in ${PID_FILE})
+  calicoctl node --ip=192.0.2.2 --dry-run # what would be run
+  calicoctl node stop`,
+    )
+    .action(async (raw: RawNodeOptions) => startNode(session.context(), raw));
+
+  node
+    .command('stop')
+    .description('Stop the agent, whichever runtime started it (refused while this host has endpoints, unless --force)')
+    .option('--force', 'stop even though containers on this host will lose their policy updates')
+    .action(async (options: { force?: boolean }) => stopNode(session.context(), options.force === true));
+
+  node
+    .command('remove')
+    .description("Remove a host's records from etcd (its endpoints too with --remove-endpoints)")
+    .option('--hostname <HOSTNAME>', 'the host to remove (default: this host)')
+    .option('--remove-endpoints', "also remove the host's endpoints and release their addresses")
+    .action(async (options: { hostname?: string; removeEndpoints?: boolean }) => removeNode(session.context(), options));
+
+  node
+    .command('show')
+    .description('List the hosts registered in etcd')
+    .action(async () => {
+      const ctx = session.context();
+      const [hosts, endpoints] = await Promise.all([new HostStore(ctx.kv()).list(), ctx.endpoints().list()]);
+      const rows = hosts.map((h) => [h.hostname, h.ipv4, h.ipv6, String(endpoints.filter((e) => e.hostname === h.hostname).length)]);
+      ctx.io.out.write(renderTable(['Hostname', 'IPv4', 'IPv6', 'Endpoints'], sortRows(rows)));
+    });
+  return node;
+}
+
+interface RawNodeOptions {
+  ip?: string;
+  ip6?: string;
+  name?: string;
+  nodeImage: string;
+  runtime: Runtime;
+  logDir: string;
+  detach: 'true' | 'false';
+  pull: boolean;
+  dryRun?: boolean;
+}
+
+export function thisHostname(ctx: Context): string {
+  return ctx.deps.env.HOSTNAME || ctx.deps.host.hostname();
+}
+
+/** Checks the options before anything runs; every problem is one line. */
+export function validateNodeOptions(ctx: Context, raw: RawNodeOptions): NodeOptions {
+  const { host } = ctx.deps;
+  const local = new Set(host.addresses().map((a) => a.address.toLowerCase()));
+  let ip = raw.ip;
+  if (ip !== undefined) {
+    const parsed = parseIp(ip);
+    if (!parsed || parsed.version !== 4) throw new CommandError('Invalid IPv4 address specified with --ip argument.');
+    if (!local.has(parsed.text)) throw new CommandError(`--ip ${parsed.text} is not an address of this host.`);
+    ip = parsed.text;
+  } else {
+    ip = detectAddress(host, 4);
+    if (ip === undefined) throw new CommandError('No IPv4 address found on this host: give one with --ip.');
+  }
+  let ip6 = raw.ip6;
+  if (ip6 !== undefined) {
+    const parsed = parseIp(ip6);
+    if (!parsed || parsed.version !== 6) throw new CommandError('Invalid IPv6 address specified with --ip6 argument.');
+    if (!local.has(parsed.text)) throw new CommandError(`--ip6 ${parsed.text} is not an address of this host.`);
+    ip6 = parsed.text;
+  }
+  const name = raw.name ?? thisHostname(ctx);
+  if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})$/.test(name)) throw new CommandError(`Invalid --name '${name}': use letters, digits, dots, dashes and underscores.`);
+  if (!raw.logDir.startsWith('/')) throw new CommandError(`--log-dir must be an absolute path, not '${raw.logDir}'.`);
+  return {
+    name,
+    ip,
+    ...(ip6 !== undefined && { ip6 }),
+    image: raw.nodeImage,
+    runtime: raw.runtime,
+    logDir: raw.logDir,
+    detach: raw.detach === 'true',
+    noPull: !raw.pull,
+  };
+}
+
+async function startNode(ctx: Context, raw: RawNodeOptions): Promise<void> {
+  const options = validateNodeOptions(ctx, raw);
+  const settings = ctx.settings();
+  const plan = planStart(options, settings, ctx.deps.env, {
+    agentCommand: ctx.deps.agentCommand,
+    modulesDirExists: ctx.deps.host.exists('/lib/modules'),
+  });
+  if (raw.dryRun) {
+    ctx.io.out.write(dryRunText(options, settings.endpoints.join(','), ctx.deps.env, plan));
+    return;
+  }
+  if (!ctx.deps.host.isRoot()) throw new CommandError('This command must be run as root.');
+
+  const checks = await runSystemChecks(ctx, { docker: options.runtime === 'docker', forwarding: false });
+  const problems = checks.filter((c) => c.status !== 'OK');
+  if (problems.length > 0) ctx.io.err.write(formatChecks(problems));
+  if (problems.some((c) => c.status === 'FAIL')) throw new CommandError("The system checks failed (see above): 'calicoctl checksystem' lists them all.");
+
+  if (await alreadyRunning(ctx, plan)) return;
+
+  await registerHost(ctx, options);
+  switch (plan.runtime) {
+    case 'none':
+      ctx.io.out.write(`Registered host ${options.name}; --runtime=none starts no agent.\n`);
+      return;
+    case 'process':
+      await startProcess(ctx, options, plan);
+      return;
+    case 'docker':
+      await startContainer(ctx, options, plan);
+  }
+}
+
+function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Record<string, string | undefined>>, plan: StartPlan): string {
+  const pools = (env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true' ? 'no default pool (NO_DEFAULT_POOLS=true)' : 'the default pool 192.168.0.0/16 if there is no IPv4 pool';
+  const command = describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>');
+  return (
+    `Would register host ${options.name} in etcd (${endpoints}): IPv4 ${options.ip ?? 'none'}, IPv6 ${options.ip6 ?? 'none'}, ${pools}.\n` +
+    'Would enable IPv4 and IPv6 forwarding.\n' +
+    (plan.runtime === 'none' ? '' : `Would run:\n`) +
+    command
+  );
+}
+
+/** True when an agent with the same settings already runs; an agent with other settings is an error. */
+async function alreadyRunning(ctx: Context, plan: StartPlan): Promise<boolean> {
+  const running = await runningAgent(ctx);
+  if (!running) return false;
+  const wanted = plan.runtime === 'docker' ? plan.spec.labels[SETTINGS_LABEL] : plan.runtime === 'process' ? settingsHash(plan) : undefined;
+  if (running.runtime === plan.runtime && running.settings === wanted) {
+    ctx.io.out.write(`Calico node is already running (${running.description}) with these settings: nothing to do.\n`);
+    return true;
+  }
+  throw new CommandError(
+    `Calico node is already running (${running.description}) with other settings. Run 'calicoctl node stop', then 'calicoctl node' again with the new settings.`,
+  );
+}
+
+export interface RunningAgent {
+  readonly runtime: 'docker' | 'process';
+  readonly description: string;
+  readonly settings?: string;
+  readonly since?: string;
+}
+
+/** The agent running on this host, whichever way it was started. */
+export async function runningAgent(ctx: Context): Promise<RunningAgent | undefined> {
+  const process = readProcessFile(ctx);
+  if (process && isAlive(process.pid)) {
+    return { runtime: 'process', description: `process ${process.pid}`, settings: process.settings, since: process.startedAt };
+  }
+  let container;
+  try {
+    container = await ctx.containers().inspect(CONTAINER_NAME);
+  } catch {
+    return undefined; // no Docker: no container agent
+  }
+  if (container?.running) {
+    return {
+      runtime: 'docker',
+      description: `container ${CONTAINER_NAME}, image ${container.image}`,
+      ...(container.labels[SETTINGS_LABEL] !== undefined && { settings: container.labels[SETTINGS_LABEL] }),
+      since: container.startedAt,
+    };
+  }
+  return undefined;
+}
+
+async function registerHost(ctx: Context, options: NodeOptions): Promise<void> {
+  const hosts = new HostStore(ctx.kv());
+  for (const address of [options.ip, options.ip6]) {
+    if (address === undefined) continue;
+    const other = await hosts.hostWithAddress(address, options.name);
+    if (other !== undefined) {
+      throw new CommandError(`IP address ${address} is already in use by host ${other}. Calico requires each host to have a unique IP; use --ip.`);
+    }
+  }
+  await hosts.ensureGlobalConfig();
+  await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  const pool = await hosts.ensureDefaultPool((ctx.deps.env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
+  if (pool) ctx.io.err.write(`Created the default IPv4 pool ${pool}\n`);
+  for (const path of ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']) {
+    const error = ctx.deps.host.writeFile(path, '1');
+    if (error !== undefined && path.includes('ipv4')) throw new CommandError(`Could not enable IPv4 forwarding: ${error}`);
+  }
+}
+
+async function startContainer(ctx: Context, options: NodeOptions, plan: Extract<StartPlan, { runtime: 'docker' }>): Promise<void> {
+  const containers = ctx.containers();
+  if (!(await containers.imageExists(options.image))) {
+    if (options.noPull) {
+      throw new CommandError(`The image ${options.image} is not on this host and --no-pull was given. Build it offline with scripts/build-node-image.`);
+    }
+    ctx.io.err.write(`Pulling Docker image ${options.image}\n`);
+    try {
+      await containers.pull(options.image);
+    } catch (error) {
+      throw new CommandError(`${(error as Error).message}. Build it offline with scripts/build-node-image, or give --node-image.`);
+    }
+  }
+  mkdirSync(options.logDir, { recursive: true });
+  mkdirSync(STATE_DIR, { recursive: true });
+  await containers.remove(CONTAINER_NAME); // a stopped leftover would block the name
+  ctx.io.err.write(`Running the agent as a container:\n${describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>')}`);
+  const id = await containers.run(plan.spec);
+  ctx.io.err.write('Waiting for calico-node to start...\n');
+  await waitForStart(async () => {
+    const state = await containers.inspect(CONTAINER_NAME);
+    return { log: await containers.logs(CONTAINER_NAME), alive: state?.running === true };
+  });
+  ctx.io.out.write(`Calico node is running with id: ${id.slice(0, 12)}\n`);
+  if (!options.detach) await followUntilExit(ctx, async () => ({ log: await containers.logs(CONTAINER_NAME), alive: (await containers.inspect(CONTAINER_NAME))?.running === true }));
+}
+
+async function startProcess(ctx: Context, options: NodeOptions, plan: Extract<StartPlan, { runtime: 'process' }>): Promise<void> {
+  mkdirSync(options.logDir, { recursive: true });
+  mkdirSync(STATE_DIR, { recursive: true });
+  const offset = fileSize(plan.logFile);
+  const log = openSync(plan.logFile, 'a');
+  const env = { ...process.env, ...Object.fromEntries(plan.env) };
+  const [file, ...args] = plan.argv as [string, ...string[]];
+  ctx.io.err.write(`Running the agent as a host process:\n${describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>')}`);
+  const child = spawn(file, args, { env, detached: options.detach, stdio: ['ignore', log, log] });
+  closeSync(log);
+  const pid = child.pid;
+  if (pid === undefined) throw new CommandError(`Could not start ${file}.`);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  writeFileSync(PID_FILE, `${pid}\n`);
+  writeFileSync(PROCESS_FILE, `${JSON.stringify({ pid, settings: settingsHash(plan), startedAt: new Date().toISOString(), logFile: plan.logFile })}\n`);
+  const progress = async () => ({ log: readFrom(plan.logFile, offset), alive: !exited && isAlive(pid) });
+  ctx.io.err.write('Waiting for calico-node to start...\n');
+  await waitForStart(progress);
+  ctx.io.out.write(`Calico node is running as process ${pid} (log: ${plan.logFile})\n`);
+  if (options.detach) child.unref();
+  else await followUntilExit(ctx, progress);
+}
+
+/** Polls the agent's log until it reports that it started; fails with the log's tail if it dies or hangs. */
+async function waitForStart(progress: () => Promise<{ log: string; alive: boolean }>): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const { log, alive } = await progress();
+    if (log.includes(STARTED)) return;
+    if (!alive || Date.now() > deadline) {
+      const tail = log.trim().split('\n').slice(-10).join('\n');
+      const why = alive ? `did not report "${STARTED}" within ${START_TIMEOUT_MS / 1000} s` : 'stopped';
+      throw new CommandError(`calico-node ${why}. The end of its log:\n${tail || '(empty)'}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** --detach=false: copy the agent's log to stdout until it exits, then fail (it should not exit). */
+async function followUntilExit(ctx: Context, progress: () => Promise<{ log: string; alive: boolean }>): Promise<void> {
+  let shown = 0;
+  for (;;) {
+    const { log, alive } = await progress();
+    ctx.io.out.write(log.slice(shown));
+    shown = log.length;
+    if (!alive) throw new CommandError('calico-node exited.');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function stopNode(ctx: Context, force: boolean): Promise<void> {
+  if (!ctx.deps.host.isRoot()) throw new CommandError('This command must be run as root.');
+  const hostname = thisHostname(ctx);
+  const endpoints = await ctx.endpoints().list(hostname);
+  if (endpoints.length > 0 && !force) {
+    throw new CommandError(`Current host has active endpoints so can't be stopped.  Force with --force (${endpoints.length} endpoints on ${hostname}).`);
+  }
+  let stopped = false;
+  const process = readProcessFile(ctx);
+  if (process && isAlive(process.pid)) {
+    await stopProcess(process.pid);
+    stopped = true;
+  }
+  removeQuietly(PID_FILE);
+  removeQuietly(PROCESS_FILE);
+  let container;
+  try {
+    container = await ctx.containers().inspect(CONTAINER_NAME);
+  } catch {
+    container = undefined;
+  }
+  if (container) {
+    await ctx.containers().stop(CONTAINER_NAME);
+    // Removed too: a stopped `--restart=always` container comes back when dockerd restarts.
+    await ctx.containers().remove(CONTAINER_NAME);
+    stopped ||= container.running;
+  }
+  ctx.io.out.write(stopped ? 'Node stopped\n' : 'Calico node was not running.\n');
+}
+
+async function removeNode(ctx: Context, options: { hostname?: string; removeEndpoints?: boolean }): Promise<void> {
+  const target = options.hostname ?? thisHostname(ctx);
+  if (!/^[A-Za-z0-9_.-]+$/.test(target)) throw new UsageError(`Invalid --hostname '${target}'.`);
+  if (target === thisHostname(ctx) && (await runningAgent(ctx))) {
+    throw new CommandError("The node cannot be removed while it is running.  Please run 'calicoctl node stop' to stop the node before removing it.");
+  }
+  const endpoints = await ctx.endpoints().list(target);
+  if (endpoints.length > 0 && !options.removeEndpoints) {
+    throw new CommandError(`The node has active Calico endpoints so can't be deleted. Force with --remove-endpoints (${endpoints.length} endpoints on ${target}).`);
+  }
+  const ipam = new IpamStore(ctx.kv());
+  for (const version of [4, 6] as const) {
+    for (const assignment of await ipam.list(version)) if (assignment.host === target) await ipam.release(assignment.address);
+  }
+  if (target === thisHostname(ctx)) {
+    for (const endpoint of endpoints) {
+      try {
+        await ctx.deps.runner.run('ip', ['link', 'del', endpoint.name]);
+      } catch {
+        // The container (and so the veth) may be gone already.
+      }
+    }
+  }
+  await new HostStore(ctx.kv()).remove(target);
+  ctx.io.out.write('Node configuration removed\n');
+}
+
+interface ProcessRecord {
+  readonly pid: number;
+  readonly settings?: string;
+  readonly startedAt?: string;
+}
+
+function readProcessFile(ctx: Context): ProcessRecord | undefined {
+  const text = ctx.deps.host.readFile(PROCESS_FILE) ?? ctx.deps.host.readFile(PID_FILE);
+  if (text === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(text) as ProcessRecord | number;
+    return typeof parsed === 'number' ? { pid: parsed } : parsed;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readFrom(path: string, offset: number): string {
+  try {
+    return readFileSync(path).subarray(offset).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there
+  }
+}
