@@ -91,8 +91,13 @@ async function ensureEtcd(): Promise<{ started: boolean; stop(): void }> {
   };
 }
 
-function startNode(): void {
-  show([CALICOCTL, 'node', '--runtime=process']);
+async function startNode(): Promise<void> {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  if (quiet(['docker', 'image', 'inspect', `calicoctl/calico-node:${version}`]).code !== 0) {
+    console.log('Building the calico-node image from this host\'s binaries (no registry needed):');
+    show([path.join(ROOT, 'scripts/build-node-image')]);
+  }
+  show([CALICOCTL, 'node', '--no-pull']);
 }
 
 function stopNode(): void {
@@ -158,7 +163,7 @@ async function main(): Promise<void> {
   await ensureDocker();
   const image = await ensureTestImage();
   removeLeftovers();
-  startNode();
+  await startNode();
   let ok = true;
   try {
     step('Create a Docker network', 'A network made with the calico driver becomes a Calico profile.');
