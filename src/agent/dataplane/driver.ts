@@ -43,7 +43,8 @@ export class Dataplane {
   private refreshTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Some endpoint's interface did not exist yet (Docker creates it at Join): check again soon. */
-  private routesPending = false;
+  private routesRetryDue = false;
+  private pendingDelay = 50;
   lastApply: ApplyReport | undefined;
 
   constructor(
@@ -102,10 +103,17 @@ export class Dataplane {
   private async run(): Promise<void> {
     const started = Date.now();
     try {
-      if (!this.started) await this.start();
-      const pending = await this.applyDirty();
+      const pendingAtStart = this.started ? 0 : await this.start();
+      const pending = pendingAtStart + (await this.applyDirty());
       this.report({ at: new Date().toISOString(), ok: true, durationMs: Date.now() - started });
-      if (pending > 0) this.retryLater(200);
+      // An interface usually appears within milliseconds of its endpoint (Docker's Join); one that
+      // never does (a stale endpoint) is checked less and less often, up to every 5 s.
+      if (pending > 0) {
+        this.pendingDelay = Math.min(5000, this.pendingDelay * 2);
+        this.retryLater(this.pendingDelay);
+      } else {
+        this.pendingDelay = 50;
+      }
     } catch (error) {
       const message = (error as Error).message;
       this.log.error(`Applying the dataplane failed: ${message}. Retrying with a full rewrite.`);
@@ -124,7 +132,7 @@ export class Dataplane {
   }
 
   /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
-  private async start(): Promise<void> {
+  private async start(): Promise<number> {
     if (!this.probed) {
       try {
         await this.runner.run('ip6tables-save', ['-t', 'filter']);
@@ -140,7 +148,7 @@ export class Dataplane {
     }
     await this.routes.loadExisting();
     this.state.markAllDirty();
-    await this.applyDirty();
+    const pending = await this.applyDirty();
     for (const family of this.families) {
       const chains = this.iptables[family].orphans(this.state.chains[family]);
       if (chains.length > 0) {
@@ -154,6 +162,7 @@ export class Dataplane {
     this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
     this.refreshTimer.unref();
     this.log.info('Dataplane in sync with the datastore');
+    return pending;
   }
 
   /** Sets first (chains match on them), then chains, then sets nothing uses any more, then routes. */
@@ -172,9 +181,12 @@ export class Dataplane {
       if (!this.started) await this.iptables[family].ensureJumps();
       await this.ipsets[family].destroy(gone);
     }
-    if (!dirty.routes && !this.routesPending) return 0;
+    // Routes are looked at when endpoints change, or when the retry timer says so: never on a mere
+    // rule change, which must cost the same with 20 endpoints or 2,000.
+    if (!dirty.routes && !this.routesRetryDue) return 0;
+    if (dirty.routes) this.pendingDelay = 25; // endpoints changed: look for new interfaces soon
+    this.routesRetryDue = false;
     const { pending } = await this.routes.apply(this.state.routes(), this.model.poolCidrs());
-    this.routesPending = pending > 0;
     return pending;
   }
 
@@ -189,7 +201,10 @@ export class Dataplane {
 
   private retryLater(ms: number): void {
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.schedule(), ms);
+    this.retryTimer = setTimeout(() => {
+      this.routesRetryDue = true;
+      this.schedule();
+    }, ms);
   }
 
   private report(report: ApplyReport): void {

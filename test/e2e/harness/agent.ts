@@ -44,3 +44,12 @@ export async function startAgent(etcd: EtcdServer, extraArgs: string[] = [], ext
   };
   return { child, log: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }
+
+/** Removes every chain, ipset and route an agent created (bin/calico-node --cleanup). */
+export function cleanupDataplane(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(CALICO_NODE, ['--cleanup', '--log-level', 'warning'], { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`calico-node --cleanup exited ${code}`))));
+  });
+}

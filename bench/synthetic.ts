@@ -1,0 +1,51 @@
+import { hostname } from 'os';
+import type { EtcdServer } from '../test/e2e/harness/etcd';
+import { etcdSettings } from '../src/datastore/config';
+import { GatewayKvStore } from '../src/datastore/gateway';
+
+/** The hostname calico-node uses when the harness starts it (no --hostname given). */
+export const AGENT_HOSTNAME = process.env.HOSTNAME || hostname();
+
+/**
+ * Writes `endpoints` synthetic workload endpoints on this host, spread over `profiles` profiles
+ * (each tagged with its own name, accepting tcp 5000 from its own tag), as the plugin would. Their
+ * interfaces do not exist, so the agent programs their chains and ipsets but not their routes.
+ */
+export async function writeSyntheticEndpoints(etcd: EtcdServer, endpoints: number, profiles: number): Promise<void> {
+  const kv = new GatewayKvStore(etcdSettings(etcd.env));
+  try {
+    const puts: { type: 'put'; key: string; value: string }[] = [];
+    for (let p = 0; p < profiles; p++) {
+      const id = `synthetic-${p}`;
+      puts.push({ type: 'put', key: `/calico/v1/policy/profile/${id}/tags`, value: JSON.stringify([id]) });
+      puts.push({
+        type: 'put',
+        key: `/calico/v1/policy/profile/${id}/rules`,
+        value: JSON.stringify({
+          inbound_rules: [{ action: 'allow', src_tag: id }, { action: 'allow', protocol: 'tcp', src_tag: id, dst_ports: [5000] }],
+          outbound_rules: [{ action: 'allow' }],
+        }),
+      });
+    }
+    for (let e = 0; e < endpoints; e++) {
+      const id = `${e.toString(16).padStart(11, '0')}${'f'.repeat(53)}`;
+      puts.push({
+        type: 'put',
+        key: `/calico/v1/host/${AGENT_HOSTNAME}/workload/libnetwork/libnetwork/endpoint/${id}`,
+        value: JSON.stringify({
+          state: 'active',
+          name: `cali${id.slice(0, 11)}`,
+          mac: 'EE:EE:EE:EE:EE:EE',
+          profile_ids: [`synthetic-${e % profiles}`],
+          ipv4_nets: [`10.201.${Math.floor(e / 250)}.${(e % 250) + 1}/32`],
+          ipv6_nets: [],
+          labels: {},
+        }),
+      });
+    }
+    // etcd caps a transaction at 128 operations by default.
+    for (let i = 0; i < puts.length; i += 100) await kv.commit([], puts.slice(i, i + 100));
+  } finally {
+    kv.close();
+  }
+}
