@@ -92,6 +92,15 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
 
   await prepareDatastore(kv, settings, env, log);
 
+  // The plugin socket first: it also tells whether another agent already runs on this host, and
+  // then this one must not touch the dataplane either.
+  let server: Server | undefined;
+  if (options.plugin) {
+    const context = { kv, hostname: options.hostname, links: new LinkManager(systemRunner), log };
+    server = createPluginServer({ ...networkDriverHandlers(context), ...ipamDriverHandlers(context) }, log);
+    await listenOnSocket(server, options.socket);
+    log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
+  }
   let dataplane: Dataplane | undefined;
   let sync: EtcdSync | undefined;
   if (options.dataplane) {
@@ -102,13 +111,6 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     await sync.start();
   }
 
-  let server: Server | undefined;
-  if (options.plugin) {
-    const context = { kv, hostname: options.hostname, links: new LinkManager(systemRunner), log };
-    server = createPluginServer({ ...networkDriverHandlers(context), ...ipamDriverHandlers(context) }, log);
-    await listenOnSocket(server, options.socket);
-    log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
-  }
   log.info(STARTED_MESSAGE);
 
   return {

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { type Endpoint, EndpointWriter } from '../datastore/endpoints';
 import { CommandError, UsageError } from './errors';
 import { checkProfileName } from './names';
+import { isDataFormat, type OutputFormat, outputOption, quietOption, renderData } from './output';
 import type { Session } from './session';
 import { renderTable, sortRows } from './table';
 
@@ -28,10 +29,33 @@ export function makeEndpointCommand(session: Session): Command {
 
   filters(endpoint.command('show').description('Summarise endpoints per host, or list them with --detailed'), true)
     .option('--detailed', 'one row per endpoint, with addresses, MAC, profiles and state')
-    .action(async (options: Filters & { detailed?: boolean }) => {
+    .addOption(outputOption())
+    .addOption(quietOption())
+    .action(async (options: Filters & { detailed?: boolean; output: OutputFormat; quiet?: boolean }) => {
       const ctx = session.context();
       const endpoints = await find(session, options);
-      if (options.detailed) {
+      if (options.quiet) {
+        ctx.io.out.write(endpoints.map((e) => `${e.endpoint}\n`).sort().join(''));
+        return;
+      }
+      if (isDataFormat(options.output)) {
+        const documents = endpoints.map((e) => ({
+          hostname: e.hostname,
+          orchestrator: e.orchestrator,
+          workload: e.workload,
+          endpoint: e.endpoint,
+          state: e.state,
+          name: e.name,
+          mac: e.mac,
+          profile_ids: e.profileIds,
+          ipv4_nets: e.ipv4Nets,
+          ipv6_nets: e.ipv6Nets,
+          labels: e.labels,
+        }));
+        ctx.io.out.write(renderData(options.output, documents.sort((a, b) => (`${a.hostname}/${a.endpoint}` < `${b.hostname}/${b.endpoint}` ? -1 : 1))));
+        return;
+      }
+      if (options.detailed || options.output === 'wide') {
         const rows = endpoints.map((e) => [e.hostname, e.orchestrator, e.workload, e.endpoint, [...e.ipv4Nets, ...e.ipv6Nets].join('\n'), e.mac, e.profileIds.join(','), e.state]);
         const headers = ['Hostname', 'Orchestrator ID', 'Workload ID', 'Endpoint ID', 'Addresses', 'MAC', 'Profiles', 'State'];
         ctx.io.out.write(`${renderTable(headers, sortRows(rows))}\n`);

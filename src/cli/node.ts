@@ -20,6 +20,7 @@ import {
   type StartPlan,
   STATE_DIR,
 } from './node-plan';
+import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
 import type { Session } from './session';
 import { formatChecks, runSystemChecks } from './system-checks';
 import { renderTable, sortRows } from './table';
@@ -72,9 +73,15 @@ Examples:
   node
     .command('show')
     .description('List the hosts registered in etcd')
-    .action(async () => {
+    .addOption(outputOption())
+    .action(async (options: { output: OutputFormat }) => {
       const ctx = session.context();
       const [hosts, endpoints] = await Promise.all([new HostStore(ctx.kv()).list(), ctx.endpoints().list()]);
+      if (isDataFormat(options.output)) {
+        const documents = hosts.map((h) => ({ ...h, endpoints: endpoints.filter((e) => e.hostname === h.hostname).length }));
+        ctx.io.out.write(renderData(options.output, documents.sort((a, b) => (a.hostname < b.hostname ? -1 : 1))));
+        return;
+      }
       const rows = hosts.map((h) => [h.hostname, h.ipv4, h.ipv6, String(endpoints.filter((e) => e.hostname === h.hostname).length)]);
       ctx.io.out.write(renderTable(['Hostname', 'IPv4', 'IPv6', 'Endpoints'], sortRows(rows)));
     });

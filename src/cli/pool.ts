@@ -3,6 +3,7 @@ import type { IpVersion } from '../policy/ast';
 import { addressToBigInt, cidrNetworkText, cidrsOverlap, parseCidr, parseIp, rangeToCidrs } from '../policy/cidr';
 import { MIN_POOL_PREFIX, type Pool, PoolStore } from '../datastore/pools';
 import { CommandError, UsageError } from './errors';
+import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
 import type { Session } from './session';
 import { renderTable, sortRows } from './table';
 
@@ -77,11 +78,18 @@ export function makePoolCommand(session: Session): Command {
     .description('List the pools and their options')
     .option('--ipv4', 'IPv4 pools only')
     .option('--ipv6', 'IPv6 pools only')
-    .action(async (flags: { ipv4?: boolean; ipv6?: boolean }) => {
+    .addOption(outputOption())
+    .action(async (flags: { ipv4?: boolean; ipv6?: boolean; output: OutputFormat }) => {
       if (flags.ipv4 && flags.ipv6) throw new UsageError('Give --ipv4 or --ipv6, not both.');
       const versions: IpVersion[] = flags.ipv4 ? [4] : flags.ipv6 ? [6] : [4, 6];
       const ctx = session.context();
       const store = new PoolStore(ctx.kv());
+      if (isDataFormat(flags.output)) {
+        const pools = (await Promise.all(versions.map((v) => store.list(v)))).flat();
+        const documents = pools.map((p) => ({ cidr: cidrNetworkText(p.cidr), version: p.cidr.version, ipip: p.ipip === true, nat_outgoing: p.masquerade === true, disabled: p.disabled === true, ipam: p.ipam !== false }));
+        ctx.io.out.write(renderData(flags.output, documents.sort((a, b) => (a.cidr < b.cidr ? -1 : 1))));
+        return;
+      }
       for (const version of versions) {
         const rows = (await store.list(version)).map((p) => [cidrNetworkText(p.cidr), poolOptions(p).join(',')]);
         ctx.io.out.write(renderTable([`IPv${version} CIDR`, 'Options'], sortRows(rows)));

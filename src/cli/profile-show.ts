@@ -1,5 +1,9 @@
 import { Command } from 'commander';
 import type { Endpoint } from '../datastore/endpoints';
+import type { Profile } from '../datastore/profiles';
+import { ruleSetToV1 } from '../policy/codec';
+import type { Context } from './context';
+import { isDataFormat, type OutputFormat, outputOption, quietOption, renderData } from './output';
 import type { Session } from './session';
 import { renderTable, sortRows } from './table';
 
@@ -9,15 +13,32 @@ export function makeProfileShowCommand(session: Session): Command {
   return new Command('show')
     .description('List the profiles (names as stored: network profiles show their network ID)')
     .option('--detailed', 'also list the endpoints that use each profile')
-    .action(async (options: { detailed?: boolean }) => {
+    .addOption(outputOption())
+    .addOption(quietOption())
+    .action(async (options: { detailed?: boolean; output: OutputFormat; quiet?: boolean }) => {
       const ctx = session.context();
-      const ids = await ctx.profiles().list();
-      if (!options.detailed) {
-        ctx.io.out.write(renderTable(['Name'], sortRows(ids.map((id) => [id]))));
+      if (options.quiet || options.output === 'table') {
+        const ids = (await ctx.profiles().list()).sort();
+        if (options.quiet) ctx.io.out.write(ids.map((id) => `${id}\n`).join(''));
+        else if (!options.detailed) ctx.io.out.write(renderTable(['Name'], sortRows(ids.map((id) => [id]))));
+        else ctx.io.out.write(renderTable(DETAILED_HEADERS, sortRows(detailedRows(ids, await ctx.endpoints().list()))));
         return;
       }
-      const endpoints = await ctx.endpoints().list();
-      ctx.io.out.write(renderTable(DETAILED_HEADERS, sortRows(detailedRows(ids, endpoints))));
+      const [profiles, endpoints, names] = await Promise.all([ctx.profiles().listAll(), ctx.endpoints().list(), networkNames(ctx)]);
+      profiles.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      if (isDataFormat(options.output)) {
+        ctx.io.out.write(renderData(options.output, profiles.map((p) => profileDocument(p, names.get(p.id), options.detailed ? endpoints : undefined))));
+        return;
+      }
+      const rows = profiles.map((p) => [
+        p.id,
+        names.get(p.id) ?? '',
+        p.tags.map((tag) => names.get(tag) ?? tag).join(','),
+        String(p.rules.inbound.length),
+        String(p.rules.outbound.length),
+        String(endpoints.filter((e) => e.profileIds.includes(p.id)).length),
+      ]);
+      ctx.io.out.write(renderTable(['Name', 'Network', 'Tags', 'Inbound rules', 'Outbound rules', 'Endpoints'], rows));
     });
 }
 
@@ -28,4 +49,31 @@ export function detailedRows(ids: readonly string[], endpoints: readonly Endpoin
     if (users.length === 0) return [[id, 'None', 'None', 'None', 'None', 'None']];
     return users.map((e) => [id, e.hostname, e.orchestrator, e.workload, e.endpoint, e.state]);
   });
+}
+
+/** The documented shape of `profile show -o json|yaml`: the profile as stored, plus its network's name. */
+export function profileDocument(profile: Profile, network: string | undefined, endpoints?: readonly Endpoint[]): Record<string, unknown> {
+  return {
+    name: profile.id,
+    network: network ?? null,
+    tags: profile.tags,
+    rules: ruleSetToV1(profile.rules),
+    labels: profile.labels,
+    ...(endpoints && {
+      endpoints: endpoints
+        .filter((e) => e.profileIds.includes(profile.id))
+        .map((e) => ({ hostname: e.hostname, orchestrator: e.orchestrator, workload: e.workload, endpoint: e.endpoint, state: e.state })),
+    }),
+  };
+}
+
+/** Network ID -> name, or nothing when Docker cannot be asked (the IDs then stand alone). */
+async function networkNames(ctx: Context): Promise<Map<string, string>> {
+  try {
+    const directory = await ctx.networks();
+    return new Map(directory.all().map((n) => [n.id, n.name]));
+  } catch (error) {
+    ctx.io.err.write(`Warning: network names are not shown: ${(error as Error).message}\n`);
+    return new Map();
+  }
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { CommandError } from './errors';
 import { checkProfileName, checkTagName } from './names';
 import { notFound, resolveProfile } from './profile-target';
+import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
 import type { Session } from './session';
 
 /** `profile <PROFILE> tag show|add|remove`: the tags that make a profile's members a group. */
@@ -12,11 +13,13 @@ export function makeTagCommand(session: Session): Command {
     .command('show')
     .description('List the tags, one per line')
     .argument('<PROFILE>')
-    .action(async (name: string) => {
+    .addOption(outputOption())
+    .action(async (name: string, options: { output: OutputFormat }) => {
       checkProfileName(name);
       const ctx = session.context();
       const { target, profile } = await resolveProfile(ctx, name);
-      ctx.io.out.write(profile.tags.map((t) => `${target.showTag(t)}\n`).join(''));
+      const tags = profile.tags.map((t) => target.showTag(t));
+      ctx.io.out.write(isDataFormat(options.output) ? renderData(options.output, tags) : tags.map((t) => `${t}\n`).join(''));
     });
 
   tag

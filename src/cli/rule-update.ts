@@ -2,13 +2,14 @@ import { Command } from 'commander';
 import { ruleSetFromV1 } from '../policy/codec';
 import { mapRuleTags } from '../policy/edits';
 import { CommandError } from './errors';
+import { parseDocument } from './output';
 import { checkProfileName } from './names';
 import { notFound, resolveProfile } from './profile-target';
 import type { Session } from './session';
 
 export function makeRuleUpdateCommand(session: Session): Command {
   return new Command('update')
-    .description('Replace all the rules with the JSON read from standard input (the rule json format)')
+    .description('Replace all the rules with the document read from standard input (rule json, or rule show -o yaml)')
     .argument('<PROFILE>')
     .action(async (name: string) => {
       checkProfileName(name);
@@ -17,11 +18,12 @@ export function makeRuleUpdateCommand(session: Session): Command {
       const { target } = await resolveProfile(ctx, name);
       if (ctx.io.stdinIsTTY) ctx.io.err.write('Reading the rules JSON from standard input (end with Ctrl-D)...\n');
       const text = await ctx.io.readStdin();
+      if (text.trim() === '') throw new CommandError('No rules on standard input: give the rule json document, as JSON or YAML. Nothing was changed.');
       let document: unknown;
       try {
-        document = JSON.parse(text);
+        document = parseDocument(text, 'The rules on standard input');
       } catch (error) {
-        throw new CommandError(`The rules on standard input are not valid JSON: ${(error as Error).message}. Nothing was changed.`);
+        throw new CommandError(`${(error as Error).message}. Nothing was changed.`);
       }
       let rules;
       try {

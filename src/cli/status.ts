@@ -3,6 +3,7 @@ import { STATE_DIR } from './node-plan';
 import { runningAgent, thisHostname } from './node';
 import type { Session } from './session';
 import { CommandError } from './errors';
+import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
 
 const STATUS_FILE = `${STATE_DIR}/calico-node.json`;
 
@@ -10,32 +11,66 @@ const STATUS_FILE = `${STATE_DIR}/calico-node.json`;
 export function makeStatusCommand(session: Session): Command {
   return new Command('status')
     .description('Show whether the Calico agent runs on this host, and how it is doing (exit 1 when it is not running)')
-    .action(async () => {
+    .addOption(outputOption())
+    .action(async (options: { output: OutputFormat }) => {
       const ctx = session.context();
-      const out = (line: string) => ctx.io.out.write(`${line}\n`);
-      const agent = await runningAgent(ctx);
-      out(agent ? `calico-node is running as a ${agent.runtime === 'docker' ? 'container' : 'host process'} (${agent.description}${agent.since ? `, since ${agent.since}` : ''}).` : 'calico-node is not running.');
-
-      let etcdOk = true;
-      try {
-        const version = await ctx.kv().serverVersion();
-        out(`etcd: reachable at ${ctx.settings().endpoints.join(',')} (etcd ${version}).`);
-        const hostname = thisHostname(ctx);
-        const [endpoints, profiles] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list()]);
-        out(`Host ${hostname}: ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'}; ${profiles.length} profile${profiles.length === 1 ? '' : 's'} in etcd.`);
-      } catch (error) {
-        etcdOk = false;
-        out(`etcd: not reachable: ${(error as Error).message}`);
-      }
-
-      const status = readStatus(ctx.deps.host.readFile(STATUS_FILE));
-      if (!status?.lastApply) out('Dataplane: not applied yet.');
-      else if (status.lastApply.ok) out(`Dataplane: last applied at ${status.lastApply.at} (ok, ${status.lastApply.durationMs} ms).`);
-      else out(`Dataplane: the last apply at ${status.lastApply.at} FAILED: ${status.lastApply.error ?? 'unknown error'}`);
-
-      if (!agent) throw new CommandError('calico-node is not running: start it with calicoctl node.');
-      if (!etcdOk) throw new CommandError('etcd is not reachable.');
+      const report = await collectStatus(session);
+      if (isDataFormat(options.output)) ctx.io.out.write(renderData(options.output, report));
+      else ctx.io.out.write(describeStatus(report));
+      if (!report.agent.running) throw new CommandError('calico-node is not running: start it with calicoctl node.');
+      if (!report.etcd.reachable) throw new CommandError('etcd is not reachable.');
     });
+}
+
+/** The documented shape of `status -o json|yaml`. */
+export interface StatusReport {
+  readonly agent: { running: boolean; runtime?: 'docker' | 'process'; description?: string; since?: string };
+  readonly etcd: { reachable: boolean; endpoints: string[]; version?: string; error?: string };
+  readonly host: { name: string; endpoints?: number; profiles?: number };
+  readonly dataplane: { lastApply?: StatusFile['lastApply'] };
+}
+
+async function collectStatus(session: Session): Promise<StatusReport> {
+  const ctx = session.context();
+  const agent = await runningAgent(ctx);
+  const hostname = thisHostname(ctx);
+  const endpoints = ctx.settings().endpoints;
+  let etcd: StatusReport['etcd'];
+  let host: StatusReport['host'] = { name: hostname };
+  try {
+    const version = await ctx.kv().serverVersion();
+    etcd = { reachable: true, endpoints: [...endpoints], version };
+    const [local, profiles] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list()]);
+    host = { name: hostname, endpoints: local.length, profiles: profiles.length };
+  } catch (error) {
+    etcd = { reachable: false, endpoints: [...endpoints], error: (error as Error).message };
+  }
+  const lastApply = readStatus(ctx.deps.host.readFile(STATUS_FILE))?.lastApply;
+  return {
+    agent: agent ? { running: true, runtime: agent.runtime, description: agent.description, ...(agent.since && { since: agent.since }) } : { running: false },
+    etcd,
+    host,
+    dataplane: lastApply ? { lastApply } : {},
+  };
+}
+
+function describeStatus(report: StatusReport): string {
+  const lines: string[] = [];
+  const { agent, etcd, host, dataplane } = report;
+  lines.push(
+    agent.running
+      ? `calico-node is running as a ${agent.runtime === 'docker' ? 'container' : 'host process'} (${agent.description}${agent.since ? `, since ${agent.since}` : ''}).`
+      : 'calico-node is not running.',
+  );
+  lines.push(etcd.reachable ? `etcd: reachable at ${etcd.endpoints.join(',')} (etcd ${etcd.version}).` : `etcd: not reachable: ${etcd.error}`);
+  if (host.endpoints !== undefined) {
+    lines.push(`Host ${host.name}: ${host.endpoints} endpoint${host.endpoints === 1 ? '' : 's'}; ${host.profiles} profile${host.profiles === 1 ? '' : 's'} in etcd.`);
+  }
+  const last = dataplane.lastApply;
+  if (!last) lines.push('Dataplane: not applied yet.');
+  else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
+  else lines.push(`Dataplane: the last apply at ${last.at} FAILED: ${last.error ?? 'unknown error'}`);
+  return lines.map((line) => `${line}\n`).join('');
 }
 
 interface StatusFile {

@@ -46,6 +46,17 @@ export class ProfileStore {
     return [...ids];
   }
 
+  /** Every profile, decoded, from one read. */
+  async listAll(): Promise<Profile[]> {
+    const { kvs } = await this.kv.getPrefix(keys.PROFILES);
+    const byId = new Map<string, Map<string, KeyValue>>();
+    for (const kv of kvs) {
+      const parsed = keys.parseProfileKey(kv.key);
+      if (parsed) byId.set(parsed.id, (byId.get(parsed.id) ?? new Map()).set(kv.key, kv));
+    }
+    return [...byId].map(([id, snapshot]) => decodeProfile(id, snapshot));
+  }
+
   async get(id: string): Promise<Profile | undefined> {
     const snapshot = await this.read(id);
     return snapshot && decodeProfile(id, snapshot);

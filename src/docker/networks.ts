@@ -15,6 +15,10 @@ export class NetworkDirectory {
     }
   }
 
+  all(): DockerNetwork[] {
+    return [...this.byId.values()];
+  }
+
   /** The ID of the network with exactly this name (not an ID prefix, as the original). */
   idForName(name: string): string | undefined {
     const matches = this.byName.get(name);

@@ -184,8 +184,8 @@ describe('rule update', () => {
   const invalid = (where: string) => `Invalid rule at ${where}. Nothing was changed.`;
 
   it.each([
-    ['not JSON', 'nope', notJson('nope')],
-    ['empty input', '', notJson('')],
+    ['neither JSON nor a rules document', 'nope', invalid('rules: expected a JSON object with inbound_rules and outbound_rules')],
+    ['empty input', '', 'No rules on standard input: give the rule json document, as JSON or YAML. Nothing was changed.'],
     ['truncated JSON', '{"inbound_rules": [', notJson('{"inbound_rules": [')],
     ['a list instead of an object', '[]', invalid('rules: expected a JSON object with inbound_rules and outbound_rules')],
     ['missing inbound_rules', '{"outbound_rules": []}', invalid('inbound_rules: missing (a list of rules is required)')],
