@@ -1,7 +1,9 @@
 import { DEFAULT_TIMEOUT_MS, type EtcdSettings, etcdSettings } from '../datastore/config';
 import type { ContainerRuntime } from '../docker/containers';
 import type { CommandRunner } from '../host/exec';
+import { DryRunKvStore } from '../datastore/dry-run';
 import type { HostFacts } from '../host/facts';
+import { environmentWithConfig } from './config';
 import { EndpointStore } from '../datastore/endpoints';
 import type { KvStore } from '../datastore/kv';
 import { ProfileStore } from '../datastore/profiles';
@@ -20,8 +22,8 @@ export interface Deps {
   readonly io: IO;
   readonly env: Environment;
   readonly version: string;
-  readonly openKv: (settings: EtcdSettings) => KvStore;
-  readonly openDocker: (env: Environment, timeoutMs: number) => NetworkLister;
+  readonly openKv: (settings: EtcdSettings, trace?: (line: string) => void) => KvStore;
+  readonly openDocker: (env: Environment, timeoutMs: number, trace?: (line: string) => void) => NetworkLister;
   /** Container management (dockerode), only for `node`, `status` and `diags`. */
   readonly openContainers: (timeoutMs: number) => ContainerRuntime;
   readonly host: HostFacts;
@@ -33,12 +35,21 @@ export interface Deps {
 export interface GlobalOptions {
   readonly debug: boolean;
   readonly timeout?: string;
+  /** -c/--config: a config file; undefined means the default one, if it exists. */
+  readonly config?: string;
+  /** Colour on this terminal (already decided from the TTY, NO_COLOR, TERM and --no-color). */
+  readonly color: boolean;
+  /** -l debug (or --debug): every etcd and Docker call on stderr. */
+  readonly trace: boolean;
+  /** --dry-run of a command that writes: describe the writes, make none. */
+  readonly dryRun: boolean;
 }
 
 /** Per-invocation access to lazily opened clients; closed by main when the command ends. */
 export class Context {
   private kvStore: KvStore | undefined;
   private cachedSettings: EtcdSettings | undefined;
+  private mergedEnv: Environment | undefined;
   private directory: Promise<NetworkDirectory> | undefined;
   private engine: NetworkLister | undefined;
   private containerRuntime: ContainerRuntime | undefined;
@@ -52,14 +63,28 @@ export class Context {
     return this.deps.io;
   }
 
+  /** The environment, with the config file's settings under it (a set variable wins). */
+  get env(): Environment {
+    this.mergedEnv ??= environmentWithConfig(this.deps.env, this.deps.host, this.options.config);
+    return this.mergedEnv;
+  }
+
   settings(): EtcdSettings {
-    this.cachedSettings ??= etcdSettings(this.deps.env, this.options.timeout);
+    this.cachedSettings ??= etcdSettings(this.env, this.options.timeout);
     return this.cachedSettings;
   }
 
   kv(): KvStore {
-    this.kvStore ??= this.deps.openKv(this.settings());
+    if (!this.kvStore) {
+      const store = this.deps.openKv(this.settings(), this.trace());
+      this.kvStore = this.options.dryRun ? new DryRunKvStore(store, (line) => this.io.out.write(`${line}\n`)) : store;
+    }
     return this.kvStore;
+  }
+
+  /** Where -l debug sends each etcd and Docker call. */
+  trace(): ((line: string) => void) | undefined {
+    return this.options.trace ? (line) => this.io.err.write(`debug: ${line}\n`) : undefined;
   }
 
   profiles(): ProfileStore {
@@ -72,7 +97,7 @@ export class Context {
 
   /** The light Docker Engine client (network listing, version). */
   dockerEngine(): NetworkLister {
-    this.engine ??= this.deps.openDocker(this.deps.env, this.timeoutMs());
+    this.engine ??= this.deps.openDocker(this.env, this.timeoutMs(), this.trace());
     return this.engine;
   }
 

@@ -16,6 +16,7 @@ export async function main(argv: readonly string[], deps: Deps): Promise<number>
       return EXIT_OK;
     }
     await program.parseAsync(reorderWords(argv), { from: 'user' });
+    if (session.dryRun) deps.io.err.write('Dry run: nothing was changed.\n');
     return EXIT_OK;
   } catch (error) {
     // Commander has already written its own message (help, version or a usage error).

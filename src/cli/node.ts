@@ -101,7 +101,7 @@ interface RawNodeOptions {
 }
 
 export function thisHostname(ctx: Context): string {
-  return ctx.deps.env.HOSTNAME || ctx.deps.host.hostname();
+  return ctx.env.HOSTNAME || ctx.deps.host.hostname();
 }
 
 /** Checks the options before anything runs; every problem is one line. */
@@ -143,12 +143,12 @@ export function validateNodeOptions(ctx: Context, raw: RawNodeOptions): NodeOpti
 async function startNode(ctx: Context, raw: RawNodeOptions): Promise<void> {
   const options = validateNodeOptions(ctx, raw);
   const settings = ctx.settings();
-  const plan = planStart(options, settings, ctx.deps.env, {
+  const plan = planStart(options, settings, ctx.env, {
     agentCommand: ctx.deps.agentCommand,
     modulesDirExists: ctx.deps.host.exists('/lib/modules'),
   });
   if (raw.dryRun) {
-    ctx.io.out.write(dryRunText(options, settings.endpoints.join(','), ctx.deps.env, plan));
+    ctx.io.out.write(dryRunText(options, settings.endpoints.join(','), ctx.env, plan));
     return;
   }
   if (!ctx.deps.host.isRoot()) throw new CommandError('This command must be run as root.');
@@ -239,7 +239,7 @@ async function registerHost(ctx: Context, options: NodeOptions): Promise<void> {
   }
   await hosts.ensureGlobalConfig();
   await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
-  const pool = await hosts.ensureDefaultPool((ctx.deps.env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
+  const pool = await hosts.ensureDefaultPool((ctx.env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
   if (pool) ctx.io.err.write(`Created the default IPv4 pool ${pool}\n`);
   for (const path of ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']) {
     const error = ctx.deps.host.writeFile(path, '1');

@@ -1,4 +1,4 @@
-import { Command, Help } from 'commander';
+import { Command, Help, Option } from 'commander';
 import { makeEndpointCommand } from './endpoint';
 import { makeIpamCommand } from './ipam';
 import { makeChecksystemCommand } from './checksystem';
@@ -26,8 +26,11 @@ const displayUsage = new WeakMap<Command, string>();
 export function buildProgram(session: Session): Command {
   const program = new Command('calicoctl')
     .description('Manage Calico network policy for Docker networks, kept in etcd')
+    .option('-c, --config <file>', 'a config file, YAML or JSON (default /etc/calico/calicoctl.cfg when it exists); the environment wins')
     .option('--timeout <duration>', 'bound on each etcd and Docker request, e.g. 5, 2.5s, 500ms (env ETCD_TIMEOUT; default 5s)')
-    .option('--debug', 'print stack traces on errors')
+    .addOption(new Option('-l, --log-level <level>', 'debug prints every etcd and Docker call on stderr').choices(['error', 'warning', 'info', 'debug']).default('error'))
+    .option('--debug', 'print stack traces on errors, and every etcd and Docker call')
+    .option('--no-color', 'no colour, even on a terminal (also: NO_COLOR=1)')
     .version(session.deps.version, '--version', 'print the calicoctl version')
     .addHelpText(
       'after',
@@ -57,6 +60,12 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
   program.addCommand(makeChecksystemCommand(session));
   program.addCommand(makeDiagsCommand(session));
   program.addCommand(makeVersionCommand(session));
+
+  // Commands that write take --dry-run: the session then describes writes instead of making them.
+  program.hook('preAction', (_root, action) => {
+    if (action.opts().dryRun === true && action.name() !== 'node') session.dryRun = true;
+  });
+  for (const command of writeCommands(program)) command.option('--dry-run', 'print what would change in etcd, and change nothing');
 
   configureTree(program, session.deps.io);
   return program;
@@ -97,6 +106,21 @@ function makeProfileCommand(session: Session): Command {
   profile.addCommand(rule);
   profile.addCommand(tag);
   return profile;
+}
+
+/** The leaf commands that change etcd (`node` has a --dry-run of its own). */
+function writeCommands(program: Command): Command[] {
+  const paths = [
+    'profile add', 'profile remove', 'profile rule add', 'profile rule remove', 'profile rule update', 'profile tag add', 'profile tag remove',
+    'pool add', 'pool remove', 'pool range add', 'ipam release', 'endpoint profile append', 'endpoint profile remove', 'endpoint profile set', 'node remove',
+  ];
+  return paths.map((path) =>
+    path.split(' ').reduce<Command>((command, name) => {
+      const next = command.commands.find((c) => c.name() === name);
+      if (!next) throw new Error(`no command ${path}`);
+      return next;
+    }, program),
+  );
 }
 
 /**

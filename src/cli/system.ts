@@ -13,13 +13,13 @@ export function systemDeps(version: string): Deps {
     io: processIO(),
     env: process.env,
     version,
-    openKv: (settings) => {
+    openKv: (settings, trace) => {
       const { GatewayKvStore } = require('../datastore/gateway') as typeof import('../datastore/gateway');
-      return new GatewayKvStore(settings);
+      return new GatewayKvStore(settings, trace);
     },
-    openDocker: (env, timeoutMs) => {
+    openDocker: (env, timeoutMs, trace) => {
       const { DockerEngine } = require('../docker/engine') as typeof import('../docker/engine');
-      return new DockerEngine(env, timeoutMs);
+      return new DockerEngine(env, timeoutMs, trace);
     },
     openContainers: (timeoutMs) => {
       const { DockerodeContainers } = require('../docker/containers') as typeof import('../docker/containers');

@@ -16,7 +16,10 @@ export class GatewayKvStore implements KvStore {
   /** Index of the endpoint that answered last, tried first next time. */
   private preferred = 0;
 
-  constructor(private readonly settings: EtcdSettings) {
+  constructor(
+    private readonly settings: EtcdSettings,
+    private readonly trace?: (line: string) => void,
+  ) {
     const tls = settings.endpoints[0]?.startsWith('https:');
     const options = {
       keepAlive: true,
@@ -96,11 +99,14 @@ export class GatewayKvStore implements KvStore {
       const endpoint = endpoints[index] as string;
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
+      const started = Date.now();
       try {
         const response = await this.request(endpoint, path, body, remaining, token);
         this.preferred = index;
+        this.trace?.(`etcd ${endpoint}${path} ${describeRequest(body)} (${Date.now() - started} ms)`);
         return response;
       } catch (error) {
+        this.trace?.(`etcd ${endpoint}${path} ${describeRequest(body)} failed after ${Date.now() - started} ms: ${(error as Error).message}`);
         if (!(error instanceof EndpointError)) throw error;
         lastError = new DatastoreUnavailableError(`${error.message} ${this.hint(error)}`);
       }
@@ -206,6 +212,15 @@ function describeConnectionError(endpoint: string, error: NodeJS.ErrnoException)
 function tidyTlsMessage(message: string): string {
   const reason = /error:[0-9A-F]+:[^:]+:[^:]+:([^:]+)/.exec(message)?.[1];
   return (reason ?? message).replace(/\s+/g, ' ').trim();
+}
+
+/** A request's keys, readable (the gateway wants them in base64). */
+function describeRequest(body: object): string {
+  const text = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : '');
+  const request = body as { key?: string; range_end?: string; compare?: { key: string }[]; success?: Record<string, { key: string }>[] };
+  if (request.key !== undefined) return `${text(request.key)}${request.range_end !== undefined ? '*' : ''}`;
+  if (request.success) return request.success.map((op) => Object.entries(op).map(([kind, v]) => `${kind.replace('request_', '')} ${text(v.key)}`).join('')).join(', ');
+  return '';
 }
 
 function decodeKvs(response: GatewayResponse): KeyValue[] {

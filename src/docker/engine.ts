@@ -41,6 +41,7 @@ export class DockerEngine implements NetworkLister {
   constructor(
     env: Readonly<Record<string, string | undefined>>,
     private readonly timeoutMs: number,
+    private readonly trace?: (line: string) => void,
   ) {
     this.target = resolveTarget(env);
   }
@@ -63,12 +64,14 @@ export class DockerEngine implements NetworkLister {
 
   private get(path: string): Promise<unknown> {
     const { transport, options, description } = this.target;
+    const started = Date.now();
     return new Promise((resolve, reject) => {
       const request = transport.request({ ...options, path, method: 'GET', headers: { host: 'docker' } }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           clearTimeout(timer);
+          this.trace?.(`docker GET ${path} at ${description}: HTTP ${response.statusCode} (${Date.now() - started} ms)`);
           const text = Buffer.concat(chunks).toString('utf8');
           if ((response.statusCode ?? 500) >= 400) {
             reject(new DockerUnavailableError(`Docker at ${description} refused GET ${path}: HTTP ${response.statusCode} ${text.trim()}`));
