@@ -2,6 +2,7 @@ import { Command, Help, Option } from 'commander';
 import { makeEndpointCommand } from './endpoint';
 import { makeIpamCommand } from './ipam';
 import { makeChecksystemCommand } from './checksystem';
+import { makeCompletionCommands } from './completion';
 import { makeDiagsCommand } from './diags';
 import { makeNodeCommand } from './node';
 import { makeStatusCommand } from './status';
@@ -60,6 +61,9 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
   program.addCommand(makeChecksystemCommand(session));
   program.addCommand(makeDiagsCommand(session));
   program.addCommand(makeVersionCommand(session));
+  const [completion, complete] = makeCompletionCommands(session, () => program);
+  program.addCommand(completion as Command);
+  program.addCommand(complete as Command, { hidden: true });
 
   // Commands that write take --dry-run: the session then describes writes instead of making them.
   program.hook('preAction', (_root, action) => {
