@@ -32,9 +32,9 @@ export interface AgentOptions {
   readonly timeout?: string;
 }
 
-/** Parses calico-node's command line; resolves undefined when it only printed help or a version. */
-export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, version: string): AgentOptions | undefined {
-  const program = new Command('calico-node')
+/** calico-node's command tree (also what its man page is generated from). */
+export function agentProgram(env: NodeJS.ProcessEnv, version: string): Command {
+  return new Command('calico-node')
     .description('The Calico host agent: the Docker network and IPAM plugin, and the policy dataplane')
     .option('--log-dir <dir>', 'also write the log to <dir>/calico-node.log')
     .addOption(new Option('--log-level <level>', 'least severe messages logged').choices(['debug', 'info', 'warning', 'error']).default(env.CALICO_LOG_LEVEL ?? 'info'))
@@ -47,6 +47,11 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     .option('--timeout <duration>', 'bound on each etcd request (env ETCD_TIMEOUT; default 5s)')
     .version(version, '--version')
     .exitOverride();
+}
+
+/** Parses calico-node's command line; resolves undefined when it only printed help or a version. */
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, version: string): AgentOptions | undefined {
+  const program = agentProgram(env, version);
   try {
     program.parse([...argv], { from: 'user' });
   } catch (error) {
