@@ -25,7 +25,7 @@ async function main(): Promise<void> {
         { label: 'node -e 0', argv: [process.execPath, '-e', '0'] },
         { label: 'etcdctl get', argv: ['etcdctl', `--endpoints=${etcd.endpoint}`, 'get', '/calico/v1/policy/profile/databases/rules'], env: { PATH: process.env.PATH, ETCDCTL_API: '3' } },
         { label: 'calicoctl profile databases rule show', argv: [calicoctl, 'profile', 'databases', 'rule', 'show'], env },
-        { label: 'calicoctl version', argv: [calicoctl, 'version'], env },
+        { label: 'calicoctl version --client', argv: [calicoctl, 'version', '--client'], env },
       ],
       runs,
     );

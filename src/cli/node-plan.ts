@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { EtcdSettings } from '../datastore/config';
 import type { ContainerSpec } from '../docker/containers';
 
@@ -111,6 +110,8 @@ export function planStart(
 
 /** A fingerprint of everything that shapes the running agent. */
 export function settingsHash(value: unknown): string {
+  // Required here, not at the top: loading crypto costs every command ~2 ms of start-up.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 

@@ -371,6 +371,10 @@ async function removeNode(ctx: Context, options: { hostname?: string; removeEndp
   }
   if (target === thisHostname(ctx)) {
     for (const endpoint of endpoints) {
+      if (ctx.options.dryRun) {
+        ctx.io.out.write(`Would delete the interface ${endpoint.name}\n`);
+        continue;
+      }
       try {
         await ctx.deps.runner.run('ip', ['link', 'del', endpoint.name]);
       } catch {

@@ -4,6 +4,7 @@ import { makeIpamCommand } from './ipam';
 import { makeChecksystemCommand } from './checksystem';
 import { makeCompletionCommands } from './completion';
 import { makeDiagsCommand } from './diags';
+import { UsageError } from './errors';
 import { makeNodeCommand } from './node';
 import { makeStatusCommand } from './status';
 import { makePoolCommand } from './pool';
@@ -66,10 +67,17 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
   program.addCommand(complete as Command, { hidden: true });
 
   // Commands that write take --dry-run: the session then describes writes instead of making them.
+  // `node` has a --dry-run of its own, and Commander gives it the flag also when it follows a node
+  // subcommand (`node remove --dry-run`), so the subcommand must look at its parent's too.
+  const writers = new Set(writeCommands(program));
   program.hook('preAction', (_root, action) => {
-    if (action.opts().dryRun === true && action.name() !== 'node') session.dryRun = true;
+    if (action.name() === 'node') return;
+    const fromNode = action.parent?.name() === 'node' && action.parent.opts().dryRun === true;
+    if (action.opts().dryRun !== true && !fromNode) return;
+    if (!writers.has(action)) throw new UsageError(`'node ${action.name()}' has no --dry-run: it would run for real.`);
+    session.dryRun = true;
   });
-  for (const command of writeCommands(program)) command.option('--dry-run', 'print what would change in etcd, and change nothing');
+  for (const command of writers) command.option('--dry-run', 'print what would change in etcd, and change nothing');
 
   configureTree(program, session.deps.io);
   return program;

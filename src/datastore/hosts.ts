@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { KvStore } from './kv';
 import { HOSTS, READY } from './keys';
 import { DEFAULT_IPV4_POOL, PoolStore } from './pools';
@@ -25,6 +24,7 @@ export class HostStore {
 
   /** Global config defaults, the cluster GUID, and the Ready flag agents wait for. */
   async ensureGlobalConfig(): Promise<void> {
+    const { randomUUID } = require('node:crypto') as typeof import('node:crypto'); // not on the CLI's start-up path
     const defaults = { ...GLOBAL_DEFAULTS, '/calico/v1/config/ClusterGUID': randomUUID().replace(/-/g, '') };
     for (const [key, value] of Object.entries(defaults)) await this.putIfAbsent(key, value);
     await this.kv.commit([], [{ type: 'put', key: READY, value: 'true' }]);

@@ -86,11 +86,13 @@ export class DockerEngine implements NetworkLister {
       });
       const timer = setTimeout(() => {
         request.destroy();
+        this.trace?.(`docker GET ${path} at ${description}: no answer within ${this.timeoutMs} ms`);
         reject(new DockerUnavailableError(`Docker at ${description} did not answer within ${this.timeoutMs} ms. Is the Docker daemon running? Check DOCKER_HOST.`));
       }, this.timeoutMs);
       request.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         const why = error.code === 'ENOENT' ? 'no such socket' : error.code === 'ECONNREFUSED' ? 'connection refused' : error.code === 'EACCES' ? 'permission denied' : error.message;
+        this.trace?.(`docker GET ${path} at ${description} failed after ${Date.now() - started} ms: ${why}`);
         reject(new DockerUnavailableError(`Cannot connect to the Docker daemon at ${description} (${why}). Is the Docker daemon running? Check DOCKER_HOST.`));
       });
       request.end();
