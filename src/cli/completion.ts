@@ -11,11 +11,25 @@ import type { Session } from './session';
  * names read live from etcd and Docker with a one-second bound.
  */
 const SCRIPTS: Record<string, string> = {
+  // Words are split from the line by spaces alone: bash's COMP_WORDS also splits at = and :
+  // (\`--at=2\`, \`ports 80:90\`), which the rule grammar does not.
   bash: `# calicoctl bash completion: source <(calicoctl completion bash)
 _calicoctl() {
-  local cur=\${COMP_WORDS[COMP_CWORD]}
+  local -a words
+  if [[ -n \${COMP_LINE+set} ]]; then
+    read -ra words <<< "\${COMP_LINE:0:COMP_POINT}"
+    [[ \${COMP_LINE:0:COMP_POINT} == *[[:space:]] ]] && words+=("")
+  else
+    words=("\${COMP_WORDS[@]:0:COMP_CWORD+1}")
+  fi
+  local cur=\${words[\${#words[@]}-1]}
   local IFS=$'\\n'
-  COMPREPLY=($(compgen -W "$(calicoctl __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)" -- "$cur"))
+  COMPREPLY=($(compgen -W "$(calicoctl __complete -- "\${words[@]:1}" 2>/dev/null)" -- "$cur"))
+  # bash replaces only the part of the word after its last = or :
+  if [[ $cur == *[=:]* ]]; then
+    local head=\${cur%\"\${cur##*[=:]}\"}
+    COMPREPLY=("\${COMPREPLY[@]#\"$head\"}")
+  fi
 }
 complete -o default -F _calicoctl calicoctl
 `,
@@ -56,7 +70,7 @@ export function makeCompletionCommands(session: Session, program: () => Command)
 
 /** What may come after `before`, the words already typed (the current partial word excluded). */
 export async function candidates(program: Command, session: Session, before: string[], current: string): Promise<string[]> {
-  const words = before.filter((word) => !word.startsWith('-'));
+  const words = withoutOptions(program, before);
   let command = program;
   let index = 0;
   for (; index < words.length; index++) {
@@ -104,6 +118,23 @@ async function names(session: Session): Promise<string[]> {
   const settled = await Promise.allSettled([ctx.profiles().list(), ctx.networks().then((n) => n.all().map((network) => network.name))]);
   ctx.close();
   return settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+}
+
+/** The words that are not options, nor the values of options written as two words (`--at 2`, `-c FILE`). */
+function withoutOptions(program: Command, words: readonly string[]): string[] {
+  const takesValue = new Set<string>();
+  const visit = (command: Command): void => {
+    for (const option of command.options) if (option.required || option.optional) for (const flag of [option.long, option.short]) if (flag) takesValue.add(flag);
+    command.commands.forEach(visit);
+  };
+  visit(program);
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] as string;
+    if (!word.startsWith('-')) kept.push(word);
+    else if (takesValue.has(word)) i++;
+  }
+  return kept;
 }
 
 function optionNames(command: Command): string[] {

@@ -83,6 +83,9 @@ export class DockerodeContainers implements ContainerRuntime {
   }
 
   async run(spec: ContainerSpec): Promise<string> {
+    // `--security-opt systempaths=unconfined` is docker CLI shorthand; the Engine API spells it as
+    // empty masked and read-only path lists (what lets the agent write /proc/sys/net).
+    const unconfined = spec.securityOpt.includes('systempaths=unconfined');
     try {
       const container = await this.docker.createContainer({
         name: spec.name,
@@ -95,7 +98,8 @@ export class DockerodeContainers implements ContainerRuntime {
           RestartPolicy: { Name: 'always' },
           Binds: [...spec.binds],
           CapAdd: [...spec.capAdd],
-          SecurityOpt: [...spec.securityOpt],
+          SecurityOpt: spec.securityOpt.filter((opt) => opt !== 'systempaths=unconfined'),
+          ...(unconfined && { MaskedPaths: [], ReadonlyPaths: [] }),
         },
       });
       await container.start();
