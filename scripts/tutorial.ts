@@ -33,9 +33,9 @@ function step(title: string, explanation?: string): void {
 function show(argv: string[], env: NodeJS.ProcessEnv = process.env): string {
   const display = argv.map((word, i) => (i === 0 && word === CALICOCTL ? 'calicoctl' : word)).join(' ');
   console.log(`$ ${display}`);
-  const result = spawnSync(argv[0] as string, argv.slice(1), { env, encoding: 'utf8' });
+  // Progress on stderr streams as it happens; the output the tutorial shows follows it.
+  const result = spawnSync(argv[0] as string, argv.slice(1), { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   process.stdout.write(result.stdout);
-  process.stderr.write(result.stderr);
   if (result.status !== 0) throw new Error(`'${display}' failed with exit code ${result.status}`);
   return result.stdout;
 }
@@ -87,6 +87,7 @@ async function ensureEtcd(): Promise<{ started: boolean; stop(): void }> {
       } catch {
         // already gone
       }
+      fs.rmSync(TUTORIAL_ETCD_DIR, { recursive: true, force: true });
     },
   };
 }
@@ -100,8 +101,10 @@ async function startNode(): Promise<void> {
   show([CALICOCTL, 'node', '--no-pull']);
 }
 
+/** Stops the node and removes what its agent programmed (the agent alone leaves it, fail static). */
 function stopNode(): void {
   quiet([CALICOCTL, 'node', 'stop', '--force']);
+  quiet([path.join(ROOT, 'bin/calico-node'), '--cleanup', '--log-level', 'warning']);
 }
 
 function removeLeftovers(): void {
@@ -191,7 +194,7 @@ async function main(): Promise<void> {
     ok = matrix('After the rule', (p) => p.from === 'db2' || (p.from === 'app1' && p.what === 'tcp 3306')) && ok;
   } finally {
     if (!KEEP) {
-      step('Clean up', 'Containers, networks, the node and (if this run started it) etcd are removed. Use --keep to keep them.');
+      step('Clean up', 'Containers, networks, the node, its iptables rules and (if this run started it) etcd are removed. Use --keep to keep them.');
       removeLeftovers();
       stopNode();
       if (etcd.started) etcd.stop();
