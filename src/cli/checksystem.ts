@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { palette } from './color';
 import { CommandError } from './errors';
 import type { Session } from './session';
 import { formatChecks, runSystemChecks } from './system-checks';
@@ -9,7 +10,7 @@ export function makeChecksystemCommand(session: Session): Command {
     .action(async () => {
       const ctx = session.context();
       const results = await runSystemChecks(ctx, { docker: true, forwarding: true });
-      ctx.io.out.write(formatChecks(results));
+      ctx.io.out.write(formatChecks(results, palette(ctx.options.color)));
       if (results.some((r) => r.status === 'FAIL')) throw new CommandError('Some checks failed.');
     });
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { CONTAINER_NAME } from './node-plan';
+import { progress } from './progress';
 import type { Session } from './session';
 
 /** Commands whose output goes into the bundle; a failing one records its error instead. */
@@ -29,7 +30,11 @@ export function makeDiagsCommand(session: Session): Command {
       const work = mkdtempSync(join(tmpdir(), 'calico-diags-'));
       const dir = join(work, `diags-${stamp}`);
       mkdirSync(dir);
-      const step = (text: string) => ctx.io.err.write(`${text}\n`);
+      let done = () => undefined as void;
+      const step = (text: string) => {
+        done();
+        done = progress(ctx.io, text);
+      };
 
       step('Collecting kernel state (iptables, ipsets, routes)');
       for (const [file, command, args] of COMMANDS) {
@@ -63,8 +68,10 @@ export function makeDiagsCommand(session: Session): Command {
         // No Docker, or no container: the host-process log is in the log directory.
       }
 
+      step('Writing the tarball');
       const tarball = join(work, `diags-${stamp}.tar.gz`);
       await ctx.deps.runner.run('tar', ['-C', work, '-czf', tarball, `diags-${stamp}`]);
+      done();
       ctx.io.out.write(`${tarball}\n`);
     });
 }

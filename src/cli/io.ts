@@ -5,6 +5,7 @@ export interface IO {
   /** Reads all of standard input. */
   readStdin(): Promise<string>;
   readonly stdoutIsTTY: boolean;
+  readonly stderrIsTTY: boolean;
   readonly stdinIsTTY: boolean;
 }
 
@@ -20,6 +21,7 @@ export function processIO(): IO {
         process.stdin.on('error', reject);
       }),
     stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
     stdinIsTTY: process.stdin.isTTY === true,
   };
 }

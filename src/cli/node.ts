@@ -22,6 +22,7 @@ import {
 } from './node-plan';
 import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
 import type { Session } from './session';
+import { progress } from './progress';
 import { formatChecks, runSystemChecks } from './system-checks';
 import { renderTable, sortRows } from './table';
 
@@ -253,11 +254,13 @@ async function startContainer(ctx: Context, options: NodeOptions, plan: Extract<
     if (options.noPull) {
       throw new CommandError(`The image ${options.image} is not on this host and --no-pull was given. Build it offline with scripts/build-node-image.`);
     }
-    ctx.io.err.write(`Pulling Docker image ${options.image}\n`);
+    const done = progress(ctx.io, `Pulling Docker image ${options.image}`);
     try {
       await containers.pull(options.image);
     } catch (error) {
       throw new CommandError(`${(error as Error).message}. Build it offline with scripts/build-node-image, or give --node-image.`);
+    } finally {
+      done();
     }
   }
   mkdirSync(options.logDir, { recursive: true });
@@ -265,11 +268,15 @@ async function startContainer(ctx: Context, options: NodeOptions, plan: Extract<
   await containers.remove(CONTAINER_NAME); // a stopped leftover would block the name
   ctx.io.err.write(`Running the agent as a container:\n${describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>')}`);
   const id = await containers.run(plan.spec);
-  ctx.io.err.write('Waiting for calico-node to start...\n');
-  await waitForStart(async () => {
-    const state = await containers.inspect(CONTAINER_NAME);
-    return { log: await containers.logs(CONTAINER_NAME), alive: state?.running === true };
-  });
+  const done = progress(ctx.io, 'Waiting for calico-node to start');
+  try {
+    await waitForStart(async () => {
+      const state = await containers.inspect(CONTAINER_NAME);
+      return { log: await containers.logs(CONTAINER_NAME), alive: state?.running === true };
+    });
+  } finally {
+    done();
+  }
   ctx.io.out.write(`Calico node is running with id: ${id.slice(0, 12)}\n`);
   if (!options.detach) await followUntilExit(ctx, async () => ({ log: await containers.logs(CONTAINER_NAME), alive: (await containers.inspect(CONTAINER_NAME))?.running === true }));
 }
@@ -290,12 +297,16 @@ async function startProcess(ctx: Context, options: NodeOptions, plan: Extract<St
   child.once('exit', () => (exited = true));
   writeFileSync(PID_FILE, `${pid}\n`);
   writeFileSync(PROCESS_FILE, `${JSON.stringify({ pid, settings: settingsHash(plan), startedAt: new Date().toISOString(), logFile: plan.logFile })}\n`);
-  const progress = async () => ({ log: readFrom(plan.logFile, offset), alive: !exited && isAlive(pid) });
-  ctx.io.err.write('Waiting for calico-node to start...\n');
-  await waitForStart(progress);
+  const agentProgress = async () => ({ log: readFrom(plan.logFile, offset), alive: !exited && isAlive(pid) });
+  const done = progress(ctx.io, 'Waiting for calico-node to start');
+  try {
+    await waitForStart(agentProgress);
+  } finally {
+    done();
+  }
   ctx.io.out.write(`Calico node is running as process ${pid} (log: ${plan.logFile})\n`);
   if (options.detach) child.unref();
-  else await followUntilExit(ctx, progress);
+  else await followUntilExit(ctx, agentProgress);
 }
 
 /** Polls the agent's log until it reports that it started; fails with the log's tail if it dies or hangs. */

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { STATE_DIR } from './node-plan';
 import { runningAgent, thisHostname } from './node';
 import type { Session } from './session';
+import { type Palette, palette } from './color';
 import { CommandError } from './errors';
 import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
 
@@ -16,7 +17,7 @@ export function makeStatusCommand(session: Session): Command {
       const ctx = session.context();
       const report = await collectStatus(session);
       if (isDataFormat(options.output)) ctx.io.out.write(renderData(options.output, report));
-      else ctx.io.out.write(describeStatus(report));
+      else ctx.io.out.write(describeStatus(report, palette(ctx.options.color)));
       if (!report.agent.running) throw new CommandError('calico-node is not running: start it with calicoctl node.');
       if (!report.etcd.reachable) throw new CommandError('etcd is not reachable.');
     });
@@ -54,13 +55,13 @@ async function collectStatus(session: Session): Promise<StatusReport> {
   };
 }
 
-function describeStatus(report: StatusReport): string {
+function describeStatus(report: StatusReport, colors: Palette): string {
   const lines: string[] = [];
   const { agent, etcd, host, dataplane } = report;
   lines.push(
     agent.running
-      ? `calico-node is running as a ${agent.runtime === 'docker' ? 'container' : 'host process'} (${agent.description}${agent.since ? `, since ${agent.since}` : ''}).`
-      : 'calico-node is not running.',
+      ? `calico-node is ${colors.green('running')} as a ${agent.runtime === 'docker' ? 'container' : 'host process'} (${agent.description}${agent.since ? `, since ${agent.since}` : ''}).`
+      : `calico-node is ${colors.red('not running')}.`,
   );
   lines.push(etcd.reachable ? `etcd: reachable at ${etcd.endpoints.join(',')} (etcd ${etcd.version}).` : `etcd: not reachable: ${etcd.error}`);
   if (host.endpoints !== undefined) {
@@ -69,7 +70,7 @@ function describeStatus(report: StatusReport): string {
   const last = dataplane.lastApply;
   if (!last) lines.push('Dataplane: not applied yet.');
   else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
-  else lines.push(`Dataplane: the last apply at ${last.at} FAILED: ${last.error ?? 'unknown error'}`);
+  else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
   return lines.map((line) => `${line}\n`).join('');
 }
 

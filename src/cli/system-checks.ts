@@ -1,3 +1,4 @@
+import { type Palette, palette } from './color';
 import type { Context } from './context';
 
 export type CheckStatus = 'OK' | 'WARN' | 'FAIL';
@@ -71,8 +72,9 @@ export async function runSystemChecks(ctx: Context, options: { docker: boolean; 
   return results;
 }
 
-export function formatChecks(results: readonly CheckResult[]): string {
-  return results.map((r) => `${r.status.padEnd(4)} ${r.name}: ${r.detail}\n`).join('');
+export function formatChecks(results: readonly CheckResult[], colors: Palette = palette(false)): string {
+  const paint = { OK: colors.green, WARN: colors.yellow, FAIL: colors.red };
+  return results.map((r) => `${paint[r.status](r.status.padEnd(4))} ${r.name}: ${r.detail}\n`).join('');
 }
 
 function firstLine(text: string): string {

@@ -2,7 +2,10 @@ import type { Deps, Environment } from '../../src/cli/context';
 import { main } from '../../src/cli/main';
 import type { DockerNetwork, NetworkLister } from '../../src/docker/engine';
 import { DockerUnavailableError } from '../../src/docker/engine';
+import type { HostFacts } from '../../src/host/facts';
 import { MemoryKvStore } from './memory-kv';
+
+const UNREACHABLE = 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock (no such socket). Is the Docker daemon running? Check DOCKER_HOST.';
 
 export interface RunResult {
   code: number;
@@ -14,13 +17,19 @@ export interface RunResult {
 export class FakeDocker implements NetworkLister {
   constructor(public networks: DockerNetwork[] | undefined = []) {}
   async listNetworks(): Promise<DockerNetwork[]> {
-    if (!this.networks) throw new DockerUnavailableError('Cannot connect to the Docker daemon at unix:///var/run/docker.sock (no such socket). Is the Docker daemon running? Check DOCKER_HOST.');
+    if (!this.networks) throw new DockerUnavailableError(UNREACHABLE);
     return this.networks;
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    if (!this.networks) throw new DockerUnavailableError(UNREACHABLE);
+    return { version: '20.10.24', apiVersion: '1.41' };
   }
 }
 
 export interface FakeWorld {
   kv: MemoryKvStore;
+  host: HostFacts;
   docker: FakeDocker;
   env: Environment;
   /** Runs calicoctl in-process with these fakes. */
@@ -30,6 +39,14 @@ export interface FakeWorld {
 export function fakeWorld(): FakeWorld {
   const world: FakeWorld = {
     kv: new MemoryKvStore(),
+    host: {
+      isRoot: () => true,
+      hostname: () => 'host1',
+      addresses: () => [{ iface: 'eth0', address: '192.0.2.10', family: 4 }],
+      readFile: () => undefined,
+      exists: () => false,
+      writeFile: () => undefined,
+    },
     docker: new FakeDocker(),
     env: {},
     async run(argv, options = {}) {
@@ -41,12 +58,19 @@ export function fakeWorld(): FakeWorld {
           err: { write: (text: string) => (stderr += text) },
           readStdin: async () => options.stdin ?? '',
           stdoutIsTTY: options.tty === true,
+          stderrIsTTY: false,
           stdinIsTTY: false,
         },
         env: world.env,
         version: '0.0.0-test',
         openKv: () => world.kv,
         openDocker: () => world.docker,
+        openContainers: () => {
+          throw new Error('no container runtime in in-process tests');
+        },
+        host: world.host,
+        runner: { run: async (file) => { throw new Error(`${file}: not available in in-process tests`); } },
+        agentCommand: ['/usr/bin/node', '/opt/calicoctl/bin/calico-node'],
       };
       const code = await main(argv, deps);
       return { code, stdout, stderr };

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { CommandFailedError, type CommandRunner } from '../../src/agent/exec';
+import { CommandFailedError, type CommandRunner } from '../../src/host/exec';
 
 /**
  * An in-memory stand-in for the host tools the agent runs (iptables-save/-restore, ip6tables-*,

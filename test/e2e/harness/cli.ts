@@ -1,7 +1,14 @@
 import { spawn } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
-export const ROOT = path.resolve(__dirname, '../../..');
+/** The repository: the folder with package.json above this file (in test/ or compiled into dist-tools/). */
+export const ROOT = (() => {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  throw new Error(`no package.json above ${__dirname}`);
+})();
 export const CALICOCTL = path.join(ROOT, 'bin/calicoctl');
 
 export interface CliResult {
