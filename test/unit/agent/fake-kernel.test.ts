@@ -1,4 +1,4 @@
-import { CommandFailedError } from '../../../src/agent/exec';
+import { CommandFailedError } from '../../../src/host/exec';
 import { dockerTable, FakeKernel } from '../../fakes/fake-kernel';
 
 /** The fake is what the dataplane tests trust, so its semantics are tested too. */
