@@ -131,6 +131,9 @@ export class FakeKernel implements CommandRunner {
       case 'iptables-restore':
       case 'ip6tables-restore':
         return this.restore(call, file === 'iptables-restore' ? 4 : 6);
+      case 'iptables':
+      case 'ip6tables':
+        return this.list(call, file === 'iptables' ? 4 : 6);
       case 'ipset':
         return this.ipset(call);
       case 'ip':
@@ -161,6 +164,17 @@ export class FakeKernel implements CommandRunner {
     if (family === 6 && !this.ipv6) throw this.error(call, 'ip6tables-save: unable to initialize table', 1);
     if (call.args.length !== 2 || call.args[0] !== '-t' || call.args[1] !== 'filter') throw this.error(call, `unsupported arguments ${call.args.join(' ')}`, 2);
     return this.saveText(family);
+  }
+
+  /** `iptables -t filter -S CHAIN`: the chain's policy line, then its rules. */
+  private list(call: RecordedCall, family: Family): string {
+    if (family === 6 && !this.ipv6) throw this.error(call, 'ip6tables: unable to initialize table', 1);
+    const [t, table, s, chain] = call.args;
+    if (call.args.length !== 4 || t !== '-t' || table !== 'filter' || s !== '-S' || chain === undefined) throw this.error(call, `unsupported arguments ${call.args.join(' ')}`, 2);
+    const rules = this.tables[family].get(chain);
+    if (!rules) throw this.error(call, `iptables: No chain/target/match by that name.`, 1);
+    const head = BUILTIN.has(chain) ? `-P ${chain} ${this.policies[family].get(chain)}` : `-N ${chain}`;
+    return [head, ...rules.map((rule) => `-A ${chain} ${rule}`), ''].join('\n');
   }
 
   private restore(call: RecordedCall, family: Family): string {

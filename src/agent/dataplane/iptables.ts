@@ -56,9 +56,10 @@ export class IptablesApplier {
    * policy is DROP, and Docker inserts its own rules at the top when it restarts).
    */
   async ensureJumps(): Promise<boolean> {
-    const text = await this.runner.run(this.save, ['-t', 'filter']);
     const lines: string[] = [];
     for (const [kernelChain, ours] of JUMPS) {
+      // One chain at a time: iptables-save of a table with thousands of our chains takes ~0.5 s.
+      const text = await this.runner.run(this.family === 4 ? 'iptables' : 'ip6tables', ['-t', 'filter', '-S', kernelChain]);
       const rules = [...text.matchAll(new RegExp(`^-A ${kernelChain} (.*)$`, 'gm'))].map((m) => m[1] as string);
       const jump = `-j ${ours}`;
       const count = rules.filter((rule) => rule === jump).length;

@@ -46,7 +46,8 @@ export class DataplaneState {
   private readonly local = new Map<string, EndpointData>();
   private readonly localIfaces = new Set<string>();
   private dispatchStale = false;
-  private readonly activeProfiles = new Map<string, number>();
+  /** Per family: how many local endpoints with addresses of that family use each profile. */
+  private readonly activeProfiles: Record<Family, Map<string, number>> = { 4: new Map(), 6: new Map() };
   /** Per family: tag -> member network -> number of (endpoint) contributions. */
   private readonly members: Record<Family, Map<string, Map<string, number>>> = { 4: new Map(), 6: new Map() };
   private readonly contributions = new Map<string, { tags: Set<string>; nets: Record<Family, readonly string[]> }>();
@@ -77,7 +78,7 @@ export class DataplaneState {
       // Endpoint chains jump to a profile's chain only while it exists.
       for (const endpoint of this.local.values()) if (endpoint.profileIds.includes(id)) this.renderEndpoint(endpoint);
     }
-    if ((this.activeProfiles.get(id) ?? 0) > 0) this.renderProfile(id);
+    this.renderProfile(id);
   }
 
   setEndpoint(key: string, data: EndpointData | undefined): void {
@@ -93,7 +94,13 @@ export class DataplaneState {
 
     const wasLocal = this.local.get(key);
     const isLocal = data !== undefined && this.isLocal(data) ? data : undefined;
-    if (wasLocal && isLocal && wasLocal.iface === isLocal.iface && sameList(wasLocal.profileIds, isLocal.profileIds)) {
+    if (
+      wasLocal &&
+      isLocal &&
+      wasLocal.iface === isLocal.iface &&
+      sameList(wasLocal.profileIds, isLocal.profileIds) &&
+      FAMILIES.every((family) => hasAddresses(wasLocal, family) === hasAddresses(isLocal, family))
+    ) {
       this.local.set(key, isLocal);
       this.renderEndpoint(isLocal);
       this.dirty.routes = true;
@@ -129,8 +136,8 @@ export class DataplaneState {
     ]);
   }
 
-  localInterfaces(): string[] {
-    return [...this.local.values()].map((e) => e.iface);
+  localInterfaces(family?: Family): string[] {
+    return [...this.local.values()].filter((e) => family === undefined || hasAddresses(e, family)).map((e) => e.iface);
   }
 
   /** Pools changed: their blackhole routes need updating. */
@@ -160,15 +167,23 @@ export class DataplaneState {
     return endpoint.hostname === this.hostname && endpoint.state === 'active' && isValidInterface(endpoint.iface);
   }
 
+  /**
+   * An endpoint gets chains (and a place in the dispatch chains) only in the IP families it has
+   * addresses in: its traffic of another family meets the dispatch chains' final DROP anyway, and
+   * a host of IPv4-only containers then programs half the rules.
+   */
   private activate(key: string, endpoint: EndpointData): void {
     // Two endpoints claiming one interface: the first keeps it; the dispatch chain has one entry.
     if (this.localIfaces.has(endpoint.iface)) return;
     this.local.set(key, endpoint);
     this.localIfaces.add(endpoint.iface);
-    for (const id of endpoint.profileIds) {
-      const count = (this.activeProfiles.get(id) ?? 0) + 1;
-      this.activeProfiles.set(id, count);
-      if (count === 1) this.renderProfile(id);
+    for (const family of FAMILIES) {
+      if (!hasAddresses(endpoint, family)) continue;
+      for (const id of endpoint.profileIds) {
+        const count = (this.activeProfiles[family].get(id) ?? 0) + 1;
+        this.activeProfiles[family].set(id, count);
+        if (count === 1) this.renderProfileIn(family, id);
+      }
     }
     this.renderEndpoint(endpoint);
     this.renderDispatch();
@@ -178,26 +193,25 @@ export class DataplaneState {
     this.local.delete(key);
     this.localIfaces.delete(endpoint.iface);
     for (const family of FAMILIES) {
+      if (!hasAddresses(endpoint, family)) continue;
       for (const name of endpointChains(endpoint, family, () => false).keys()) this.dropChain(family, name);
-    }
-    for (const id of endpoint.profileIds) {
-      const count = (this.activeProfiles.get(id) ?? 1) - 1;
-      if (count > 0) {
-        this.activeProfiles.set(id, count);
-        continue;
-      }
-      this.activeProfiles.delete(id);
-      for (const family of FAMILIES) {
-        this.dropChain(family, profileChain(id, 'inbound'));
-        this.dropChain(family, profileChain(id, 'outbound'));
-        this.updateTagRefs(family, id, new Set());
+      for (const id of endpoint.profileIds) {
+        const count = (this.activeProfiles[family].get(id) ?? 1) - 1;
+        if (count > 0) {
+          this.activeProfiles[family].set(id, count);
+          continue;
+        }
+        this.activeProfiles[family].delete(id);
+        this.dropProfileIn(family, id);
       }
     }
     this.renderDispatch();
   }
 
   private renderEndpoint(endpoint: EndpointData): void {
-    for (const family of FAMILIES) this.putChains(family, endpointChains(endpoint, family, (id) => this.profiles.has(id)));
+    for (const family of FAMILIES) {
+      if (hasAddresses(endpoint, family)) this.putChains(family, endpointChains(endpoint, family, (id) => this.profiles.has(id)));
+    }
     this.dirty.routes = true;
   }
 
@@ -210,29 +224,35 @@ export class DataplaneState {
   private flushDispatch(): void {
     if (!this.dispatchStale) return;
     this.dispatchStale = false;
-    const ifaces = this.localInterfaces();
-    for (const family of FAMILIES) this.putChains(family, dispatchChains(ifaces));
+    for (const family of FAMILIES) this.putChains(family, dispatchChains(this.localInterfaces(family)));
   }
 
+  /** Re-renders a profile's chains in each family where a local endpoint uses it. */
   private renderProfile(id: string): void {
+    for (const family of FAMILIES) if ((this.activeProfiles[family].get(id) ?? 0) > 0) this.renderProfileIn(family, id);
+  }
+
+  private renderProfileIn(family: Family, id: string): void {
     const profile = this.profiles.get(id);
-    for (const family of FAMILIES) {
-      if (!profile) {
-        this.dropChain(family, profileChain(id, 'inbound'));
-        this.dropChain(family, profileChain(id, 'outbound'));
-        this.updateTagRefs(family, id, new Set());
-        continue;
-      }
-      if (!profile.rules) {
-        this.putChains(family, new Map([[profileChain(id, 'inbound'), BROKEN_PROFILE], [profileChain(id, 'outbound'), BROKEN_PROFILE]]));
-        this.updateTagRefs(family, id, new Set());
-        continue;
-      }
-      const { chains, tags } = profileChains(id, profile.rules, family);
-      // Sets before the chains that match on them: the applier creates sets first.
-      this.updateTagRefs(family, id, tags);
-      this.putChains(family, chains);
+    if (!profile) {
+      this.dropProfileIn(family, id);
+      return;
     }
+    if (!profile.rules) {
+      this.putChains(family, new Map([[profileChain(id, 'inbound'), BROKEN_PROFILE], [profileChain(id, 'outbound'), BROKEN_PROFILE]]));
+      this.updateTagRefs(family, id, new Set());
+      return;
+    }
+    const { chains, tags } = profileChains(id, profile.rules, family);
+    // Sets before the chains that match on them: the applier creates sets first.
+    this.updateTagRefs(family, id, tags);
+    this.putChains(family, chains);
+  }
+
+  private dropProfileIn(family: Family, id: string): void {
+    this.dropChain(family, profileChain(id, 'inbound'));
+    this.dropChain(family, profileChain(id, 'outbound'));
+    this.updateTagRefs(family, id, new Set());
   }
 
   private updateTagRefs(family: Family, profileId: string, tags: Set<string>): void {
@@ -300,6 +320,10 @@ export class DataplaneState {
   private dropChain(family: Family, name: string): void {
     if (this.chainMaps[family].delete(name)) this.dirty.chains[family].add(name);
   }
+}
+
+function hasAddresses(endpoint: EndpointData, family: Family): boolean {
+  return (family === 4 ? endpoint.ipv4Nets : endpoint.ipv6Nets).length > 0;
 }
 
 function freshDirty(): Dirty {

@@ -115,7 +115,7 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     expect(setMembers(kernel, `cali4-t-${sD}`)).toEqual(['192.168.0.1', '192.168.0.2']);
     // app2 runs on another host: it has no chains here but is a member of tag A.
     expect(setMembers(kernel, `cali4-t-${sA}`)).toEqual(['192.168.0.3', '192.168.1.7']);
-    expect(setMembers(kernel, `cali6-t-${sA}`)).toEqual([]);
+    expect(setMembers(kernel, `cali6-t-${sA}`)).toEqual(['fd00::1:7', 'fd00::3']);
     expect(kernel.sets.get(`cali4-t-${sA}`)!.family).toBe('inet');
     expect(kernel.sets.get(`cali6-t-${sA}`)!.family).toBe('inet6');
 
@@ -182,11 +182,12 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     expect(kernel.routes[4].has('192.168.0.3/32')).toBe(false);
     const calls = since(kernel, mark);
     // Sets first, then chains (deleting app1's and profile A's chains in the same transaction), then routes.
-    expect(calls.map((c) => c.file)).toEqual(['ipset', 'iptables-restore', 'ip6tables-restore', 'ip', 'conntrack', 'conntrack']);
+    // Per family: sets, then chains; then routes (IPv4, IPv6), then the departed addresses' flows.
+    expect(calls.map((c) => c.file)).toEqual(['ipset', 'iptables-restore', 'ipset', 'ip6tables-restore', 'ip', 'ip', 'conntrack', 'conntrack', 'conntrack', 'conntrack']);
     expect(calls[1]!.input).toContain(`-X cali-to-${APP1.iface.slice(4)}`);
     expect(calls[1]!.input).toContain(`-X ${profileChain(A, 'inbound')}`);
-    expect(calls[3]!.input).toBe(`route del 192.168.0.3/32 dev ${APP1.iface} proto 157\n`);
-    expect(calls[4]!.args).toEqual(['--delete', '--orig-src', '192.168.0.3']);
+    expect(calls[4]!.input).toBe(`route del 192.168.0.3/32 dev ${APP1.iface} proto 157\n`);
+    expect(calls[6]!.args).toEqual(['--delete', '--orig-src', '192.168.0.3']);
   });
 
   it('a resync (e.g. after etcd compaction) applies only the difference, without re-reading the kernel', async () => {
@@ -479,7 +480,7 @@ describe('Dataplane: routes', () => {
     expect(kernel.routes[4].get('192.168.0.3/32')).toMatchObject({ dev: APP1.iface, proto: '157' });
     expect(kernel.neighbours[4].get('192.168.0.3')).toEqual({ dev: APP1.iface, lladdr: 'ee:ee:ee:ee:ee:ee' });
     const batches = since(kernel, mark).filter((c: RecordedCall) => c.file === 'ip');
-    expect(batches).toHaveLength(1);
+    expect(batches).toHaveLength(2); // one per family
     expect(batches[0]!.input).toBe(`route replace 192.168.0.3/32 dev ${APP1.iface} proto 157\nneigh replace 192.168.0.3 lladdr ee:ee:ee:ee:ee:ee dev ${APP1.iface} nud permanent\n`);
   });
 

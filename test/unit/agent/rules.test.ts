@@ -104,8 +104,9 @@ describe('the reference scenario §E (databases D with db1+db2, applications A w
     const all = [...chains.values()].flat();
     expect(all.some((r) => r.includes('cali4-'))).toBe(false);
     expect(chains.get(`cali-pi-${shorten(D)}`)![0]).toBe(`-m set --match-set cali6-t-${shorten(D)} src ${ACCEPT}`);
-    // db1 has no IPv6 address: every IPv6 packet from it fails the source check.
-    expect(chains.get(fromEndpointChain(DB1.iface))).not.toContainEqual(expect.stringMatching(/^-s /));
+    // db1's IPv6 chain checks its IPv6 source address, never an IPv4 one.
+    expect(chains.get(fromEndpointChain(DB1.iface))).toContain(`-s ${DB1.ipv6[0]} -j MARK --set-xmark 0x2000000/0x2000000`);
+    expect(chains.get(fromEndpointChain(DB1.iface))).not.toContainEqual(expect.stringMatching(/^-s \d+\./));
     expect(chains.get(TOP_CHAINS.INPUT)).toContain('-i cali+ -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT');
   });
 });

@@ -29,9 +29,12 @@ export interface ScenarioEndpoint {
   readonly ipv6: readonly string[];
 }
 
+/** Dual-stack, so that every chain exists in both families (a single-stack endpoint has chains in one). */
 const endpoint = (name: string, profiles: string[], ipv4: string, host = HOST): ScenarioEndpoint => {
   const id = hex(`endpoint ${name}`);
-  return { id, host, iface: `cali${id.slice(0, 11)}`, profiles, ipv4: [ipv4], ipv6: [] };
+  const [, , third, fourth] = (ipv4.split('/')[0] ?? '').split('.');
+  const ipv6 = `fd00::${third === '0' ? fourth : `${third}:${fourth}`}/128`;
+  return { id, host, iface: `cali${id.slice(0, 11)}`, profiles, ipv4: [ipv4], ipv6: [ipv6] };
 };
 
 export const DB1 = endpoint('db1', [D], '192.168.0.1/32');

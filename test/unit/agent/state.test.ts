@@ -22,7 +22,7 @@ function endpoint(over: Partial<EndpointData> = {}): EndpointData {
     mac: 'ee:ee:ee:ee:ee:ee',
     profileIds: ['p'],
     ipv4Nets: [`10.0.0.${counter}/32`],
-    ipv6Nets: [],
+    ipv6Nets: [`fd00::${counter}/128`],
     ...over,
   };
 }
@@ -98,7 +98,21 @@ describe('DataplaneState: what an update makes dirty', () => {
     expect(sets(dirty)).toEqual({ 4: [tagSet(4, 'p')], 6: [tagSet(6, 'p')] });
     expect(dirty.routes).toBe(true);
     expect(state.chains[4].get(FROM_ENDPOINT)).toContain(`-i ${e3.iface} -g ${fromEndpointChain(e3.iface)}`);
-    expect(members(state, 6, 'p')).toEqual(['fd00::9/128']);
+    // Every endpoint of profile p (all made dual-stack by endpoint()) is a member.
+    expect(members(state, 6, 'p')).toContain('fd00::9/128');
+  });
+
+  it('an IPv4-only endpoint gets chains, a dispatch entry and profile chains in IPv4 only', () => {
+    state.setProfile('v4only', network('v4only'));
+    state.takeDirty();
+    const e4 = endpoint({ profileIds: ['v4only'], ipv6Nets: [] });
+    state.setEndpoint('/e4', e4);
+    const dirty = state.takeDirty();
+    expect(chains(dirty)[4]).toEqual(
+      [fromEndpointChain(e4.iface), toEndpointChain(e4.iface), FROM_ENDPOINT, TO_ENDPOINT, profileChain('v4only', 'inbound'), profileChain('v4only', 'outbound')].sort(),
+    );
+    expect(chains(dirty)[6]).toEqual([]);
+    expect(state.chains[6].get(FROM_ENDPOINT)!.some((rule) => rule.includes(e4.iface))).toBe(false);
   });
 
   it('a new endpoint with a profile not yet in use also brings that profile’s chains', () => {
