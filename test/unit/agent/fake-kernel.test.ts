@@ -145,6 +145,6 @@ describe('fake kernel: ip, conntrack, recording', () => {
     await expect(kernel.run('nft', ['list', 'ruleset'])).rejects.toThrow(/not found/);
     await expect(kernel.run('ip', ['link', 'del', 'eth0'])).rejects.toThrow(/unsupported/);
     await expect(kernel.run('ipset', ['flush'])).rejects.toThrow(/unsupported/);
-    expect(kernel.calls.map((c) => c.file)).toEqual(['conntrack', 'conntrack', 'iptables', 'ip', 'ipset']);
+    expect(kernel.calls.map((c) => c.file)).toEqual(['conntrack', 'conntrack', 'iptables', 'nft', 'ip', 'ipset']);
   });
 });
