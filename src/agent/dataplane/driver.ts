@@ -17,6 +17,8 @@ export interface ApplyReport {
   readonly at: string;
   readonly ok: boolean;
   readonly durationMs: number;
+  /** Chains rewritten or removed by this apply (0 for a pass that only looked at routes). */
+  readonly chains?: number;
   readonly error?: string;
 }
 
@@ -45,6 +47,8 @@ export class Dataplane {
   /** Some endpoint's interface did not exist yet (Docker creates it at Join): check again soon. */
   private routesRetryDue = false;
   private pendingDelay = 50;
+  private chainsWritten = 0;
+  private changed = false;
   lastApply: ApplyReport | undefined;
 
   constructor(
@@ -103,9 +107,12 @@ export class Dataplane {
   private async run(): Promise<void> {
     const started = Date.now();
     try {
+      this.chainsWritten = 0;
+      this.changed = false;
       const pendingAtStart = this.started ? 0 : await this.start();
       const pending = pendingAtStart + (await this.applyDirty());
-      this.report({ at: new Date().toISOString(), ok: true, durationMs: Date.now() - started });
+      // A pass that only re-checked missing interfaces changed nothing worth reporting.
+      if (this.changed) this.report({ at: new Date().toISOString(), ok: true, durationMs: Date.now() - started, chains: this.chainsWritten });
       // An interface usually appears within milliseconds of its endpoint (Docker's Join); one that
       // never does (a stale endpoint) is checked less and less often, up to every 5 s.
       if (pending > 0) {
@@ -168,6 +175,8 @@ export class Dataplane {
   /** Sets first (chains match on them), then chains, then sets nothing uses any more, then routes. */
   private async applyDirty(): Promise<number> {
     const dirty = this.state.takeDirty();
+    this.chainsWritten += dirty.chains[4].size + dirty.chains[6].size;
+    this.changed ||= this.chainsWritten + dirty.sets[4].size + dirty.sets[6].size > 0 || dirty.routes;
     for (const family of this.families) {
       const sets = new Map<string, Set<string>>();
       const gone: string[] = [];
@@ -176,14 +185,24 @@ export class Dataplane {
         if (members) sets.set(name, members);
         else gone.push(name);
       }
+      const t0 = Date.now();
       await this.ipsets[family].update(sets);
+      const t1 = Date.now();
       await this.iptables[family].apply(this.state.chains[family], dirty.chains[family]);
+      if (sets.size + dirty.chains[family].size > 0) {
+        this.log.debug(`IPv${family}: ${sets.size} sets in ${t1 - t0} ms, ${dirty.chains[family].size} chains in ${Date.now() - t1} ms`);
+      }
       if (!this.started) await this.iptables[family].ensureJumps();
       await this.ipsets[family].destroy(gone);
     }
     // Routes are looked at when endpoints change, or when the retry timer says so: never on a mere
     // rule change, which must cost the same with 20 endpoints or 2,000.
     if (!dirty.routes && !this.routesRetryDue) return 0;
+    if (!dirty.routes && this.changed) {
+      // A retry that falls due during a rule change runs in a pass of its own, right after.
+      this.again = true;
+      return 0;
+    }
     if (dirty.routes) this.pendingDelay = 25; // endpoints changed: look for new interfaces soon
     this.routesRetryDue = false;
     const { pending } = await this.routes.apply(this.state.routes(), this.model.poolCidrs());
