@@ -367,3 +367,22 @@ describe('interfaces', () => {
     );
   });
 });
+
+describe('buildRestore: inserting instead of rewriting', () => {
+  const { buildRestore, insertions } = require('../../../src/agent/dataplane/iptables') as typeof import('../../../src/agent/dataplane/iptables');
+
+  it('finds the insertions that turn one rule list into another, or none when a rule went', () => {
+    expect(insertions(['a', 'b'], ['a', 'x', 'b', 'y'])).toEqual([{ position: 2, rule: 'x' }, { position: 4, rule: 'y' }]);
+    expect(insertions([], ['x'])).toEqual([{ position: 1, rule: 'x' }]);
+    expect(insertions(['a', 'b'], ['b'])).toBeUndefined();
+    expect(insertions(['a', 'b'], ['b', 'a'])).toBeUndefined();
+  });
+
+  it('inserts into a chain it knows, rewrites one it does not, and rewrites on a removal', () => {
+    const desired = new Map([['cali-x', ['a', 'n', 'b']], ['cali-y', ['c']], ['cali-z', ['d']]]);
+    const programmed = new Map<string, readonly string[] | undefined>([['cali-x', ['a', 'b']], ['cali-y', undefined], ['cali-z', ['d', 'e']]]);
+    expect(buildRestore(desired, ['cali-x', 'cali-y', 'cali-z'], programmed)!.text).toBe(
+      '*filter\n:cali-y - [0:0]\n:cali-z - [0:0]\n-A cali-y c\n-A cali-z d\n-I cali-x 2 n\nCOMMIT\n',
+    );
+  });
+});
