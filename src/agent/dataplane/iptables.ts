@@ -84,10 +84,10 @@ export class IptablesApplier {
  * (`:name - [0:0]`) creates it or flushes it; deleted chains are flushed first and removed last,
  * after every chain that jumped to them has been rewritten in the same transaction.
  *
- * A chain whose new rules only add to what it had (a rule added to a profile) gets `-I` lines
- * instead of a rewrite: iptables-nft must fetch the whole ruleset to flush a chain, which costs
- * ~15 ms with thousands of chains, but can insert without it, so the cost of the common change
- * does not grow with the number of endpoints.
+ * A chain whose new rules only add to what it had (a rule added to a profile) gets `-A` (or `-I`)
+ * lines instead of a rewrite: iptables-nft must fetch the whole ruleset to flush a chain, which
+ * costs ~15 ms with thousands of chains, but not to append to one, so the cost of the common
+ * change does not grow with the number of endpoints.
  */
 export function buildRestore(
   desired: ReadonlyMap<string, readonly string[]>,
@@ -113,7 +113,14 @@ export function buildRestore(
   // Declare every rewritten chain before any rule, so rules may jump to chains created in this batch.
   const lines = [...rewritten, ...deleted].sort().map((name) => `:${name} - [0:0]`);
   for (const name of rewritten.sort()) for (const rule of desired.get(name) ?? []) lines.push(`-A ${name} ${rule}`);
-  for (const [name, additions] of extended) for (const { position, rule } of additions) lines.push(`-I ${name} ${position} ${rule}`);
+  for (const [name, additions] of extended) {
+    // Appending needs no rule handle; inserting at position n > 1 makes iptables-nft fetch rules.
+    let length = (programmed.get(name) ?? []).length;
+    for (const { position, rule } of additions) {
+      lines.push(position === length + 1 ? `-A ${name} ${rule}` : `-I ${name} ${position} ${rule}`);
+      length++;
+    }
+  }
   for (const name of deleted.sort()) lines.push(`-X ${name}`);
   return { text: `*filter\n${lines.join('\n')}\nCOMMIT\n`, written: [...rewritten, ...extended.map(([name]) => name)], deleted };
 }

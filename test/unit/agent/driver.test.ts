@@ -150,8 +150,8 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
       // An added rule is inserted, not rewritten: no chain is declared (flushed), only -I lines.
       const lines = call.input!.split('\n').filter((l) => /^[-:]/.test(l));
       expect(lines).toEqual([
-        `-I ${profileChain(D, 'inbound')} 3 -p tcp -m set --match-set cali${family}-t-${sA} src -m multiport --destination-ports 3306 -j MARK --set-xmark 0x1000000/0x1000000`,
-        `-I ${profileChain(D, 'inbound')} 4 -m mark --mark 0x1000000/0x1000000 -j RETURN`,
+        `-A ${profileChain(D, 'inbound')} -p tcp -m set --match-set cali${family}-t-${sA} src -m multiport --destination-ports 3306 -j MARK --set-xmark 0x1000000/0x1000000`,
+        `-A ${profileChain(D, 'inbound')} -m mark --mark 0x1000000/0x1000000 -j RETURN`,
       ]);
       // The kernel now holds exactly the golden file of the scenario.
       expect(asObject(kernel.chainsWithPrefix(family))).toEqual(asObject(parseRestore(readGolden(`scenario-e-ipv${family}.txt`))));
@@ -201,7 +201,7 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     expect(calls.some((c) => c.file.endsWith('-save') || c.args[0] === 'list')).toBe(false);
     const input = calls.find((c) => c.file === 'iptables-restore')!.input!;
     expect(input).not.toContain(`:cali-to-${DB1.iface.slice(4)} `); // db1's own chains are not rewritten
-    expect(input).toContain(`-I ${profileChain(D, 'inbound')} 3 `); // the new rule, inserted
+    expect(input).toContain(`-A ${profileChain(D, 'inbound')} -p tcp `); // the new rule, appended
     for (const family of FAMILIES) expect(asObject(kernel.chainsWithPrefix(family))).toEqual(asObject(scenarioChains(family, true, [DB1, DB2])));
     expect(setMembers(kernel, tagSet(4, A))).toEqual([]);
   });

@@ -379,10 +379,10 @@ describe('buildRestore: inserting instead of rewriting', () => {
   });
 
   it('inserts into a chain it knows, rewrites one it does not, and rewrites on a removal', () => {
-    const desired = new Map([['cali-x', ['a', 'n', 'b']], ['cali-y', ['c']], ['cali-z', ['d']]]);
+    const desired = new Map([['cali-x', ['a', 'n', 'b', 'm']], ['cali-y', ['c']], ['cali-z', ['d']]]);
     const programmed = new Map<string, readonly string[] | undefined>([['cali-x', ['a', 'b']], ['cali-y', undefined], ['cali-z', ['d', 'e']]]);
     expect(buildRestore(desired, ['cali-x', 'cali-y', 'cali-z'], programmed)!.text).toBe(
-      '*filter\n:cali-y - [0:0]\n:cali-z - [0:0]\n-A cali-y c\n-A cali-z d\n-I cali-x 2 n\nCOMMIT\n',
+      '*filter\n:cali-y - [0:0]\n:cali-z - [0:0]\n-A cali-y c\n-A cali-z d\n-I cali-x 2 n\n-A cali-x m\nCOMMIT\n',
     );
   });
 });
