@@ -173,6 +173,38 @@ describe('calicoctl node --runtime=process', () => {
   });
 });
 
+describe('calicoctl node remove, node show and diags', () => {
+  it('removes another host\'s records, refusing while it has endpoints unless --remove-endpoints', async () => {
+    const other = 'ct-other-host';
+    await etcdctl(etcd, 'put', `/calico/v1/host/${other}/bird_ip`, '192.0.2.77');
+    await etcdctl(etcd, 'put', `/calico/bgp/v1/host/${other}/ip_addr_v6`, '');
+    await etcdctl(etcd, 'put', `/calico/v1/host/${other}/workload/libnetwork/libnetwork/endpoint/e9`, '{"state":"active","name":"calie9","mac":"EE:EE:EE:EE:EE:EE","profile_ids":[],"ipv4_nets":["10.68.0.9/32"],"ipv6_nets":[],"labels":{}}');
+    await etcdctl(etcd, 'put', '/calico/ipam/v2/address/ipv4/10.68.0.9', `{"host":"${other}","pool":"10.68.0.0/16","attributes":{}}`);
+    expect(await must('node', 'show')).toContain(`| ${other} |`);
+
+    const refused = await run('node', 'remove', `--hostname=${other}`);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^The node has active Calico endpoints so can't be deleted\. Force with --remove-endpoints/);
+    expect(await must('node', 'remove', `--hostname=${other}`, '--remove-endpoints')).toBe('Node configuration removed\n');
+    expect(await etcdctl(etcd, 'get', '--prefix', `/calico/v1/host/${other}/`, '--keys-only')).toBe('');
+    expect(await etcdctl(etcd, 'get', '/calico/ipam/v2/address/ipv4/10.68.0.9')).toBe('');
+    expect(await must('node', 'show')).not.toContain(other);
+  });
+
+  it('diags writes a tarball with the kernel state, the etcd tree and the logs', async () => {
+    const result = await run('diags', `--log-dir=${logDir}`);
+    expect(result.code).toBe(0);
+    const tarball = result.stdout.trim();
+    expect(tarball).toMatch(/diags-\d{8}T\d{6}\.tar\.gz$/);
+    const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
+    for (const file of ['iptables-save.txt', 'ipset-list.txt', 'ip-route.txt', 'etcd-calico.json']) expect(listing).toContain(file);
+    const dir = path.dirname(tarball);
+    const etcdDump = execFileSync('tar', ['-xzOf', tarball, '--wildcards', '*/etcd-calico.json'], { encoding: 'utf8' });
+    expect(JSON.parse(etcdDump).keys['/calico/v1/ipam/v4/pool/10.68.0.0-16']).toBe('{"cidr":"10.68.0.0/16"}');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('calicoctl node: --dry-run and validation', () => {
   it('prints exactly what would run, and changes nothing (no root needed)', async () => {
     const before = await etcdctl(etcd, 'get', '--prefix', '/calico', '--keys-only');
