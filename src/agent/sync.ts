@@ -32,7 +32,19 @@ export class EtcdSync {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.watcher?.cancel().catch(() => undefined);
+    await this.dropWatcher();
+  }
+
+  /**
+   * Cancels the current watcher, if any, without waiting on it for long: etcd3's cancel() waits
+   * for the stream to acknowledge, which a watch etcd has already cancelled never does.
+   */
+  private async dropWatcher(): Promise<void> {
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    if (!watcher) return;
+    watcher.removeAllListeners();
+    await Promise.race([watcher.cancel().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 
   private resync(): Promise<void> {
@@ -43,8 +55,7 @@ export class EtcdSync {
   }
 
   private async snapshotAndWatch(): Promise<void> {
-    await this.watcher?.cancel().catch(() => undefined);
-    this.watcher = undefined;
+    await this.dropWatcher();
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
         const snapshot = await this.kv.getPrefix(ROOT);
@@ -72,7 +83,7 @@ export class EtcdSync {
     watcher.on('connected', () => this.log.debug('etcd watch connected'));
     // A watch etcd cancels (compacted history) cannot resume where it was: start again from a snapshot.
     watcher.on('error', (error) => {
-      if (this.stopped) return;
+      if (this.stopped || this.watcher !== watcher) return;
       this.log.warning(`The etcd watch ended (${error.message}); taking a fresh snapshot`);
       void this.resync();
     });
