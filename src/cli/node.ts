@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { HostStore } from '../datastore/hosts';
-import { IpamStore } from '../datastore/ipam';
 import { detectAddress } from '../host/facts';
 import { parseIp } from '../policy/cidr';
 import type { Context } from './context';
-import { CommandError, UsageError } from './errors';
+import { CommandError } from './errors';
 import {
   CONTAINER_NAME,
   describePlan,
@@ -21,6 +20,9 @@ import {
   STATE_DIR,
 } from './node-plan';
 import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
+import { isAlive, runningAgent, thisHostname } from './node-agent';
+import { makeNodeRemoveCommand } from './node-remove';
+import { makeNodeStopCommand } from './node-stop';
 import type { Session } from './session';
 import { progress } from './progress';
 import { formatChecks, runSystemChecks } from './system-checks';
@@ -58,18 +60,8 @@ Examples:
     )
     .action(async (raw: RawNodeOptions) => startNode(session.context(), raw));
 
-  node
-    .command('stop')
-    .description('Stop the agent, whichever runtime started it (refused while this host has endpoints, unless --force)')
-    .option('--force', 'stop even though containers on this host will lose their policy updates')
-    .action(async (options: { force?: boolean }) => stopNode(session.context(), options.force === true));
-
-  node
-    .command('remove')
-    .description("Remove a host's records from etcd (its endpoints too with --remove-endpoints)")
-    .option('--hostname <HOSTNAME>', 'the host to remove (default: this host)')
-    .option('--remove-endpoints', "also remove the host's endpoints and release their addresses")
-    .action(async (options: { hostname?: string; removeEndpoints?: boolean }) => removeNode(session.context(), options));
+  node.addCommand(makeNodeStopCommand(session));
+  node.addCommand(makeNodeRemoveCommand(session));
 
   node
     .command('show')
@@ -99,10 +91,6 @@ interface RawNodeOptions {
   detach: 'true' | 'false';
   pull: boolean;
   dryRun?: boolean;
-}
-
-export function thisHostname(ctx: Context): string {
-  return ctx.env.HOSTNAME || ctx.deps.host.hostname();
 }
 
 /** Checks the options before anything runs; every problem is one line. */
@@ -197,36 +185,6 @@ async function alreadyRunning(ctx: Context, plan: StartPlan): Promise<boolean> {
   throw new CommandError(
     `Calico node is already running (${running.description}) with other settings. Run 'calicoctl node stop', then 'calicoctl node' again with the new settings.`,
   );
-}
-
-export interface RunningAgent {
-  readonly runtime: 'docker' | 'process';
-  readonly description: string;
-  readonly settings?: string;
-  readonly since?: string;
-}
-
-/** The agent running on this host, whichever way it was started. */
-export async function runningAgent(ctx: Context): Promise<RunningAgent | undefined> {
-  const process = readProcessFile(ctx);
-  if (process && isAlive(process.pid)) {
-    return { runtime: 'process', description: `process ${process.pid}`, settings: process.settings, since: process.startedAt };
-  }
-  let container;
-  try {
-    container = await ctx.containers().inspect(CONTAINER_NAME);
-  } catch {
-    return undefined; // no Docker: no container agent
-  }
-  if (container?.running) {
-    return {
-      runtime: 'docker',
-      description: `container ${CONTAINER_NAME}, image ${container.image}`,
-      ...(container.labels[SETTINGS_LABEL] !== undefined && { settings: container.labels[SETTINGS_LABEL] }),
-      since: container.startedAt,
-    };
-  }
-  return undefined;
 }
 
 async function registerHost(ctx: Context, options: NodeOptions): Promise<void> {
@@ -336,99 +294,6 @@ async function followUntilExit(ctx: Context, progress: () => Promise<{ log: stri
   }
 }
 
-async function stopNode(ctx: Context, force: boolean): Promise<void> {
-  if (!ctx.deps.host.isRoot()) throw new CommandError('This command must be run as root.');
-  const hostname = thisHostname(ctx);
-  const endpoints = await ctx.endpoints().list(hostname);
-  if (endpoints.length > 0 && !force) {
-    throw new CommandError(`Current host has active endpoints so can't be stopped.  Force with --force (${endpoints.length} endpoints on ${hostname}).`);
-  }
-  let stopped = false;
-  const process = readProcessFile(ctx);
-  if (process && isAlive(process.pid)) {
-    await stopProcess(process.pid);
-    stopped = true;
-  }
-  removeQuietly(PID_FILE);
-  removeQuietly(PROCESS_FILE);
-  let container;
-  try {
-    container = await ctx.containers().inspect(CONTAINER_NAME);
-  } catch {
-    container = undefined;
-  }
-  if (container) {
-    await ctx.containers().stop(CONTAINER_NAME);
-    // Removed too: a stopped `--restart=always` container comes back when dockerd restarts.
-    await ctx.containers().remove(CONTAINER_NAME);
-    stopped ||= container.running;
-  }
-  ctx.io.out.write(stopped ? 'Node stopped\n' : 'Calico node was not running.\n');
-}
-
-async function removeNode(ctx: Context, options: { hostname?: string; removeEndpoints?: boolean }): Promise<void> {
-  const target = options.hostname ?? thisHostname(ctx);
-  if (!/^[A-Za-z0-9_.-]+$/.test(target)) throw new UsageError(`Invalid --hostname '${target}'.`);
-  if (target === thisHostname(ctx) && (await runningAgent(ctx))) {
-    throw new CommandError("The node cannot be removed while it is running.  Please run 'calicoctl node stop' to stop the node before removing it.");
-  }
-  const endpoints = await ctx.endpoints().list(target);
-  if (endpoints.length > 0 && !options.removeEndpoints) {
-    throw new CommandError(`The node has active Calico endpoints so can't be deleted. Force with --remove-endpoints (${endpoints.length} endpoints on ${target}).`);
-  }
-  const ipam = new IpamStore(ctx.kv());
-  for (const version of [4, 6] as const) {
-    for (const assignment of await ipam.list(version)) if (assignment.host === target) await ipam.release(assignment.address);
-  }
-  if (target === thisHostname(ctx)) {
-    for (const endpoint of endpoints) {
-      if (ctx.options.dryRun) {
-        ctx.io.out.write(`Would delete the interface ${endpoint.name}\n`);
-        continue;
-      }
-      try {
-        await ctx.deps.runner.run('ip', ['link', 'del', endpoint.name]);
-      } catch {
-        // The container (and so the veth) may be gone already.
-      }
-    }
-  }
-  await new HostStore(ctx.kv()).remove(target);
-  ctx.io.out.write('Node configuration removed\n');
-}
-
-interface ProcessRecord {
-  readonly pid: number;
-  readonly settings?: string;
-  readonly startedAt?: string;
-}
-
-function readProcessFile(ctx: Context): ProcessRecord | undefined {
-  const text = ctx.deps.host.readFile(PROCESS_FILE) ?? ctx.deps.host.readFile(PID_FILE);
-  if (text === undefined) return undefined;
-  try {
-    const parsed = JSON.parse(text) as ProcessRecord | number;
-    return typeof parsed === 'number' ? { pid: parsed } : parsed;
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopProcess(pid: number): Promise<void> {
-  process.kill(pid, 'SIGTERM');
-  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-}
-
 function fileSize(path: string): number {
   try {
     return statSync(path).size;
@@ -442,13 +307,5 @@ function readFrom(path: string, offset: number): string {
     return readFileSync(path).subarray(offset).toString('utf8');
   } catch {
     return '';
-  }
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // not there
   }
 }

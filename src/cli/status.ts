@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { STATE_DIR } from './node-plan';
-import { runningAgent, thisHostname } from './node';
+import { runningAgent, thisHostname } from './node-agent';
 import type { Session } from './session';
 import { type Palette, palette } from './color';
 import { CommandError } from './errors';

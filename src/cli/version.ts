@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { STATE_DIR } from './node-plan';
-import { runningAgent } from './node';
+import { runningAgent } from './node-agent';
 import type { Session } from './session';
 
 /** `calicoctl version`: this client, the agent on this host, and the etcd cluster. Exit 1 if etcd cannot be asked. */

@@ -40,7 +40,7 @@ afterAll(async () => {
 
 const chainRules = (): string => {
   try {
-    return execFileSync('iptables', ['-t', 'filter', '-S', CHAIN], { encoding: 'utf8' });
+    return execFileSync('iptables', ['-t', 'filter', '-S', CHAIN], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
     return '';
   }
