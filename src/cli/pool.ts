@@ -34,12 +34,15 @@ export function makePoolCommand(session: Session): Command {
     .action(async (cidrs: string[]) => {
       const ctx = session.context();
       const store = new PoolStore(ctx.kv());
-      for (const text of cidrs) {
+      const pools = cidrs.map((text) => {
         const cidr = parseCidr(text);
         if (!cidr) throw new CommandError(`Invalid CIDR specified ${text}`);
-        if (!(await store.remove(cidr))) throw new CommandError(`${text} is not a configured pool.`);
-        ctx.io.out.write(`Deleted IP Pool ${cidrNetworkText(cidr)}\n`);
-      }
+        return cidr;
+      });
+      // All or none: a wrong CIDR among several leaves every pool in place.
+      const missing = await store.remove(pools);
+      if (missing) throw new CommandError(`${cidrs[pools.indexOf(missing)]} is not a configured pool.`);
+      for (const cidr of pools) ctx.io.out.write(`Deleted IP Pool ${cidrNetworkText(cidr)}\n`);
     });
 
   const range = pool.command('range').description('Add a range of addresses as pools');

@@ -1,7 +1,7 @@
 import { type Cidr, type IpVersion } from '../policy/ast';
 import { cidrNetworkText, cidrsOverlap, parseCidr } from '../policy/cidr';
 import { CorruptDataError } from './errors';
-import type { KvStore } from './kv';
+import type { KeyValue, KvStore } from './kv';
 
 /** An IP pool as the v1 data model stores it at `/calico/v1/ipam/v<N>/pool/<cidr with - for />`. */
 export interface Pool {
@@ -71,12 +71,18 @@ export class PoolStore {
     }
   }
 
-  /** Resolves false when no pool has exactly this CIDR. */
-  async remove(cidr: Cidr): Promise<boolean> {
-    const key = poolKey(cidr);
-    const existing = await this.kv.get(key);
-    if (!existing) return false;
-    return this.kv.commit([{ key, modRevision: existing.modRevision }], [{ type: 'delete', key }]);
+  /**
+   * Removes pools, all or none. Resolves to the first CIDR that is not a pool (and removes
+   * nothing), or undefined once they are all gone.
+   */
+  async remove(cidrs: readonly Cidr[]): Promise<Cidr | undefined> {
+    for (;;) {
+      const found = await Promise.all(cidrs.map((cidr) => this.kv.get(poolKey(cidr))));
+      const missing = cidrs.find((_, index) => found[index] === undefined);
+      if (missing) return missing;
+      const guards = found.map((kv) => ({ key: (kv as KeyValue).key, modRevision: (kv as KeyValue).modRevision }));
+      if (await this.kv.commit(guards, guards.map((guard) => ({ type: 'delete' as const, key: guard.key })))) return undefined;
+    }
   }
 }
 

@@ -122,3 +122,13 @@ describe('endpoint', () => {
     expect(await mustRun(w, ['endpoint', 'e1', 'profile', 'show', '--host', 'host2'])).toContain('db');
   });
 });
+
+describe('pool remove of several pools', () => {
+  it('removes all of them, or none when one is not a pool', async () => {
+    const world = fakeWorld();
+    await mustRun(world, ['pool', 'add', '10.65.0.0/16', '10.66.0.0/16']);
+    expect(await runUnchanged(world, ['pool', 'remove', '10.65.0.0/16', '10.99.0.0/16'])).toEqual(fails('10.99.0.0/16 is not a configured pool.'));
+    expect(await world.run(['pool', 'remove', '10.65.0.0/16', '10.66.0.0/16'])).toEqual(ok('Deleted IP Pool 10.65.0.0/16\nDeleted IP Pool 10.66.0.0/16\n'));
+    expect(Object.keys(world.kv.dump()).filter((key) => key.includes('/pool/'))).toEqual([]);
+  });
+});
