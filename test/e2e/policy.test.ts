@@ -202,6 +202,11 @@ async function start(label: string, net: Net, family: 4 | 6, extra: string[]): P
   expect(inspected.code).toBe(0);
   const ip = inspected.stdout.trim();
   expect(ip).toMatch(family === 4 ? /^10\.65\.\d+\.\d+$/ : /^fd65::[0-9a-f:]+$/);
+  if (family === 6) {
+    // An IPv6 address is unusable until duplicate address detection is over (about a second).
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && /tentative/.test((await docker('exec', name, 'ip', '-6', 'addr', 'show', 'dev', 'cali0')).stdout)) await sleep(100);
+  }
   return { label, name, ip };
 }
 

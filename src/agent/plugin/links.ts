@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from '../../host/exec';
 import { CommandFailedError } from '../../host/exec';
 
@@ -17,6 +18,13 @@ export class LinkManager {
     await this.deleteLink(containerName);
     await this.runner.run('ip', ['link', 'add', hostName, 'type', 'veth', 'peer', 'name', containerName]);
     await this.runner.run('ip', ['link', 'set', containerName, 'address', CONTAINER_MAC]);
+    // The host end's link-local address is the container's IPv6 gateway. Nothing else can hold
+    // it, so duplicate address detection would only keep IPv6 containers waiting a second or two.
+    try {
+      await writeFile(`/proc/sys/net/ipv6/conf/${hostName}/accept_dad`, '0');
+    } catch {
+      // No IPv6 on this host: nothing to wait for either.
+    }
     await this.runner.run('ip', ['link', 'set', hostName, 'up']);
   }
 
