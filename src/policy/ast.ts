@@ -80,7 +80,3 @@ export const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
 export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name);
 }
-
-export function hasPorts(rule: Rule): rule is TransportRule {
-  return rule.protocol === 'tcp' || rule.protocol === 'udp';
-}
