@@ -2,7 +2,7 @@ import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { etcdSettings, type EtcdSettings } from '../datastore/config';
+import { etcdSettings } from '../datastore/config';
 import { Etcd3KvStore } from '../datastore/etcd3-store';
 import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
@@ -95,7 +95,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   const kv = new Etcd3KvStore(settings);
   log.info(`Starting calico-node on host ${options.hostname}, etcd ${settings.endpoints.join(',')}`);
 
-  await prepareDatastore(kv, settings, env, log);
+  await prepareDatastore(kv, env, log);
 
   // The plugin socket first: it also tells whether another agent already runs on this host, and
   // then this one must not touch the dataplane either.
@@ -149,7 +149,7 @@ function enableForwarding(log: Logger): void {
 }
 
 /** Waits for etcd (retrying, as a daemon must), then writes the global config, Ready flag and default pool. */
-async function prepareDatastore(kv: KvStore, settings: EtcdSettings, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
+async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
   const hosts = new HostStore(kv);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -163,7 +163,6 @@ async function prepareDatastore(kv: KvStore, settings: EtcdSettings, env: NodeJS
   await hosts.ensureGlobalConfig();
   const pool = await hosts.ensureDefaultPool((env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
   if (pool) log.info(`Created the default IPv4 pool ${pool}`);
-  void settings;
 }
 
 /** `calico-node --cleanup`. */

@@ -1,5 +1,6 @@
+import { type AgentStatus, STATUS_FILE } from '../agent/status';
 import type { Context } from './context';
-import { CONTAINER_NAME, PID_FILE, PROCESS_FILE, SETTINGS_LABEL } from './node-plan';
+import { CONTAINER_NAME, PID_FILE, PROCESS_FILE, SETTINGS_LABEL, STATE_DIR } from './node-plan';
 
 /** Finding this host's agent, whichever runtime started it: for node, status and version. */
 
@@ -62,5 +63,16 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** What the agent last reported (its version, its last dataplane apply), if it has written its file. */
+export function readAgentStatus(ctx: Context): Partial<AgentStatus> | undefined {
+  const text = ctx.deps.host.readFile(`${STATE_DIR}/${STATUS_FILE}`);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as Partial<AgentStatus>;
+  } catch {
+    return undefined; // being replaced: it is written to a temporary file and renamed
   }
 }

@@ -1,12 +1,10 @@
 import { Command } from 'commander';
-import { STATE_DIR } from './node-plan';
-import { runningAgent, thisHostname } from './node-agent';
-import type { Session } from './session';
+import type { AgentStatus } from '../agent/status';
 import { type Palette, palette } from './color';
 import { CommandError } from './errors';
+import { readAgentStatus, runningAgent, thisHostname } from './node-agent';
 import { isDataFormat, type OutputFormat, outputOption, renderData } from './output';
-
-const STATUS_FILE = `${STATE_DIR}/calico-node.json`;
+import type { Session } from './session';
 
 /** `calicoctl status`: is the agent running, can etcd be reached, and did the last dataplane apply work. */
 export function makeStatusCommand(session: Session): Command {
@@ -28,7 +26,7 @@ export interface StatusReport {
   readonly agent: { running: boolean; runtime?: 'docker' | 'process'; description?: string; since?: string };
   readonly etcd: { reachable: boolean; endpoints: string[]; version?: string; error?: string };
   readonly host: { name: string; endpoints?: number; profiles?: number };
-  readonly dataplane: { lastApply?: StatusFile['lastApply'] };
+  readonly dataplane: { lastApply?: AgentStatus['lastApply'] };
 }
 
 async function collectStatus(session: Session): Promise<StatusReport> {
@@ -46,7 +44,7 @@ async function collectStatus(session: Session): Promise<StatusReport> {
   } catch (error) {
     etcd = { reachable: false, endpoints: [...endpoints], error: (error as Error).message };
   }
-  const lastApply = readStatus(ctx.deps.host.readFile(STATUS_FILE))?.lastApply;
+  const lastApply = readAgentStatus(ctx)?.lastApply;
   return {
     agent: agent ? { running: true, runtime: agent.runtime, description: agent.description, ...(agent.since && { since: agent.since }) } : { running: false },
     etcd,
@@ -72,17 +70,4 @@ function describeStatus(report: StatusReport, colors: Palette): string {
   else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
   else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
   return lines.map((line) => `${line}\n`).join('');
-}
-
-interface StatusFile {
-  readonly lastApply?: { readonly at: string; readonly ok: boolean; readonly durationMs: number; readonly error?: string };
-}
-
-function readStatus(text: string | undefined): StatusFile | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as StatusFile;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
-import { STATE_DIR } from './node-plan';
-import { runningAgent } from './node-agent';
+import { readAgentStatus, runningAgent } from './node-agent';
 import type { Session } from './session';
 
 /** `calicoctl version`: this client, the agent on this host, and the etcd cluster. Exit 1 if etcd cannot be asked. */
@@ -16,17 +15,9 @@ export function makeVersionCommand(session: Session): Command {
       }
       ctx.io.out.write(`Client Version:    ${session.deps.version}\n`);
       const agent = await runningAgent(ctx).catch(() => undefined);
-      const agentVersion = agent ? readAgentVersion(ctx.deps.host.readFile(`${STATE_DIR}/calico-node.json`)) ?? 'unknown' : 'not running';
+      const agentVersion = agent ? readAgentStatus(ctx)?.version ?? 'unknown' : 'not running';
       ctx.io.out.write(`Agent Version:     ${agentVersion}\n`);
       const etcd = await ctx.kv().serverVersion();
       ctx.io.out.write(`Cluster Version:   etcd ${etcd}\n`);
     });
-}
-
-function readAgentVersion(text: string | undefined): string | undefined {
-  try {
-    return text === undefined ? undefined : (JSON.parse(text) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
 }

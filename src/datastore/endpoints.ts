@@ -1,6 +1,7 @@
-import { CorruptDataError } from './errors';
+import { parseStoredObject } from './errors';
 import * as keys from './keys';
 import type { KvStore } from './kv';
+import { RETRY, untilCommitted } from './retry';
 
 /** A workload endpoint as the v1 data model stores it (spec §6). */
 export interface Endpoint extends keys.EndpointKey {
@@ -30,13 +31,7 @@ export class EndpointStore {
 }
 
 export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: string): Endpoint {
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(value) as Record<string, unknown>;
-  } catch {
-    throw new CorruptDataError(rawKey, 'not valid JSON');
-  }
-  if (typeof data !== 'object' || data === null) throw new CorruptDataError(rawKey, 'expected an endpoint object');
+  const data = parseStoredObject(rawKey, value, 'an endpoint');
   const strings = (field: unknown): string[] => (Array.isArray(field) ? field.filter((x): x is string => typeof x === 'string') : []);
   // Older writers stored a single profile_id; readers have always accepted both.
   const profileIds = data.profile_ids !== undefined ? strings(data.profile_ids) : typeof data.profile_id === 'string' ? [data.profile_id] : [];
@@ -80,14 +75,15 @@ export class EndpointWriter {
   /** Read-modify-write of an endpoint's profile list. Resolves undefined when it does not exist. */
   async editProfiles<R>(key: keys.EndpointKey, edit: (profiles: readonly string[]) => { value?: readonly string[]; result: R }): Promise<{ result: R } | undefined> {
     const raw = keys.endpointKey(key);
-    for (;;) {
+    return untilCommitted(raw, async () => {
       const existing = await this.kv.get(raw);
       if (!existing) return undefined;
       const endpoint = decodeEndpoint(key, raw, existing.value);
       const outcome = edit(endpoint.profileIds);
       if (outcome.value === undefined) return { result: outcome.result };
       const value = encodeEndpoint({ ...endpoint, profileIds: outcome.value });
-      if (await this.kv.commit([{ key: raw, modRevision: existing.modRevision }], [{ type: 'put', key: raw, value }])) return { result: outcome.result };
-    }
+      const committed = await this.kv.commit([{ key: raw, modRevision: existing.modRevision }], [{ type: 'put', key: raw, value }]);
+      return committed ? { result: outcome.result } : RETRY;
+    });
   }
 }

@@ -30,6 +30,22 @@ export class CorruptDataError extends Error {
   }
 }
 
+/** A stored JSON value, or CorruptDataError naming the key. */
+export function parseStored(key: string, value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new CorruptDataError(key, 'not valid JSON');
+  }
+}
+
+/** A stored JSON object (an endpoint, a pool, an assignment), or CorruptDataError naming the key. */
+export function parseStoredObject(key: string, value: string, what: string): Record<string, unknown> {
+  const data = parseStored(key, value);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new CorruptDataError(key, `expected ${what} object`);
+  return data as Record<string, unknown>;
+}
+
 /** A compare-and-swap kept losing to other writers; nothing was written. */
 export class ConflictError extends Error {
   constructor(key: string, attempts: number) {

@@ -1,6 +1,6 @@
 import type { IpVersion } from '../policy/ast';
 import { addressToBigInt, bigIntToAddress, cidrBounds, cidrContains, parseIp } from '../policy/cidr';
-import { CorruptDataError } from './errors';
+import { parseStoredObject } from './errors';
 import type { KvStore } from './kv';
 import { type Pool, PoolStore } from './pools';
 
@@ -98,16 +98,12 @@ function usable(pools: readonly Pool[]): Pool[] {
 }
 
 function decodeAssignment(key: string, value: string, address: string, version: IpVersion): Assignment {
-  try {
-    const data = JSON.parse(value) as { host?: unknown; pool?: unknown; attributes?: unknown };
-    return {
-      address,
-      version,
-      host: String(data.host ?? ''),
-      pool: String(data.pool ?? ''),
-      attributes: typeof data.attributes === 'object' && data.attributes !== null ? (data.attributes as Record<string, string>) : {},
-    };
-  } catch {
-    throw new CorruptDataError(key, 'not valid JSON');
-  }
+  const data = parseStoredObject(key, value, 'an address assignment');
+  return {
+    address,
+    version,
+    host: String(data.host ?? ''),
+    pool: String(data.pool ?? ''),
+    attributes: typeof data.attributes === 'object' && data.attributes !== null ? (data.attributes as Record<string, string>) : {},
+  };
 }

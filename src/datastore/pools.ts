@@ -1,7 +1,8 @@
 import { type Cidr, type IpVersion } from '../policy/ast';
 import { cidrNetworkText, cidrsOverlap, parseCidr } from '../policy/cidr';
-import { CorruptDataError } from './errors';
+import { CorruptDataError, parseStoredObject } from './errors';
 import type { KeyValue, KvStore } from './kv';
+import { RETRY, untilCommitted } from './retry';
 
 /** An IP pool as the v1 data model stores it at `/calico/v1/ipam/v<N>/pool/<cidr with - for />`. */
 export interface Pool {
@@ -14,6 +15,8 @@ export interface Pool {
 }
 
 export const poolPrefix = (version: IpVersion): string => `/calico/v1/ipam/v${version}/pool/`;
+/** How the pools are named in a message about them all. */
+const ALL_POOLS = '/calico/v1/ipam/v{4,6}/pool/';
 export const poolKey = (cidr: Cidr): string => `${poolPrefix(cidr.version)}${cidrNetworkText(cidr).replace('/', '-')}`;
 
 /** The smallest pool Calico's IPAM hands addresses from (its block size). */
@@ -54,7 +57,7 @@ export class PoolStore {
       }
       if (pool.ipip && pool.cidr.version === 6) throw new PoolError('IP in IP not supported for IPv6 pools');
     }
-    for (;;) {
+    await untilCommitted(ALL_POOLS, async () => {
       const existing = await Promise.all(([4, 6] as const).map((v) => this.kv.getPrefix(poolPrefix(v))));
       const current = existing.flatMap((range) => range.kvs.map((kv) => decodePool(kv.key, kv.value)));
       pools.forEach((pool, index) => {
@@ -67,22 +70,22 @@ export class PoolStore {
       });
       const guards = ([4, 6] as const).map((v, i) => ({ prefix: poolPrefix(v), unchangedSince: existing[i]?.revision ?? 0 }));
       const puts = pools.map((pool) => ({ type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(pool)) }));
-      if (await this.kv.commit(guards, puts)) return;
-    }
+      return (await this.kv.commit(guards, puts)) ? undefined : RETRY;
+    });
   }
 
   /**
    * Removes pools, all or none. Resolves to the first CIDR that is not a pool (and removes
    * nothing), or undefined once they are all gone.
    */
-  async remove(cidrs: readonly Cidr[]): Promise<Cidr | undefined> {
-    for (;;) {
+  remove(cidrs: readonly Cidr[]): Promise<Cidr | undefined> {
+    return untilCommitted(ALL_POOLS, async () => {
       const found = await Promise.all(cidrs.map((cidr) => this.kv.get(poolKey(cidr))));
       const missing = cidrs.find((_, index) => found[index] === undefined);
       if (missing) return missing;
       const guards = found.map((kv) => ({ key: (kv as KeyValue).key, modRevision: (kv as KeyValue).modRevision }));
-      if (await this.kv.commit(guards, guards.map((guard) => ({ type: 'delete' as const, key: guard.key })))) return undefined;
-    }
+      return (await this.kv.commit(guards, guards.map((guard) => ({ type: 'delete' as const, key: guard.key })))) ? undefined : RETRY;
+    });
   }
 }
 
@@ -97,12 +100,7 @@ export function encodePool(pool: Pool): Record<string, unknown> {
 }
 
 export function decodePool(key: string, value: string): Pool {
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(value) as Record<string, unknown>;
-  } catch {
-    throw new CorruptDataError(key, 'not valid JSON');
-  }
+  const data = parseStoredObject(key, value, 'a pool');
   const cidr = typeof data.cidr === 'string' ? parseCidr(data.cidr) : undefined;
   if (!cidr) throw new CorruptDataError(key, 'the pool has no valid "cidr"');
   return {

@@ -1,8 +1,9 @@
 import { ruleSetFromV1, RuleDecodeError, ruleSetToV1 } from '../policy/codec';
 import type { RuleSet } from '../policy/ast';
-import { ConflictError, CorruptDataError } from './errors';
+import { CorruptDataError, parseStored } from './errors';
 import * as keys from './keys';
 import type { KeyValue, KvStore } from './kv';
+import { RETRY, untilCommitted } from './retry';
 
 export interface Profile {
   readonly id: string;
@@ -25,8 +26,6 @@ export interface Edit<V, R> {
   readonly value?: V;
   readonly result: R;
 }
-
-const MAX_ATTEMPTS = 100;
 
 /**
  * Profiles under `/calico/v1/policy/profile/<id>/{tags,rules,labels}`. Every change is a
@@ -102,20 +101,17 @@ export class ProfileStore {
     });
   }
 
-  private async modify<R>(id: string, key: string, edit: (profile: Profile) => Edit<string, R>): Promise<{ result: R } | undefined> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+  private modify<R>(id: string, key: string, edit: (profile: Profile) => Edit<string, R>): Promise<{ result: R } | undefined> {
+    return untilCommitted(key, async () => {
       const snapshot = await this.read(id);
       if (!snapshot) return undefined;
       const outcome = edit(decodeProfile(id, snapshot));
       if (outcome.value === undefined) return { result: outcome.result };
       // Guarding the key we rewrite is enough: deleting the profile changes its revision too.
       const modRevision = snapshot.get(key)?.modRevision ?? 0;
-      if (await this.kv.commit([{ key, modRevision }], [{ type: 'put', key, value: outcome.value }])) {
-        return { result: outcome.result };
-      }
-      await backoff(attempt);
-    }
-    throw new ConflictError(key, MAX_ATTEMPTS);
+      const committed = await this.kv.commit([{ key, modRevision }], [{ type: 'put', key, value: outcome.value }]);
+      return committed ? { result: outcome.result } : RETRY;
+    });
   }
 
   private async read(id: string): Promise<Map<string, KeyValue> | undefined> {
@@ -136,17 +132,18 @@ function decodeProfile(id: string, snapshot: Map<string, KeyValue>): Profile {
 
 export function decodeRules(kv: KeyValue | undefined): RuleSet {
   if (!kv) return { inbound: [], outbound: [] };
+  const document = parseStored(kv.key, kv.value);
   try {
-    return ruleSetFromV1(JSON.parse(kv.value));
+    return ruleSetFromV1(document);
   } catch (error) {
     if (error instanceof RuleDecodeError) throw new CorruptDataError(kv.key, error.message);
-    throw new CorruptDataError(kv.key, 'not valid JSON');
+    throw error;
   }
 }
 
 export function decodeTags(kv: KeyValue | undefined): string[] {
   if (!kv) return [];
-  const tags = parseJson(kv);
+  const tags = parseStored(kv.key, kv.value);
   if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string')) {
     throw new CorruptDataError(kv.key, 'expected a JSON list of tag names');
   }
@@ -155,23 +152,10 @@ export function decodeTags(kv: KeyValue | undefined): string[] {
 
 function decodeLabels(kv: KeyValue | undefined): Record<string, string> {
   if (!kv) return {};
-  const labels = parseJson(kv);
+  const labels = parseStored(kv.key, kv.value);
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw new CorruptDataError(kv.key, 'expected a JSON object of labels');
   }
   return labels as Record<string, string>;
 }
 
-function parseJson(kv: KeyValue): unknown {
-  try {
-    return JSON.parse(kv.value);
-  } catch {
-    throw new CorruptDataError(kv.key, 'not valid JSON');
-  }
-}
-
-/** Randomised, growing pauses, so that many writers racing on one key spread out and all finish. */
-function backoff(attempt: number): Promise<void> {
-  const ceiling = Math.min(100, 2 * attempt);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
-}

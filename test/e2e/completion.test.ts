@@ -1,10 +1,9 @@
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { calicoctl, ROOT } from './harness/cli';
+import { calicoctl, type CliResult, ROOT, run } from './harness/cli';
 import { type EtcdServer, startEtcd } from './harness/etcd';
 
 /**
@@ -28,22 +27,8 @@ let dockerSocket: string;
 let docker: http.Server;
 let dockerRequests = 0;
 
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('ETCD_') && !key.startsWith('DOCKER_')) env[key] = value;
-  return { ...env, PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...extra };
-}
-
-function bash(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function bash(script: string, env: Record<string, string>): Promise<CliResult> {
+  return run('bash', ['-c', script], { PATH: `${BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...env });
 }
 
 const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;

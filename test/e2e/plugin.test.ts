@@ -3,10 +3,11 @@ import { randomBytes } from 'crypto';
 import * as http from 'http';
 import * as ipaddr from 'ipaddr.js';
 import * as os from 'os';
-import { type AgentProcess, startAgent } from './harness/agent';
+import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';
 import { calicoctl, type CliResult } from './harness/cli';
 import { cleanupDocker, docker, ensureDocker, ensureTestImage, type RunResult, uniqueName } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
+import { Teardown } from './harness/teardown';
 
 // The Docker network + IPAM plugin against a real Docker Engine, a real etcd and the built
 // bin/calico-node. Only one agent can serve /run/docker/plugins/calico.sock, so this file holds
@@ -45,14 +46,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const errors: unknown[] = [];
-  const attempt = async (step: () => Promise<unknown>) => {
-    try {
-      await step();
-    } catch (error) {
-      errors.push(error);
-    }
-  };
+  const teardown = new Teardown();
+  const attempt = (step: () => Promise<unknown>) => teardown.attempt(step);
   // Docker tears endpoints down through the plugin, so it must be serving while containers go.
   if (etcd && (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null)) {
     await attempt(async () => (agent = await startAgent(etcd)));
@@ -66,8 +61,10 @@ afterAll(async () => {
     });
   }
   await attempt(async () => agent?.stop());
+  // The agent also programmed the dataplane for these containers: leave no chain, set or route.
+  await attempt(() => cleanupDataplane());
   await attempt(async () => etcd?.stop());
-  if (errors.length > 0) throw errors[0];
+  teardown.done();
 });
 
 // A failed test must not leave containers (and their addresses) for the next one to trip over.

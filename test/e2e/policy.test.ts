@@ -2,8 +2,9 @@ import { execFile } from 'child_process';
 import { readFileSync } from 'fs';
 import { type AgentProcess, CALICO_NODE, startAgent } from './harness/agent';
 import { calicoctl } from './harness/cli';
-import { docker, ensureDocker, ensureTestImage, type RunResult, uniqueName } from './harness/docker';
+import { cleanupDocker, docker, ensureDocker, ensureTestImage, type RunResult, uniqueName } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
+import { Teardown } from './harness/teardown';
 
 // Profiles enforced on real packets: real containers on Calico networks, the built bin/calico-node
 // programming iptables, ipsets and routes, and TCP/ICMP probes between the containers. Probes go
@@ -109,31 +110,14 @@ beforeAll(async () => {
 afterAll(async () => {
   clearInterval(watchIntruders);
   if (intruders.size > 0) console.warn(`Another calico-node ran during this file; verdicts may have been disturbed:\n${[...intruders].join('\n')}`);
-  const errors: unknown[] = [];
-  const attempt = async (step: () => Promise<unknown>) => {
-    try {
-      await step();
-    } catch (error) {
-      errors.push(error);
-    }
-  };
+  const teardown = new Teardown();
+  const attempt = (step: () => Promise<unknown>) => teardown.attempt(step);
   // Docker tears endpoints down through the plugin, so an agent must serve while containers go.
   if (etcd && (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null)) {
     await attempt(async () => (agent = await launchAgent()));
   }
-  // One at a time: Docker 20.10 loses a network's endpoint count when several go at once.
-  for (const name of containers) {
-    await attempt(async () => {
-      const r = await docker('rm', '-f', '-v', name);
-      if (r.code !== 0 && !/no such/i.test(r.stderr)) throw new Error(`container ${name}: ${r.stderr}`);
-    });
-  }
-  for (const name of networks) {
-    await attempt(async () => {
-      const r = await docker('network', 'rm', name);
-      if (r.code !== 0 && !/no such|not found/i.test(r.stderr)) throw new Error(`network ${name}: ${r.stderr}`);
-    });
-  }
+  // One at a time (as cleanupDocker does): Docker 20.10 loses a network's endpoint count when several go at once.
+  await attempt(() => cleanupDocker({ containers, networks }));
   const before = hostLinksBefore;
   // Host veths a failed Leave left behind; not when someone else's agent may own new ones.
   if (before && intruders.size === 0) {
@@ -157,7 +141,7 @@ afterAll(async () => {
     expect((await host('ip', '-4', 'route', 'show', 'proto', '157')).stdout).toBe('');
     expect((await host('ip', '-6', 'route', 'show', 'proto', '157')).stdout).toBe('');
   });
-  if (errors.length > 0) throw errors[0];
+  teardown.done();
 }, 600_000);
 
 // ---------------------------------------------------------------------------------------------

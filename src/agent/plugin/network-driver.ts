@@ -1,4 +1,5 @@
-import { EndpointWriter, type Endpoint } from '../../datastore/endpoints';
+import { decodeEndpoint, EndpointWriter, type Endpoint } from '../../datastore/endpoints';
+import * as keys from '../../datastore/keys';
 import { ProfileStore } from '../../datastore/profiles';
 import { libnetworkKey, NetworkRecords } from '../../datastore/libnetwork';
 import { isValidName } from '../../policy/ast';
@@ -100,8 +101,9 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
         Gateway: GATEWAY_IPV4,
         StaticRoutes: [{ Destination: `${GATEWAY_IPV4}/32`, RouteType: 1, NextHop: '' }],
       };
-      const stored = await ctx.kv.get(`/calico/v1/host/${ctx.hostname}/workload/${ORCHESTRATOR}/${ORCHESTRATOR}/endpoint/${endpointId}`);
-      if (stored && /"ipv6_nets":\["/.test(stored.value)) {
+      const key = endpointKey(ctx, endpointId);
+      const stored = await ctx.kv.get(keys.endpointKey(key));
+      if (stored && decodeEndpoint(key, keys.endpointKey(key), stored.value).ipv6Nets.length > 0) {
         // The host end only gets its link-local address once the pair has carrier: bring the temp end up.
         await ctx.links.setUp(tempName);
         const gateway = await ctx.links.linkLocalAddress(hostName);

@@ -22,12 +22,22 @@ export interface CliResult {
  * (no ETCD_* or DOCKER_* from the test runner's own environment leaks in).
  */
 export function calicoctl(args: readonly string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
+  return run(CALICOCTL, args, env, stdin);
+}
+
+/** The test runner's environment without its ETCD_* and DOCKER_* settings, plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('ETCD_') && !key.startsWith('DOCKER_')) base[key] = value;
   }
+  return { ...base, ...extra };
+}
+
+/** Runs a program with a clean environment plus `env`, collecting its output. */
+export function run(file: string, args: readonly string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(CALICOCTL, [...args], { env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, [...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

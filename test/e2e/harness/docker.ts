@@ -142,6 +142,7 @@ export function uniqueName(prefix: string): string {
 
 const notFound = (stderr: string) => /no such|not found/i.test(stderr);
 
+/** Removes containers, then networks, one at a time: Docker 20.10 loses a network's endpoint count when several containers go at once. */
 export async function cleanupDocker(names: { containers?: string[]; networks?: string[] }): Promise<void> {
   const errors: string[] = [];
   // Containers first: a network still in use by a container cannot be removed.
