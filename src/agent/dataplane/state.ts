@@ -75,8 +75,12 @@ export class DataplaneState {
       for (const key of this.profileUsers.get(id) ?? []) this.recontribute(key);
     }
     if ((old === undefined) !== (data === undefined)) {
-      // Endpoint chains jump to a profile's chain only while it exists.
-      for (const endpoint of this.local.values()) if (endpoint.profileIds.includes(id)) this.renderEndpoint(endpoint);
+      // Endpoint chains jump to a profile's chain only while it exists. Only this profile's users
+      // are looked at: a new profile must not cost a pass over every endpoint on the host.
+      for (const key of this.profileUsers.get(id) ?? []) {
+        const endpoint = this.local.get(key);
+        if (endpoint) this.renderEndpoint(endpoint);
+      }
     }
     this.renderProfile(id);
   }
