@@ -30,6 +30,10 @@ export const systemRunner: CommandRunner = {
           resolve(stdout);
         }
       });
+      // A tool that exits before reading all its input (iptables-restore stops at the first bad
+      // line) closes the pipe: the write then fails with EPIPE, and the exit status above is what
+      // reports the failure. Unhandled, that stream error would end the agent.
+      child.stdin?.on('error', () => undefined);
       if (input !== undefined) child.stdin?.end(input);
     });
   },

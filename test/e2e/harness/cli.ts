@@ -44,6 +44,9 @@ export function run(file: string, args: readonly string[], env: Record<string, s
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A program that exits without reading its input (bash -c 'exit 1') makes this write fail
+    // with EPIPE; its exit code is the result.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin ?? '');
   });
 }
