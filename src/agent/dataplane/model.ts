@@ -34,7 +34,22 @@ export class DatastoreModel {
     const present = new Set(snapshot.map((update) => update.key));
     for (const key of [...this.raw.keys()]) if (!present.has(key)) this.update({ key, value: undefined });
     if (!present.has(READY)) this.ready = false;
-    for (const update of snapshot) this.update(update);
+    // Profiles first, each rendered once from its tags and rules together: endpoints (whose keys
+    // sort first) then find their profiles in place, instead of being rendered again when each
+    // profile appears. At start-up with thousands of both, this halves the work.
+    const profiles = new Set<string>();
+    const others: KeyUpdate[] = [];
+    for (const update of snapshot) {
+      const profileKey = parseProfileKey(update.key);
+      if (!profileKey || (profileKey.leaf !== 'tags' && profileKey.leaf !== 'rules')) {
+        others.push(update);
+      } else if (update.value !== undefined && this.raw.get(update.key) !== update.value) {
+        this.raw.set(update.key, update.value);
+        profiles.add(profileKey.id);
+      }
+    }
+    for (const id of profiles) this.state.setProfile(id, this.profile(id));
+    for (const update of others) this.update(update);
   }
 
   update({ key, value }: KeyUpdate): void {
