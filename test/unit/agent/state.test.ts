@@ -3,7 +3,7 @@ import { FROM_ENDPOINT, fromEndpointChain, profileChain, tagSet, TO_ENDPOINT, to
 import { type Dirty, type EndpointData, type ProfileData, DataplaneState } from '../../../src/agent/dataplane/state';
 import type { Rule } from '../../../src/policy/ast';
 import { ruleFromV1 } from '../../../src/policy/codec';
-import { A, APP1, D, DB1, DB2, endpointKey, endpointValue, parseRestore, profileKey, readGolden, scenarioSnapshot, RULE_3306, rulesOfD } from './scenario';
+import { A, APP1, D, DB1, DB2, endpointKey, HOST, endpointValue, parseRestore, profileKey, readGolden, scenarioSnapshot, RULE_3306, rulesOfD } from './scenario';
 
 const rule = (v1: Record<string, unknown>): Rule => ruleFromV1(v1, 'rule');
 const allowFromTag = (tag: string) => rule({ action: 'allow', src_tag: tag });
@@ -325,6 +325,27 @@ describe('DatastoreModel', () => {
     expect(members(state, 4, A)).toEqual(['192.168.0.3/32', '192.168.1.7/32']);
     expect(model.poolCidrs()).toEqual(['192.168.0.0/16']);
     expect(model.profileCount()).toBe(2);
+  });
+
+  it('a snapshot gives the same chains and sets as the same keys applied one by one, in any order', () => {
+    const both3 = endpoint({ hostname: HOST, iface: 'caliboth', profileIds: [D, A], ipv4Nets: ['192.168.0.9/32'], ipv6Nets: [] });
+    const snapshot = [
+      ...scenarioSnapshot({ with3306: true }),
+      {
+        key: `/calico/v1/host/${HOST}/workload/libnetwork/libnetwork/endpoint/both`,
+        value: JSON.stringify({ state: 'active', name: both3.iface, mac: 'EE:EE:EE:EE:EE:EE', profile_ids: both3.profileIds, ipv4_nets: both3.ipv4Nets, ipv6_nets: [], labels: {} }),
+      },
+    ];
+    const render = (apply: (model: DatastoreModel) => void) => {
+      const state = new DataplaneState(HOST);
+      apply(new DatastoreModel(state, () => undefined));
+      return ([4, 6] as const).map((family) => ({ chains: state.chains[family], sets: state.sets(family) }));
+    };
+    const expected = render((model) => model.reset(snapshot));
+    expect(expected[0]?.chains.has(fromEndpointChain('caliboth'))).toBe(true);
+    for (const order of [[...snapshot], [...snapshot].reverse()]) {
+      expect(render((model) => order.forEach((update) => model.update(update)))).toEqual(expected);
+    }
   });
 
   it('adding the 3306 rule through etcd dirties one chain per family', () => {
