@@ -38,12 +38,14 @@ complete -o default -F _calicoctl calicoctl
 _calicoctl() {
   local -a candidates
   candidates=("\${(@f)$(calicoctl __complete -- "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
-  compadd -- "\${candidates[@]}"
+  # -V: an unsorted group, so candidates keep calicoctl's order (the grammar's), as in bash.
+  compadd -V calicoctl -- "\${candidates[@]}"
 }
 compdef _calicoctl calicoctl
 `,
   fish: `# calicoctl fish completion: calicoctl completion fish | source
-complete -c calicoctl -f -a '(calicoctl __complete -- (commandline -opc)[2..-1] (commandline -ct))'
+# -k keeps calicoctl's order (the grammar's) instead of sorting, as in bash.
+complete -c calicoctl -f -k -a '(calicoctl __complete -- (commandline -opc)[2..-1] (commandline -ct))'
 `,
 };
 
