@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { cleanupDataplane } from './harness/agent';
 import { calicoctl, type CliResult, ROOT } from './harness/cli';
-import { docker, ensureDocker, ensureTestImage, uniqueName } from './harness/docker';
+import { docker, ensureDocker, ensureNodeBaseImage, ensureTestImage, uniqueName } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
 
 jest.setTimeout(300_000);
@@ -143,6 +143,29 @@ describe('calicoctl node --runtime=docker', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n').pop()).toBe('The image calicoctl/absent:0 is not on this host and --no-pull was given. Build it offline with scripts/build-node-image.');
     expect(await nodeContainerRunning()).toBe(false);
+  });
+});
+
+describe('the image from packaging/Dockerfile', () => {
+  it('builds on a Debian 12 + Node.js 20 base and runs as the node, programming the host', async () => {
+    const base = await ensureNodeBaseImage();
+    const packaged = `calicoctl-test/calico-node-packaged:${VERSION}`;
+    const previous = (await docker('image', 'inspect', '--format', '{{.Id}}', packaged)).stdout.trim();
+    const build = await docker('build', '-q', '--build-arg', `BASE=${base}`, '-f', path.join(ROOT, 'packaging/Dockerfile'), '-t', packaged, ROOT);
+    expect(build.code).toBe(0);
+    // Kept for the build cache next time; the one it replaces is removed (with the layers only it has).
+    if (previous && previous !== build.stdout.trim()) await docker('rmi', previous);
+    // The image's iptables must write the same (nf_tables) tables as the host's.
+    expect((await mustDocker('run', '--rm', '--entrypoint', 'iptables', packaged, '--version')).trim()).toMatch(/^iptables v1\.8\.\d+ \(nf_tables\)$/);
+
+    const start = await run('node', '--no-pull', `--node-image=${packaged}`, `--log-dir=${logDir}`, `--ip=${HOST_IP}`);
+    expect(start.code).toBe(0);
+    expect(await nodeContainerRunning()).toBe(true);
+    const status = await run('status');
+    expect(status.stdout).toContain(`image ${packaged}`);
+    expect(status.stdout).toMatch(/Dataplane: last applied at .* \(ok, \d+(\.\d)? ms\)\./);
+    expect(execFileSync('iptables', ['-S', 'FORWARD'], { encoding: 'utf8' }).split('\n')[1]).toBe('-A FORWARD -j cali-FORWARD');
+    expect(await must('node', 'stop')).toBe('Node stopped\n');
   });
 });
 

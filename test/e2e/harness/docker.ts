@@ -110,29 +110,57 @@ export async function ensureDocker(): Promise<void> {
 
 const imageExists = async (tag: string) => (await docker('image', 'inspect', '--format', '{{.Id}}', tag)).code === 0;
 
-export async function ensureTestImage(): Promise<string> {
-  if (await imageExists(TEST_IMAGE)) return TEST_IMAGE;
-  await withLock('image', async () => {
-    if (await imageExists(TEST_IMAGE)) return;
+/**
+ * Makes the image `tag` once per host (under a lock, as test files may race): `fill` lays out a
+ * root filesystem in an empty directory, which is then imported as the image's only layer.
+ */
+async function ensureImportedImage(tag: string, change: string, fill: (root: string) => Promise<void>): Promise<string> {
+  if (await imageExists(tag)) return tag;
+  await withLock(`image-${tag.replace(/[^A-Za-z0-9.-]/g, '_')}`, async () => {
+    if (await imageExists(tag)) return;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calicoctl-image-'));
     try {
       const root = path.join(dir, 'rootfs');
-      for (const d of ['bin', 'www', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true });
-      fs.chmodSync(path.join(root, 'tmp'), 0o1777);
-      fs.copyFileSync('/usr/bin/busybox', path.join(root, 'bin', 'busybox'));
-      fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-      for (const a of BUSYBOX_APPLETS) fs.symlinkSync('busybox', path.join(root, 'bin', a));
-      fs.writeFileSync(path.join(root, 'www', 'index.html'), '<html><body>calicoctl-test</body></html>\n');
+      fs.mkdirSync(root);
+      await fill(root);
       const tar = path.join(dir, 'rootfs.tar');
-      const t = await exec('tar', ['-C', root, '--owner=0', '--group=0', '--numeric-owner', '-cf', tar, '.']);
+      const t = await exec('tar', ['-C', root, '--numeric-owner', '-cf', tar, '.']);
       if (t.code !== 0) throw new Error(`tar failed: ${t.stderr}`);
-      const r = await docker('import', '--change', 'CMD ["/bin/sh"]', tar, TEST_IMAGE);
+      const r = await docker('import', '--change', change, tar, tag);
       if (r.code !== 0) throw new Error(`docker import failed: ${r.stderr}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
-  return TEST_IMAGE;
+  return tag;
+}
+
+export function ensureTestImage(): Promise<string> {
+  return ensureImportedImage(TEST_IMAGE, 'CMD ["/bin/sh"]', async (root) => {
+    for (const d of ['bin', 'www', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true });
+    fs.chmodSync(path.join(root, 'tmp'), 0o1777);
+    fs.copyFileSync('/usr/bin/busybox', path.join(root, 'bin', 'busybox'));
+    fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
+    for (const a of BUSYBOX_APPLETS) fs.symlinkSync('busybox', path.join(root, 'bin', a));
+    fs.writeFileSync(path.join(root, 'www', 'index.html'), '<html><body>calicoctl-test</body></html>\n');
+  });
+}
+
+/**
+ * A stand-in for the node:20-bookworm-slim base that packaging/Dockerfile builds on, for hosts that
+ * reach Debian's package archive but no container registry: a minimal Debian 12 made by
+ * debootstrap, plus this host's Node.js at /usr/local/bin/node (where the official image has it).
+ * Built once per host and kept, like the test image.
+ */
+export const NODE_BASE_IMAGE = 'calicoctl-test/node-base:20';
+
+export function ensureNodeBaseImage(): Promise<string> {
+  return ensureImportedImage(NODE_BASE_IMAGE, 'CMD ["node"]', async (root) => {
+    const made = await exec('debootstrap', ['--variant=minbase', 'bookworm', root], 600_000);
+    if (made.code !== 0) throw new Error(`debootstrap failed: ${made.stderr.slice(-2000)}`);
+    fs.copyFileSync(process.execPath, path.join(root, 'usr/local/bin/node'));
+    fs.chmodSync(path.join(root, 'usr/local/bin/node'), 0o755);
+  });
 }
 
 export function uniqueName(prefix: string): string {
