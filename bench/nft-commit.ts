@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import { DataplaneState } from '../src/agent/dataplane/state';
 import { profileChain, TOP_CHAINS } from '../src/agent/dataplane/names';
 import { ruleFromV1 } from '../src/policy/codec';
+import { syntheticEndpoint, syntheticRules } from './synthetic';
 import { percentile } from './timing';
 
 /**
@@ -38,28 +39,27 @@ interface Ruleset {
   readonly jumps: string[];
 }
 
-const rule = (v1: Record<string, unknown>) => ruleFromV1(v1, 'rule');
+const rules = (list: readonly Record<string, unknown>[]) => list.map((v1) => ruleFromV1(v1, 'rule'));
 
+/** The shapes bench/dataplane-scale writes to etcd, handed to the agent's renderer directly. */
 function agentLayout(endpoints: number, profiles: number): Ruleset {
   const state = new DataplaneState('bench');
   for (let p = 0; p < profiles; p++) {
     const id = `synthetic-${p}`;
-    state.setProfile(id, {
-      tags: [id],
-      rules: { inbound: [rule({ action: 'allow', src_tag: id }), rule({ action: 'allow', protocol: 'tcp', src_tag: id, dst_ports: [5000] })], outbound: [rule({ action: 'allow' })] },
-    });
+    const v1 = syntheticRules(id);
+    state.setProfile(id, { tags: [id], rules: { inbound: rules(v1.inbound_rules), outbound: rules(v1.outbound_rules) } });
   }
   for (let e = 0; e < endpoints; e++) {
-    const suffix = e.toString(16).padStart(11, '0');
+    const { id, value } = syntheticEndpoint(e, profiles);
     state.setEndpoint(`/ep${e}`, {
       hostname: 'bench',
-      state: 'active',
-      endpointId: suffix,
-      iface: `cali${suffix}`,
-      mac: 'ee:ee:ee:ee:ee:ee',
-      profileIds: [`synthetic-${e % profiles}`],
-      ipv4Nets: [`10.201.${Math.floor(e / 250)}.${(e % 250) + 1}/32`],
-      ipv6Nets: [],
+      state: value.state,
+      endpointId: id,
+      iface: value.name,
+      mac: value.mac.toLowerCase(),
+      profileIds: value.profile_ids,
+      ipv4Nets: value.ipv4_nets,
+      ipv6Nets: value.ipv6_nets,
     });
   }
   const jumps = Object.entries(TOP_CHAINS).map(([kernel, ours]) => `-I ${kernel} 1 -j ${ours}`);

@@ -6,6 +6,31 @@ import { GatewayKvStore } from '../src/datastore/gateway';
 /** The hostname calico-node uses when the harness starts it (no --hostname given). */
 export const AGENT_HOSTNAME = process.env.HOSTNAME || hostname();
 
+/** A synthetic profile's rules (v1 JSON): members accept each other, and tcp 5000 from their tag. */
+export function syntheticRules(id: string) {
+  return {
+    inbound_rules: [{ action: 'allow', src_tag: id }, { action: 'allow', protocol: 'tcp', src_tag: id, dst_ports: [5000] }],
+    outbound_rules: [{ action: 'allow' }],
+  };
+}
+
+/** Synthetic endpoint number `e` (v1 JSON), in profile `synthetic-<e mod profiles>`. */
+export function syntheticEndpoint(e: number, profiles: number) {
+  const id = `${e.toString(16).padStart(11, '0')}${'f'.repeat(53)}`;
+  return {
+    id,
+    value: {
+      state: 'active',
+      name: `cali${id.slice(0, 11)}`,
+      mac: 'EE:EE:EE:EE:EE:EE',
+      profile_ids: [`synthetic-${e % profiles}`],
+      ipv4_nets: [`10.201.${Math.floor(e / 250)}.${(e % 250) + 1}/32`],
+      ipv6_nets: [] as string[],
+      labels: {},
+    },
+  };
+}
+
 /**
  * Writes `endpoints` synthetic workload endpoints on this host, spread over `profiles` profiles
  * (each tagged with its own name, accepting tcp 5000 from its own tag), as the plugin would. Their
@@ -18,30 +43,12 @@ export async function writeSyntheticEndpoints(etcd: EtcdServer, endpoints: numbe
     for (let p = 0; p < profiles; p++) {
       const id = `synthetic-${p}`;
       puts.push({ type: 'put', key: `/calico/v1/policy/profile/${id}/tags`, value: JSON.stringify([id]) });
-      puts.push({
-        type: 'put',
-        key: `/calico/v1/policy/profile/${id}/rules`,
-        value: JSON.stringify({
-          inbound_rules: [{ action: 'allow', src_tag: id }, { action: 'allow', protocol: 'tcp', src_tag: id, dst_ports: [5000] }],
-          outbound_rules: [{ action: 'allow' }],
-        }),
-      });
+      puts.push({ type: 'put', key: `/calico/v1/policy/profile/${id}/rules`, value: JSON.stringify(syntheticRules(id)) });
     }
     for (let e = 0; e < endpoints; e++) {
-      const id = `${e.toString(16).padStart(11, '0')}${'f'.repeat(53)}`;
-      puts.push({
-        type: 'put',
-        key: `/calico/v1/host/${AGENT_HOSTNAME}/workload/libnetwork/libnetwork/endpoint/${id}`,
-        value: JSON.stringify({
-          state: 'active',
-          name: `cali${id.slice(0, 11)}`,
-          mac: 'EE:EE:EE:EE:EE:EE',
-          profile_ids: [`synthetic-${e % profiles}`],
-          ipv4_nets: [`10.201.${Math.floor(e / 250)}.${(e % 250) + 1}/32`],
-          ipv6_nets: [],
-          labels: {},
-        }),
-      });
+      const endpoint = syntheticEndpoint(e, profiles);
+      const key = `/calico/v1/host/${AGENT_HOSTNAME}/workload/libnetwork/libnetwork/endpoint/${endpoint.id}`;
+      puts.push({ type: 'put', key, value: JSON.stringify(endpoint.value) });
     }
     // etcd caps a transaction at 128 operations by default.
     for (let i = 0; i < puts.length; i += 100) await kv.commit([], puts.slice(i, i + 100));
