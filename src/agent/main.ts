@@ -9,6 +9,7 @@ import type { KvStore } from '../datastore/kv';
 import { cleanupDataplane } from './dataplane/cleanup';
 import { Dataplane } from './dataplane/driver';
 import { systemRunner } from '../host/exec';
+import { FORWARDING_SYSCTLS, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
 import { StatusFile } from './status';
 import { EtcdSync } from './sync';
 import { createLogger, type Logger, type LogLevel } from './log';
@@ -16,8 +17,6 @@ import { ipamDriverHandlers } from './plugin/ipam-driver';
 import { LinkManager } from './plugin/links';
 import { networkDriverHandlers } from './plugin/network-driver';
 import { createPluginServer, DEFAULT_SOCKET, listenOnSocket } from './plugin/server';
-
-export const STARTED_MESSAGE = 'Calico node started successfully';
 
 export interface AgentOptions {
   readonly logDir?: string;
@@ -43,7 +42,7 @@ export function agentProgram(env: NodeJS.ProcessEnv, version: string): Command {
     .option('--no-plugin', 'do not serve the Docker plugin')
     .option('--no-dataplane', 'do not program iptables, ipsets and routes')
     .option('--cleanup', 'remove every chain, ipset and route the agent created, then exit')
-    .option('--state-dir <dir>', 'where the agent reports its status', '/var/run/calico')
+    .option('--state-dir <dir>', 'where the agent reports its status', STATE_DIR)
     .option('--timeout <duration>', 'bound on each etcd request (env ETCD_TIMEOUT; default 5s)')
     .version(version, '--version')
     .exitOverride();
@@ -139,7 +138,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
 
 /** Routing between containers needs IP forwarding; failing to enable it is reported, not fatal. */
 function enableForwarding(log: Logger): void {
-  for (const path of ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']) {
+  for (const path of FORWARDING_SYSCTLS) {
     try {
       writeFileSync(path, '1');
     } catch (error) {
@@ -161,7 +160,7 @@ async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger
     }
   }
   await hosts.ensureGlobalConfig();
-  const pool = await hosts.ensureDefaultPool((env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
+  const pool = await hosts.ensureDefaultPool(noDefaultPools(env));
   if (pool) log.info(`Created the default IPv4 pool ${pool}`);
 }
 

@@ -1,17 +1,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AgentStatus, STATUS_FILE } from './contract';
 import type { Logger } from './log';
-
-export const STATUS_FILE = 'calico-node.json';
-
-/** What `calicoctl status` reads: who runs, since when, and how the last dataplane apply went. */
-export interface AgentStatus {
-  readonly pid: number;
-  readonly version: string;
-  readonly hostname: string;
-  readonly startedAt: string;
-  readonly lastApply?: { readonly at: string; readonly ok: boolean; readonly durationMs: number; readonly error?: string };
-}
 
 export class StatusFile {
   private status: AgentStatus;

@@ -1,4 +1,4 @@
-import { type AgentStatus, STATUS_FILE } from '../agent/status';
+import { type AgentStatus, STATUS_FILE } from '../agent/contract';
 import type { Context } from './context';
 import { CONTAINER_NAME, PID_FILE, PROCESS_FILE, SETTINGS_LABEL, STATE_DIR } from './node-plan';
 

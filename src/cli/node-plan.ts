@@ -1,5 +1,8 @@
 import type { EtcdSettings } from '../datastore/config';
 import type { ContainerSpec } from '../docker/containers';
+import { STATE_DIR } from '../agent/contract';
+
+export { PID_FILE, PROCESS_FILE, STATE_DIR } from '../agent/contract';
 
 export type Runtime = 'docker' | 'process' | 'none';
 
@@ -16,10 +19,6 @@ export interface NodeOptions {
 
 export const CONTAINER_NAME = 'calico-node';
 export const SETTINGS_LABEL = 'org.projectcalico.calicoctl.settings';
-export const STATE_DIR = '/var/run/calico';
-export const PID_FILE = `${STATE_DIR}/calico-node.pid`;
-/** Where the process runtime records how it started the agent, to tell "same settings" apart. */
-export const PROCESS_FILE = `${STATE_DIR}/calico-node.process.json`;
 const CERT_DIR = '/etc/calico/certs';
 
 /**

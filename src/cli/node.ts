@@ -1,3 +1,4 @@
+import { FORWARDING_SYSCTLS, maskPassword, noDefaultPools, STARTED_MESSAGE } from '../agent/contract';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -28,7 +29,6 @@ import { progress } from './progress';
 import { formatChecks, runSystemChecks } from './system-checks';
 import { renderTable, sortRows } from './table';
 
-const STARTED = 'Calico node started successfully';
 const START_TIMEOUT_MS = 60_000;
 
 export function defaultNodeImage(version: string): string {
@@ -163,8 +163,8 @@ async function startNode(ctx: Context, raw: RawNodeOptions): Promise<void> {
 }
 
 function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Record<string, string | undefined>>, plan: StartPlan): string {
-  const pools = (env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true' ? 'no default pool (NO_DEFAULT_POOLS=true)' : 'the default pool 192.168.0.0/16 if there is no IPv4 pool';
-  const command = describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>');
+  const pools = noDefaultPools(env) ? 'no default pool (NO_DEFAULT_POOLS=true)' : 'the default pool 192.168.0.0/16 if there is no IPv4 pool';
+  const command = maskPassword(describePlan(plan));
   return (
     `Would register host ${options.name} in etcd (${endpoints}): IPv4 ${options.ip ?? 'none'}, IPv6 ${options.ip6 ?? 'none'}, ${pools}.\n` +
     'Would enable IPv4 and IPv6 forwarding.\n' +
@@ -198,9 +198,9 @@ async function registerHost(ctx: Context, options: NodeOptions): Promise<void> {
   }
   await hosts.ensureGlobalConfig();
   await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
-  const pool = await hosts.ensureDefaultPool((ctx.env.NO_DEFAULT_POOLS ?? '').toLowerCase() === 'true');
+  const pool = await hosts.ensureDefaultPool(noDefaultPools(ctx.env));
   if (pool) ctx.io.err.write(`Created the default IPv4 pool ${pool}\n`);
-  for (const path of ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding']) {
+  for (const path of FORWARDING_SYSCTLS) {
     const error = ctx.deps.host.writeFile(path, '1');
     if (error !== undefined && path.includes('ipv4')) throw new CommandError(`Could not enable IPv4 forwarding: ${error}`);
   }
@@ -224,7 +224,7 @@ async function startContainer(ctx: Context, options: NodeOptions, plan: Extract<
   mkdirSync(options.logDir, { recursive: true });
   mkdirSync(STATE_DIR, { recursive: true });
   await containers.remove(CONTAINER_NAME); // a stopped leftover would block the name
-  ctx.io.err.write(`Running the agent as a container:\n${describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>')}`);
+  ctx.io.err.write(`Running the agent as a container:\n${maskPassword(describePlan(plan))}`);
   const id = await containers.run(plan.spec);
   const done = progress(ctx.io, 'Waiting for calico-node to start');
   try {
@@ -246,7 +246,7 @@ async function startProcess(ctx: Context, options: NodeOptions, plan: Extract<St
   const log = openSync(plan.logFile, 'a');
   const env = { ...process.env, ...Object.fromEntries(plan.env) };
   const [file, ...args] = plan.argv as [string, ...string[]];
-  ctx.io.err.write(`Running the agent as a host process:\n${describePlan(plan).replace(/ETCD_PASSWORD=\S+/, 'ETCD_PASSWORD=<hidden>')}`);
+  ctx.io.err.write(`Running the agent as a host process:\n${maskPassword(describePlan(plan))}`);
   const child = spawn(file, args, { env, detached: options.detach, stdio: ['ignore', log, log] });
   closeSync(log);
   const pid = child.pid;
@@ -272,10 +272,10 @@ async function waitForStart(progress: () => Promise<{ log: string; alive: boolea
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const { log, alive } = await progress();
-    if (log.includes(STARTED)) return;
+    if (log.includes(STARTED_MESSAGE)) return;
     if (!alive || Date.now() > deadline) {
       const tail = log.trim().split('\n').slice(-10).join('\n');
-      const why = alive ? `did not report "${STARTED}" within ${START_TIMEOUT_MS / 1000} s` : 'stopped';
+      const why = alive ? `did not report "${STARTED_MESSAGE}" within ${START_TIMEOUT_MS / 1000} s` : 'stopped';
       throw new CommandError(`calico-node ${why}. The end of its log:\n${tail || '(empty)'}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { AgentStatus } from '../agent/status';
+import type { AgentStatus } from '../agent/contract';
 import { type Palette, palette } from './color';
 import { CommandError } from './errors';
 import { readAgentStatus, runningAgent, thisHostname } from './node-agent';
