@@ -17,8 +17,14 @@ export interface Palette {
 }
 
 const plain: Palette = { bold: (t) => t, green: (t) => t, yellow: (t) => t, red: (t) => t };
-const ansi = (code: number) => (text: string) => `\x1b[${code}m${text}\x1b[${code === 1 ? 22 : 39}m`;
-const coloured: Palette = { bold: ansi(1), green: ansi(32), yellow: ansi(33), red: ansi(31) };
+
+/** chalk, forced to 16 colours (whether to colour at all is decided above); loaded on first use. */
+let chalk: import('chalk').Chalk | undefined;
+const styled = (style: 'bold' | 'green' | 'yellow' | 'red') => (text: string) => {
+  chalk ??= new (require('chalk') as typeof import('chalk')).Instance({ level: 1 });
+  return chalk[style](text);
+};
+const coloured: Palette = { bold: styled('bold'), green: styled('green'), yellow: styled('yellow'), red: styled('red') };
 
 export function palette(enabled: boolean): Palette {
   return enabled ? coloured : plain;
