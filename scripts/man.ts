@@ -7,7 +7,6 @@ import { type Command, Help } from 'commander';
 import { agentProgram } from '../src/agent/main';
 import type { Deps } from '../src/cli/context';
 import { buildProgram } from '../src/cli/program';
-import { Session } from '../src/cli/session';
 
 const GROUPS: Record<string, string> = {
   profile: 'manage profiles: the tags and rules that a Docker network\'s policy is made of',
@@ -130,7 +129,7 @@ cleanly on SIGTERM and leaves the dataplane in place; --cleanup removes it. cali
 
 export function cliProgram(version: string): Command {
   const deps = { io: { out: { write: () => true }, err: { write: () => true } }, env: {}, version } as unknown as Deps;
-  return buildProgram(new Session(deps));
+  return buildProgram(deps).root;
 }
 
 /** Every command with an action, below `command` (the command itself when it has one). */

@@ -1,23 +1,57 @@
+import { SPECS } from './commands';
 import { UsageError } from './errors';
+import type { AnySpec } from './spec';
 
 /**
  * Commander cannot put an argument between command words (`profile <PROFILE> rule add …`), so the
  * words are reordered before parsing: `profile P rule add …` becomes `profile rule add P …`, and
- * `endpoint E profile append …` becomes `endpoint profile append E …`. As in the original, a
- * profile named like a verb (show, add, remove, …) cannot be addressed this way.
+ * `endpoint E profile append …` becomes `endpoint profile append E …`. Which nouns take such a
+ * target, before which groups, comes from the specs (a group with `target`). As in the original,
+ * a profile named like a verb (show, add, remove, …) cannot be addressed this way.
  */
-const NOUNS: Record<string, { readonly verbs: ReadonlySet<string>; readonly groups: ReadonlySet<string>; readonly name: string }> = {
-  profile: { verbs: new Set(['show', 'add', 'remove', 'help', 'rule', 'tag']), groups: new Set(['rule', 'tag']), name: 'profile' },
-  endpoint: { verbs: new Set(['show', 'help', 'profile']), groups: new Set(['profile']), name: 'endpoint' },
-};
+interface Noun {
+  readonly verbs: ReadonlySet<string>;
+  readonly groups: readonly string[];
+}
 
-/** Root options that take a value as the next word, so the scan can step over it. */
-const VALUE_OPTIONS = new Set(['--at', '--timeout', '-c', '--config', '-l', '--log-level', '-o', '--output', '--host', '--orchestrator', '--workload']);
+let derived: { nouns: Map<string, Noun>; valueOptions: Set<string> } | undefined;
+
+function grammar(specs: readonly AnySpec[]): { nouns: Map<string, Noun>; valueOptions: Set<string> } {
+  const nouns = new Map<string, Noun>();
+  for (const spec of specs) {
+    if (spec.kind !== 'group' || !spec.target || spec.path.length !== 2) continue;
+    const [noun, group] = spec.path as [string, string];
+    const verbs = new Set(['help', ...specs.filter((s) => s.path.length === 2 && s.path[0] === noun).map((s) => s.path[1] as string)]);
+    nouns.set(noun, { verbs, groups: [...(nouns.get(noun)?.groups ?? []), group] });
+  }
+  // Options that take a value as the next word, so the scan can step over it: the root's and every command's.
+  const valueOptions = new Set(['--timeout', '-c', '--config', '-l', '--log-level']);
+  for (const spec of specs) {
+    if (spec.kind !== 'command') continue;
+    for (const option of spec.options ?? []) {
+      if (!/[<[]/.test(option.flags)) continue;
+      for (const flag of option.flags.split(/[ ,]+/)) if (flag.startsWith('-')) valueOptions.add(flag);
+    }
+  }
+  return { nouns, valueOptions };
+}
 
 export function reorderWords(argv: readonly string[]): string[] {
+  derived ??= grammar(SPECS);
+  const { nouns, valueOptions } = derived;
+  const nextWord = (words: readonly string[], from: number): number => {
+    for (let i = from; i < words.length; i++) {
+      const word = words[i] as string;
+      if (word === '--') return -1;
+      if (!word.startsWith('-') || word === '-') return i;
+      if (valueOptions.has(word)) i++;
+    }
+    return -1;
+  };
   const words = [...argv];
   const nounAt = nextWord(words, 0);
-  const noun = nounAt < 0 ? undefined : NOUNS[words[nounAt] as string];
+  const nounName = nounAt < 0 ? undefined : (words[nounAt] as string);
+  const noun = nounName === undefined ? undefined : nouns.get(nounName);
   if (!noun) return words;
   const nameAt = nextWord(words, nounAt + 1);
   if (nameAt < 0) return words;
@@ -25,24 +59,14 @@ export function reorderWords(argv: readonly string[]): string[] {
   if (noun.verbs.has(name)) return words;
   const groupAt = nextWord(words, nameAt + 1);
   const group = groupAt < 0 ? undefined : words[groupAt];
-  if (group === undefined || !noun.groups.has(group)) {
-    const expected = [...noun.groups].map((g) => `'${g}'`).join(' or ');
+  if (group === undefined || !noun.groups.includes(group)) {
+    const expected = noun.groups.map((g) => `'${g}'`).join(' or ');
     const found = group === undefined ? 'nothing' : `'${group}'`;
-    throw new UsageError(`Expected ${expected} after '${noun.name} ${name}', found ${found}. See 'calicoctl ${noun.name} --help'.`);
+    throw new UsageError(`Expected ${expected} after '${nounName} ${name}', found ${found}. See 'calicoctl ${nounName} --help'.`);
   }
   const verbAt = nextWord(words, groupAt + 1);
   words.splice(nameAt, 1); // indexes after nameAt shift down by one
   if (verbAt < 0) return words; // `profile P rule`: show the group's help or a missing-verb error
   words.splice(verbAt, 0, name);
   return words;
-}
-
-function nextWord(words: readonly string[], from: number): number {
-  for (let i = from; i < words.length; i++) {
-    const word = words[i] as string;
-    if (word === '--') return -1;
-    if (!word.startsWith('-') || word === '-') return i;
-    if (VALUE_OPTIONS.has(word)) i++;
-  }
-  return -1;
 }

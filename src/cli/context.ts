@@ -45,8 +45,12 @@ export interface GlobalOptions {
   readonly dryRun: boolean;
 }
 
-/** Per-invocation access to lazily opened clients; closed by main when the command ends. */
-export class Context {
+/**
+ * What every command's run() is given: the outside world (deps), the global options, and clients
+ * opened on first use, so that --help, `version --client` and every grammar error touch neither
+ * etcd nor Docker. One per invocation; main closes it when the command ends.
+ */
+export class CommandContext {
   private kvStore: KvStore | undefined;
   private cachedSettings: EtcdSettings | undefined;
   private mergedEnv: Environment | undefined;
@@ -54,10 +58,15 @@ export class Context {
   private engine: NetworkLister | undefined;
   private containerRuntime: ContainerRuntime | undefined;
 
+  /** `options` is read when a command runs: the root flags are parsed by then. */
   constructor(
     readonly deps: Deps,
-    readonly options: GlobalOptions,
+    private readonly globalOptions: () => GlobalOptions,
   ) {}
+
+  get options(): GlobalOptions {
+    return this.globalOptions();
+  }
 
   get io(): IO {
     return this.deps.io;

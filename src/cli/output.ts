@@ -1,4 +1,4 @@
-import { Option } from 'commander';
+import type { OptionSpec } from './spec';
 
 /**
  * Machine-readable output for the `show` commands. Without `-o` a command prints exactly what the
@@ -7,13 +7,9 @@ import { Option } from 'commander';
  */
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
-export function outputOption(): Option {
-  return new Option('-o, --output <FORMAT>', 'output format').choices(['table', 'wide', 'json', 'yaml']).default('table');
-}
+export const OUTPUT_OPTION: OptionSpec = { flags: '-o, --output <FORMAT>', description: 'output format', choices: ['table', 'wide', 'json', 'yaml'], default: 'table' };
 
-export function quietOption(): Option {
-  return new Option('-q, --quiet', 'print only the names, one per line');
-}
+export const QUIET_OPTION: OptionSpec = { flags: '-q, --quiet', description: 'print only the names, one per line' };
 
 /** JSON or YAML text of `data`; YAML is loaded only when asked for (it costs ~25 ms). */
 export function renderData(format: 'json' | 'yaml', data: unknown): string {

@@ -1,31 +1,25 @@
-import { Command, Help, Option } from 'commander';
-import { makeEndpointCommand } from './endpoint';
-import { makeIpamCommand } from './ipam';
-import { makeChecksystemCommand } from './checksystem';
-import { makeCompletionCommands } from './completion';
-import { makeDiagsCommand } from './diags';
+import { Argument, Command, Help, Option } from 'commander';
+import { colorEnabled } from './color';
+import { SPECS } from './commands';
+import { completeCommand } from './completion';
+import { CommandContext, type Deps, type GlobalOptions } from './context';
 import { UsageError } from './errors';
-import { makeNodeCommand } from './node';
-import { makeStatusCommand } from './status';
-import { makePoolCommand } from './pool';
-import { PROFILE_EXAMPLES, PROFILE_USAGE, RULE_GRAMMAR } from './help';
 import type { IO } from './io';
-import { makeProfileAddCommand } from './profile-add';
-import { makeProfileRemoveCommand } from './profile-remove';
-import { makeProfileShowCommand } from './profile-show';
-import { makeTagCommand } from './profile-tag';
-import { makeRuleAddCommand } from './rule-add';
-import { makeRuleJsonCommand } from './rule-json';
-import { makeRuleRemoveCommand } from './rule-remove';
-import { makeRuleShowCommand } from './rule-show';
-import { makeRuleUpdateCommand } from './rule-update';
-import type { Session } from './session';
-import { makeVersionCommand } from './version';
+import type { AnySpec, CommandSpec, OptionSpec } from './spec';
 
-/** Usage lines that differ from Commander's own, for commands whose argument sits between words. */
-const displayUsage = new WeakMap<Command, string>();
+/** What a parsed command line does with its command: run it (or, in tests, only look at the options). */
+export type Execute = (spec: CommandSpec<unknown>, options: Record<string, unknown>, ctx: CommandContext) => Promise<void> | void;
 
-export function buildProgram(session: Session): Command {
+export interface Program {
+  readonly root: Command;
+  /** The context the command runs with; its options read the root flags once they are parsed. */
+  readonly context: CommandContext;
+}
+
+const runSpec: Execute = (spec, options, ctx) => spec.run(options as never, ctx);
+
+/** The Commander tree, built from the specs under commands/ in their order. */
+export function buildProgram(deps: Deps, execute: Execute = runSpec): Program {
   const program = new Command('calicoctl')
     .description('Manage Calico network policy for Docker networks, kept in etcd')
     .option('-c, --config <file>', 'a config file, YAML or JSON (default /etc/calico/calicoctl.cfg when it exists); the environment wins')
@@ -33,7 +27,7 @@ export function buildProgram(session: Session): Command {
     .addOption(new Option('-l, --log-level <level>', 'debug prints every etcd and Docker call on stderr').choices(['error', 'warning', 'info', 'debug']).default('error'))
     .option('--debug', 'print stack traces on errors, and every etcd and Docker call')
     .option('--no-color', 'no colour, even on a terminal (also: NO_COLOR=1)')
-    .version(session.deps.version, '--version', 'print the calicoctl version')
+    .version(deps.version, '--version', 'print the calicoctl version')
     .addHelpText(
       'after',
       `
@@ -48,106 +42,89 @@ Environment:
 Run 'calicoctl <command> --help' for a command's usage and examples.`,
     );
 
-  program.addCommand(makeProfileCommand(session));
-  const endpoint = makeEndpointCommand(session);
-  for (const command of endpoint.commands.find((c) => c.name() === 'profile')?.commands ?? []) {
-    const profiles = command.name() === 'show' ? '' : ' [<PROFILES>...]';
-    displayUsage.set(command, `endpoint <ENDPOINT_ID> profile ${command.name()} [--host=<HOSTNAME>] [--orchestrator=<ORCHESTRATOR_ID>] [--workload=<WORKLOAD_ID>]${profiles}`);
+  let dryRun = false;
+  const context = new CommandContext(deps, () => globalOptions(program, deps, dryRun));
+  const usages = new WeakMap<Command, string>();
+  const specs = new WeakMap<Command, AnySpec>();
+  const byPath = new Map<string, Command>([['', program]]);
+  for (const spec of SPECS) {
+    const parent = byPath.get(spec.path.slice(0, -1).join(' '));
+    if (!parent) throw new Error(`${spec.path.join(' ')} comes before its group`);
+    const command = parent.command(spec.path[spec.path.length - 1] as string).description(spec.summary);
+    if (spec.usage !== undefined) usages.set(command, `calicoctl ${spec.usage}`);
+    if (spec.help !== undefined) command.addHelpText('after', spec.help);
+    if (spec.kind === 'command') defineAction(command, spec, deps.version, (options) => execute(spec, options, context));
+    specs.set(command, spec);
+    byPath.set(spec.path.join(' '), command);
   }
-  program.addCommand(endpoint);
-  program.addCommand(makePoolCommand(session));
-  program.addCommand(makeIpamCommand(session));
-  program.addCommand(makeNodeCommand(session));
-  program.addCommand(makeStatusCommand(session));
-  program.addCommand(makeChecksystemCommand(session));
-  program.addCommand(makeDiagsCommand(session));
-  program.addCommand(makeVersionCommand(session));
-  const [completion, complete] = makeCompletionCommands(session, () => program);
-  program.addCommand(completion as Command);
-  program.addCommand(complete as Command, { hidden: true });
+  program.addCommand(completeCommand(context, program, specs), { hidden: true });
 
-  // Commands that write take --dry-run: the session then describes writes instead of making them.
+  // Commands that write take --dry-run: the context then describes writes instead of making them.
   // `node` has a --dry-run of its own, and Commander gives it the flag also when it follows a node
   // subcommand (`node remove --dry-run`), so the subcommand must look at its parent's too.
-  const writers = new Set(writeCommands(program));
+  const owners = new Set<Command>();
+  const writers = new Set<Command>();
+  for (const [path, command] of byPath) {
+    const spec = specs.get(command);
+    if (spec?.kind !== 'command') continue;
+    if (spec.options?.some((o) => o.flags === '--dry-run')) owners.add(command);
+    else if (spec.writes) writers.add(command);
+    if (spec.writes && owners.has(command)) throw new Error(`${path}: --dry-run is declared twice`);
+  }
   program.hook('preAction', (_root, action) => {
-    if (action.name() === 'node') return;
-    const fromNode = action.parent?.name() === 'node' && action.parent.opts().dryRun === true;
-    if (action.opts().dryRun !== true && !fromNode) return;
-    if (!writers.has(action)) throw new UsageError(`'node ${action.name()}' has no --dry-run: it would run for real.`);
-    session.dryRun = true;
+    if (owners.has(action)) return;
+    const fromParent = action.parent !== null && owners.has(action.parent) && action.parent.opts().dryRun === true;
+    if (action.opts().dryRun !== true && !fromParent) return;
+    if (!writers.has(action)) throw new UsageError(`'${action.parent?.name()} ${action.name()}' has no --dry-run: it would run for real.`);
+    dryRun = true;
   });
   for (const command of writers) command.option('--dry-run', 'print what would change in etcd, and change nothing');
 
-  configureTree(program, session.deps.io);
-  return program;
+  configureTree(program, deps.io, usages);
+  return { root: program, context };
 }
 
-function makeProfileCommand(session: Session): Command {
-  const profile = new Command('profile')
-    .description('Manage profiles: the tags and rules that a Docker network\'s policy is made of')
-    .addHelpText('after', `\n${PROFILE_USAGE}\n${RULE_GRAMMAR}\n${PROFILE_EXAMPLES}`);
-  displayUsage.set(profile, 'profile (show|add|remove) … | profile <PROFILE> (rule|tag) …');
-
-  const rule = new Command('rule')
-    .description("Show or change a profile's inbound and outbound rules")
-    .addHelpText('after', `\n${RULE_GRAMMAR}\n${PROFILE_EXAMPLES}`);
-  displayUsage.set(rule, 'profile <PROFILE> rule (add|remove|show|json|update) …');
-  const usages: [Command, string][] = [
-    [makeRuleAddCommand(session), 'profile <PROFILE> rule add (inbound|outbound) [--at=<POSITION>] (allow|deny) [RULE-MATCH]'],
-    [makeRuleRemoveCommand(session), 'profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])'],
-    [makeRuleShowCommand(session), 'profile <PROFILE> rule show'],
-    [makeRuleJsonCommand(session), 'profile <PROFILE> rule json'],
-    [makeRuleUpdateCommand(session), 'profile <PROFILE> rule update < rules.json'],
-  ];
-  for (const [command, usage] of usages) {
-    displayUsage.set(command, usage);
-    if (command.name() === 'add' || command.name() === 'remove') command.addHelpText('after', `\n${RULE_GRAMMAR}\n${PROFILE_EXAMPLES}`);
-    rule.addCommand(command);
-  }
-
-  const tag = makeTagCommand(session);
-  displayUsage.set(tag, 'profile <PROFILE> tag (show|add <TAG>|remove <TAG>)');
-  for (const command of tag.commands) {
-    displayUsage.set(command, `profile <PROFILE> tag ${command.name()}${command.name() === 'show' ? '' : ' <TAG>'}`);
-  }
-
-  profile.addCommand(makeProfileShowCommand(session));
-  profile.addCommand(makeProfileAddCommand(session));
-  profile.addCommand(makeProfileRemoveCommand(session));
-  profile.addCommand(rule);
-  profile.addCommand(tag);
-  return profile;
+function defineAction(command: Command, spec: CommandSpec<unknown>, version: string, action: (options: Record<string, unknown>) => Promise<void> | void): void {
+  for (const arg of spec.args ?? []) command.addArgument(new Argument(arg.syntax, arg.description));
+  for (const option of spec.options ?? []) command.addOption(toOption(option, version));
+  command.action(async (...received: unknown[]) => {
+    const self = received[received.length - 1] as Command;
+    const options: Record<string, unknown> = { ...self.opts() };
+    (spec.args ?? []).forEach((arg, index) => (options[arg.key] = received[index]));
+    await action(options);
+  });
 }
 
-/** The leaf commands that change etcd (`node` has a --dry-run of its own). */
-function writeCommands(program: Command): Command[] {
-  const paths = [
-    'profile add', 'profile remove', 'profile rule add', 'profile rule remove', 'profile rule update', 'profile tag add', 'profile tag remove',
-    'pool add', 'pool remove', 'pool range add', 'ipam release', 'endpoint profile append', 'endpoint profile remove', 'endpoint profile set', 'node remove',
-  ];
-  return paths.map((path) =>
-    path.split(' ').reduce<Command>((command, name) => {
-      const next = command.commands.find((c) => c.name() === name);
-      if (!next) throw new Error(`no command ${path}`);
-      return next;
-    }, program),
-  );
+function toOption(spec: OptionSpec, version: string): Option {
+  const option = new Option(spec.flags, spec.description);
+  if (spec.choices) option.choices(spec.choices);
+  if (spec.default !== undefined) option.default(typeof spec.default === 'function' ? spec.default(version) : spec.default);
+  return option;
+}
+
+function globalOptions(program: Command, deps: Deps, dryRun: boolean): GlobalOptions {
+  const opts = program.opts() as { debug?: boolean; timeout?: string; config?: string; color?: boolean; logLevel?: string };
+  const debug = opts.debug === true;
+  return {
+    debug,
+    ...(opts.timeout !== undefined && { timeout: opts.timeout }),
+    ...(opts.config !== undefined && { config: opts.config }),
+    // Colour on stdout: a terminal, and neither NO_COLOR, TERM=dumb nor --no-color.
+    color: colorEnabled(deps.io.stdoutIsTTY, deps.env, opts.color === false),
+    trace: debug || opts.logLevel === 'debug',
+    dryRun,
+  };
 }
 
 /**
  * Commander does not pass exitOverride, output and help settings down through addCommand, so
  * they are applied to every node: errors become exceptions for main, output goes through IO.
  */
-function configureTree(command: Command, io: IO): void {
+function configureTree(command: Command, io: IO, usages: WeakMap<Command, string>): void {
   command
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.out.write(text), writeErr: (text) => io.err.write(text) })
-    .configureHelp({
-      commandUsage: (cmd) => {
-        const custom = displayUsage.get(cmd);
-        return custom !== undefined ? `calicoctl ${custom}` : new Help().commandUsage(cmd);
-      },
-    });
-  for (const sub of command.commands) configureTree(sub, io);
+    .configureHelp({ commandUsage: (cmd) => usages.get(cmd) ?? new Help().commandUsage(cmd) });
+  for (const sub of command.commands) configureTree(sub, io, usages);
 }
+

@@ -1,31 +1,27 @@
 import { DatastoreUnavailableError } from '../../src/datastore/errors';
+import { PROFILE_USAGE } from '../../src/cli/commands/profile';
+import { RULE_GRAMMAR } from '../../src/cli/commands/profile/grammar';
 import { fakeWorld } from '../fakes/cli';
 import { fails, mustRun, networkWorld, ok, runUnchanged, usage } from './helpers';
 
 const ETCD_DOWN = 'Cannot reach etcd at http://127.0.0.1:2379 (connection refused). Is etcd running? Check ETCD_ENDPOINTS.';
 
-const PROFILE_USAGE = `Usage:
-  calicoctl profile show [--detailed]
-  calicoctl profile add <PROFILE>
-  calicoctl profile remove <PROFILE> [--no-check]
-  calicoctl profile <PROFILE> tag show
-  calicoctl profile <PROFILE> tag (add|remove) <TAG>
-  calicoctl profile <PROFILE> rule add (inbound|outbound) [--at=<POSITION>] (allow|deny) [RULE-MATCH]
-  calicoctl profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])
-  calicoctl profile <PROFILE> rule show
-  calicoctl profile <PROFILE> rule json
-  calicoctl profile <PROFILE> rule update
-`;
+/** The profile verbs' usage block is derived from their specs; these are the lines it must hold, in order. */
+const PROFILE_USAGE_LINES = [
+  'Usage:',
+  '  calicoctl profile show [--detailed]',
+  '  calicoctl profile add <PROFILE>',
+  '  calicoctl profile remove <PROFILE> [--no-check]',
+  '  calicoctl profile <PROFILE> rule add (inbound|outbound) [--at=<POSITION>] (allow|deny) [RULE-MATCH]',
+  '  calicoctl profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])',
+  '  calicoctl profile <PROFILE> rule show',
+  '  calicoctl profile <PROFILE> rule json',
+  '  calicoctl profile <PROFILE> rule update < rules.json',
+  '  calicoctl profile <PROFILE> tag show',
+  '  calicoctl profile <PROFILE> tag add <TAG>',
+  '  calicoctl profile <PROFILE> tag remove <TAG>',
+];
 
-const RULE_MATCH = `RULE-MATCH is one of:
-  (tcp|udp) [from [ports <SRCPORTS>] [tag <SRCTAG>] [cidr <SRCCIDR>]]
-            [to   [ports <DSTPORTS>] [tag <DSTTAG>] [cidr <DSTCIDR>]]
-  icmp   [type <ICMPTYPE> [code <ICMPCODE>]] [from [tag <SRCTAG>] [cidr <SRCCIDR>]]
-                                             [to   [tag <DSTTAG>] [cidr <DSTCIDR>]]
-  icmpv6 [type <ICMPTYPE> [code <ICMPCODE>]] [from [tag <SRCTAG>] [cidr <SRCCIDR>]]
-                                             [to   [tag <DSTTAG>] [cidr <DSTCIDR>]]
-  [from [tag <SRCTAG>] [cidr <SRCCIDR>]] [to [tag <DSTTAG>] [cidr <DSTCIDR>]]
-`;
 
 describe('help', () => {
   it('calicoctl with no arguments prints the main help on stdout, exit 0', async () => {
@@ -52,8 +48,10 @@ describe('help', () => {
     const result = await world.run(['profile', '--help']);
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toContain(PROFILE_USAGE);
-    expect(result.stdout).toContain(RULE_MATCH);
+    expect(PROFILE_USAGE).toBe(`${PROFILE_USAGE_LINES.join('\n')}\n`);
+    expect(result.stdout).toContain(`\n${PROFILE_USAGE}\n${RULE_GRAMMAR}`);
+    expect(RULE_GRAMMAR).toMatch(/^RULE-MATCH is one of:\n {2}\(tcp\|udp\) \[from \[ports <SRCPORTS>\] \[tag <SRCTAG>\] \[cidr <SRCCIDR>\]\]\n/);
+    expect(RULE_GRAMMAR).toContain('\n  icmpv6 [type <ICMPTYPE> [code <ICMPCODE>]] [from [tag <SRCTAG>] [cidr <SRCCIDR>]]\n');
     expect(result.stdout).toContain('\nExamples:\n  calicoctl profile add web\n');
     expect(result.stdout).toContain('  calicoctl profile databases rule add inbound allow tcp from tag applications to ports 3306\n');
     expect(await world.run(['help', 'profile'])).toEqual(result);
@@ -66,7 +64,7 @@ describe('help', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/^Usage: calicoctl profile <PROFILE> rule add \(inbound\|outbound\) \[--at=<POSITION>\] \(allow\|deny\) \[RULE-MATCH\]\n/);
-    expect(result.stdout).toContain(RULE_MATCH);
+    expect(result.stdout).toContain(RULE_GRAMMAR);
     expect(result.stdout).toContain('--at <POSITION>');
     expect(result.stdout).toContain('\nExamples:\n');
     // --help wins even after rule words.

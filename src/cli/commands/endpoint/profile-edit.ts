@@ -1,0 +1,51 @@
+import { EndpointWriter } from '../../../datastore/endpoints';
+import type { CommandContext } from '../../context';
+import { CommandError, UsageError } from '../../errors';
+import { command, type CommandSpec } from '../../spec';
+import { checkProfileName } from '../profile/names';
+import { ENDPOINT_ARG, FILTER_OPTIONS, type Filters, findEndpoint, PROFILES_ARG, profileUsage } from './filters';
+
+type Verb = 'append' | 'remove' | 'set';
+type EditOptions = Filters & { id: string; names: string[] };
+
+/** `endpoint <ENDPOINT_ID> profile append|remove|set`: the spec of one of the three list edits. */
+export function profileEditCommand(verb: Verb, summary: string): CommandSpec<EditOptions> {
+  return command<EditOptions>({
+    path: ['endpoint', 'profile', verb],
+    usage: profileUsage(verb, true),
+    summary,
+    args: [ENDPOINT_ARG, PROFILES_ARG],
+    options: FILTER_OPTIONS,
+    writes: true,
+    run: (options, ctx) => editProfiles(verb, options, ctx),
+  });
+}
+
+async function editProfiles(verb: Verb, { id, names, ...filters }: EditOptions, ctx: CommandContext): Promise<void> {
+  names.forEach(checkProfileName);
+  if (verb !== 'set' && names.length === 0) throw new UsageError('No profile specified.');
+  const target = await findEndpoint(ctx, { ...filters, endpoint: id });
+  const existing = new Set(await ctx.profiles().list());
+  for (const name of names) if (!existing.has(name)) throw new CommandError(`Profile with name ${name} was not found.`);
+  const outcome = await new EndpointWriter(ctx.kv()).editProfiles(target, (current) => profileEdit(verb, current, names));
+  if (!outcome) throw new CommandError(`Endpoint ${id} is unknown to Calico.`);
+  ctx.io.out.write(`${outcome.result}\n`);
+}
+
+/** The new profile list and the message, or a refusal. */
+export function profileEdit(verb: Verb, current: readonly string[], names: readonly string[]): { value?: readonly string[]; result: string } {
+  switch (verb) {
+    case 'append': {
+      const present = names.find((name) => current.includes(name));
+      if (present !== undefined) return { result: `Profile ${present} is already in endpoint profile list` };
+      return { value: [...current, ...names], result: `Profile(s) ${names.join(', ')} appended.` };
+    }
+    case 'remove': {
+      const absent = names.find((name) => !current.includes(name));
+      if (absent !== undefined) throw new CommandError(`Profile ${absent} is not in endpoint profile list.`);
+      return { value: current.filter((name) => !names.includes(name)), result: `Profile(s) ${names.join(',')} removed.` };
+    }
+    case 'set':
+      return { value: [...names], result: names.length === 0 ? 'Removed all profiles from endpoint.' : `Profile(s) set to ${names.join(', ')}.` };
+  }
+}

@@ -1,0 +1,3 @@
+import { profileEditCommand } from './profile-edit';
+
+export default profileEditCommand('remove', 'Remove profiles from the list');

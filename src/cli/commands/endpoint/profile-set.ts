@@ -1,0 +1,3 @@
+import { profileEditCommand } from './profile-edit';
+
+export default profileEditCommand('set', 'Replace the whole list (none: remove them all)');

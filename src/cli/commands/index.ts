@@ -1,0 +1,14 @@
+import type { AnySpec } from '../spec';
+import checksystem from './checksystem';
+import completion from './completion';
+import diags from './diags';
+import { ENDPOINT } from './endpoint';
+import { IPAM } from './ipam';
+import { NODE } from './node';
+import { POOL } from './pool';
+import { PROFILE } from './profile';
+import status from './status';
+import version from './version';
+
+/** Every command and group, in the order --help lists them; a group comes before its commands. */
+export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...POOL, ...IPAM, ...NODE, status, checksystem, diags, version, completion];

@@ -1,0 +1,14 @@
+import { parseIp } from '../../../policy/cidr';
+import { CommandError } from '../../errors';
+import type { ArgumentSpec } from '../../spec';
+
+export const IP_ARG: ArgumentSpec = { syntax: '<IP>', key: 'ip' };
+
+/** The address as IPAM stores it (canonical text). */
+export function parseAddress(text: string): string {
+  const parsed = parseIp(text);
+  if (!parsed) throw new CommandError('Invalid IP address specified.');
+  return parsed.text;
+}
+
+export const notAssigned = (ip: string): CommandError => new CommandError(`IP ${ip} is not currently assigned`);

@@ -1,0 +1,17 @@
+import { IpamStore } from '../../../datastore/ipam';
+import { command } from '../../spec';
+import { IP_ARG, notAssigned, parseAddress } from './address';
+
+export default command<{ ip: string }>({
+  path: ['ipam', 'info'],
+  summary: 'Show who an address is assigned to',
+  args: [IP_ARG],
+  writes: false,
+  async run(options, ctx) {
+    const ip = parseAddress(options.ip);
+    const assignment = await new IpamStore(ctx.kv()).info(ip);
+    if (!assignment) throw notAssigned(ip);
+    const attributes = Object.entries(assignment.attributes).map(([key, value]) => `  ${key}: ${value}\n`);
+    ctx.io.out.write(`IP ${ip} is assigned to host ${assignment.host} from pool ${assignment.pool}\n${attributes.join('')}`);
+  },
+});

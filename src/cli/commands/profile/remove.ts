@@ -1,0 +1,26 @@
+import { CommandError } from '../../errors';
+import { command } from '../../spec';
+import { checkProfileName } from './names';
+import { notFound } from './target';
+
+export default command<{ name: string; check: boolean }>({
+  path: ['profile', 'remove'],
+  synopsis: 'profile remove <PROFILE> [--no-check]',
+  summary: 'Delete a profile (refused while an endpoint uses it, unless --no-check)',
+  args: [{ syntax: '<PROFILE>', key: 'name', description: "the profile's stored name" }],
+  options: [{ flags: '--no-check', description: 'remove the profile even if endpoints use it' }],
+  writes: true,
+  async run({ name, check }, ctx) {
+    checkProfileName(name);
+    const profiles = ctx.profiles();
+    if (!(await profiles.get(name))) throw notFound(name);
+    if (check) {
+      const inUse = (await ctx.endpoints().list()).some((endpoint) => endpoint.profileIds.includes(name));
+      if (inUse) {
+        throw new CommandError("Cannot remove profile - profile in use by endpoint(s). Use the '--no-check' flag to remove the profile anyway.");
+      }
+    }
+    if (!(await profiles.remove(name))) throw notFound(name);
+    ctx.io.out.write(`Deleted profile ${name}\n`);
+  },
+});

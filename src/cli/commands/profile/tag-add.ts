@@ -1,0 +1,23 @@
+import { command } from '../../spec';
+import { checkProfileName, checkTagName } from './names';
+import { notFound, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
+
+export default command<{ name: string; tag: string }>({
+  path: ['profile', 'tag', 'add'],
+  usage: 'profile <PROFILE> tag add <TAG>',
+  summary: 'Add a tag (network profiles take network names)',
+  args: [PROFILE_ARG, TAG_ARG],
+  writes: true,
+  complete: 'names',
+  async run({ name, tag }, ctx) {
+    checkProfileName(name);
+    checkTagName(tag);
+    const { target } = await resolveProfile(ctx, name);
+    const edited = await ctx.profiles().editTags(target.id, (tags, profile) => {
+      const stored = target.storeTag(tag, profile);
+      return tags.includes(stored) ? { result: undefined } : { value: [...tags, stored], result: undefined };
+    });
+    if (!edited) throw notFound(name);
+    ctx.io.out.write(`Tag ${tag} added to profile ${name}\n`);
+  },
+});

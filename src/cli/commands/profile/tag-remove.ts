@@ -1,0 +1,24 @@
+import { CommandError } from '../../errors';
+import { command } from '../../spec';
+import { checkProfileName } from './names';
+import { notFound, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
+
+export default command<{ name: string; tag: string }>({
+  path: ['profile', 'tag', 'remove'],
+  usage: 'profile <PROFILE> tag remove <TAG>',
+  summary: 'Remove a tag',
+  args: [PROFILE_ARG, TAG_ARG],
+  writes: true,
+  complete: 'names',
+  async run({ name, tag }, ctx) {
+    checkProfileName(name);
+    const { target } = await resolveProfile(ctx, name);
+    const edited = await ctx.profiles().editTags(target.id, (tags) => {
+      const kept = tags.filter((t) => t !== tag && target.showTag(t) !== tag);
+      return kept.length === tags.length ? { result: false } : { value: kept, result: true };
+    });
+    if (!edited) throw notFound(name);
+    if (!edited.result) throw new CommandError(`Tag ${tag} is not on profile ${name}`);
+    ctx.io.out.write(`Tag ${tag} removed from profile ${name}\n`);
+  },
+});

@@ -1,0 +1,72 @@
+import type { AgentStatus } from '../../agent/contract';
+import { type Palette, palette } from '../color';
+import type { CommandContext } from '../context';
+import { CommandError } from '../errors';
+import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../output';
+import { command } from '../spec';
+import { readAgentStatus, runningAgent, thisHostname } from './node/agent';
+
+/** `calicoctl status`: is the agent running, can etcd be reached, and did the last dataplane apply work. */
+export default command<{ output: OutputFormat }>({
+  path: ['status'],
+  summary: 'Show whether the Calico agent runs on this host, and how it is doing (exit 1 when it is not running)',
+  options: [OUTPUT_OPTION],
+  writes: false,
+  async run(options, ctx) {
+    const report = await collectStatus(ctx);
+    if (isDataFormat(options.output)) ctx.io.out.write(renderData(options.output, report));
+    else ctx.io.out.write(describeStatus(report, palette(ctx.options.color)));
+    if (!report.agent.running) throw new CommandError('calico-node is not running: start it with calicoctl node.');
+    if (!report.etcd.reachable) throw new CommandError('etcd is not reachable.');
+  },
+});
+
+/** The documented shape of `status -o json|yaml`. */
+export interface StatusReport {
+  readonly agent: { running: boolean; runtime?: 'docker' | 'process'; description?: string; since?: string };
+  readonly etcd: { reachable: boolean; endpoints: string[]; version?: string; error?: string };
+  readonly host: { name: string; endpoints?: number; profiles?: number };
+  readonly dataplane: { lastApply?: AgentStatus['lastApply'] };
+}
+
+async function collectStatus(ctx: CommandContext): Promise<StatusReport> {
+  const agent = await runningAgent(ctx);
+  const hostname = thisHostname(ctx);
+  const endpoints = ctx.settings().endpoints;
+  let etcd: StatusReport['etcd'];
+  let host: StatusReport['host'] = { name: hostname };
+  try {
+    const version = await ctx.kv().serverVersion();
+    etcd = { reachable: true, endpoints: [...endpoints], version };
+    const [local, profiles] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list()]);
+    host = { name: hostname, endpoints: local.length, profiles: profiles.length };
+  } catch (error) {
+    etcd = { reachable: false, endpoints: [...endpoints], error: (error as Error).message };
+  }
+  const lastApply = readAgentStatus(ctx)?.lastApply;
+  return {
+    agent: agent ? { running: true, runtime: agent.runtime, description: agent.description, ...(agent.since && { since: agent.since }) } : { running: false },
+    etcd,
+    host,
+    dataplane: lastApply ? { lastApply } : {},
+  };
+}
+
+function describeStatus(report: StatusReport, colors: Palette): string {
+  const lines: string[] = [];
+  const { agent, etcd, host, dataplane } = report;
+  lines.push(
+    agent.running
+      ? `calico-node is ${colors.green('running')} as a ${agent.runtime === 'docker' ? 'container' : 'host process'} (${agent.description}${agent.since ? `, since ${agent.since}` : ''}).`
+      : `calico-node is ${colors.red('not running')}.`,
+  );
+  lines.push(etcd.reachable ? `etcd: reachable at ${etcd.endpoints.join(',')} (etcd ${etcd.version}).` : `etcd: not reachable: ${etcd.error}`);
+  if (host.endpoints !== undefined) {
+    lines.push(`Host ${host.name}: ${host.endpoints} endpoint${host.endpoints === 1 ? '' : 's'}; ${host.profiles} profile${host.profiles === 1 ? '' : 's'} in etcd.`);
+  }
+  const last = dataplane.lastApply;
+  if (!last) lines.push('Dataplane: not applied yet.');
+  else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
+  else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
+  return lines.map((line) => `${line}\n`).join('');
+}
