@@ -1,7 +1,10 @@
 import { CommanderError } from 'commander';
+import { CalicoError } from '../errors';
+import { RuleSyntaxError } from '../policy/parser';
 
 /** The words of a command are wrong: a missing or extra word, a bad option. Exit 2. */
-export class UsageError extends Error {
+export class UsageError extends CalicoError {
+  readonly code = 'USAGE';
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -9,7 +12,8 @@ export class UsageError extends Error {
 }
 
 /** A command failed for a reason it has already put into words. Exit 1. */
-export class CommandError extends Error {
+export class CommandError extends CalicoError {
+  readonly code = 'COMMAND_FAILED';
   constructor(message: string) {
     super(message);
     this.name = 'CommandError';
@@ -21,8 +25,9 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /**
- * The one place that decides exit codes: 0 success, 2 for wrong words (usage), 1 for everything
- * else (validation, not found, etcd or Docker unreachable, internal errors).
+ * The one place that decides exit codes, by the error's type: 0 success, 2 for wrong words
+ * (usage, and rule words out of grammar), 1 for everything else (validation, not found, etcd or
+ * Docker unreachable, internal errors).
  */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
@@ -31,30 +36,13 @@ export function exitCodeFor(error: unknown): number {
     if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     return EXIT_USAGE;
   }
-  if (error instanceof UsageError || (error instanceof Error && error.name === 'RuleSyntaxError')) return EXIT_USAGE;
+  if (error instanceof UsageError || error instanceof RuleSyntaxError) return EXIT_USAGE;
   return EXIT_FAILURE;
 }
 
-/** Errors whose message is written for users; anything else is a bug and says so. */
-const USER_FACING = new Set([
-  'UsageError',
-  'CommandError',
-  'RuleSyntaxError',
-  'RuleValidationError',
-  'RulePositionError',
-  'RuleDecodeError',
-  'DatastoreConfigError',
-  'DatastoreUnavailableError',
-  'CorruptDataError',
-  'ConflictError',
-  'DockerUnavailableError',
-  'PoolError',
-  'IpamError',
-]);
-
-/** One line for stderr; the stack only with --debug. */
+/** One line for stderr; the stack only with --debug. A CalicoError is written for users; anything else is a bug and says so. */
 export function describeError(error: unknown, debug: boolean): string {
-  if (error instanceof Error && USER_FACING.has(error.name)) {
+  if (error instanceof CalicoError) {
     return debug && error.stack ? `${error.message}\n${error.stack}\n` : `${error.message}\n`;
   }
   const text = error instanceof Error ? error.message : String(error);

@@ -1,4 +1,4 @@
-import { parseStoredObject } from './errors';
+import { NotFoundError, parseStoredObject } from './errors';
 import * as keys from './keys';
 import type { KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
@@ -72,12 +72,12 @@ export class EndpointWriter {
     await this.kv.commit([], [{ type: 'delete', key: keys.endpointKey(key) }]);
   }
 
-  /** Read-modify-write of an endpoint's profile list. Resolves undefined when it does not exist. */
-  async editProfiles<R>(key: keys.EndpointKey, edit: (profiles: readonly string[]) => { value?: readonly string[]; result: R }): Promise<{ result: R } | undefined> {
+  /** Read-modify-write of an endpoint's profile list. NotFoundError when it does not exist. */
+  async editProfiles<R>(key: keys.EndpointKey, edit: (profiles: readonly string[]) => { value?: readonly string[]; result: R }): Promise<R> {
     const raw = keys.endpointKey(key);
-    return untilCommitted(raw, async () => {
+    const { result } = await untilCommitted(raw, async () => {
       const existing = await this.kv.get(raw);
-      if (!existing) return undefined;
+      if (!existing) throw new NotFoundError('endpoint', key.endpoint, `Endpoint ${key.endpoint} is unknown to Calico.`);
       const endpoint = decodeEndpoint(key, raw, existing.value);
       const outcome = edit(endpoint.profileIds);
       if (outcome.value === undefined) return { result: outcome.result };
@@ -85,5 +85,6 @@ export class EndpointWriter {
       const committed = await this.kv.commit([{ key: raw, modRevision: existing.modRevision }], [{ type: 'put', key: raw, value }]);
       return committed ? { result: outcome.result } : RETRY;
     });
+    return result;
   }
 }

@@ -1,6 +1,7 @@
+import { CalicoError } from '../errors';
 import type { IpVersion } from '../policy/ast';
 import { addressToBigInt, bigIntToAddress, cidrBounds, cidrContains, parseIp } from '../policy/cidr';
-import { parseStoredObject } from './errors';
+import { AlreadyExistsError, NotFoundError, parseStoredObject } from './errors';
 import type { KvStore } from './kv';
 import { type Pool, PoolStore } from './pools';
 
@@ -19,7 +20,8 @@ export interface Assignment {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
-export class IpamError extends Error {
+export class IpamError extends CalicoError {
+  readonly code = 'IPAM_FAILED';
   constructor(message: string) {
     super(message);
     this.name = 'IpamError';
@@ -58,15 +60,17 @@ export class IpamStore {
     const pool = usable(await new PoolStore(this.kv).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
     if (!pool) throw new IpamError(`${parsed.text} is not in any Calico IP pool.`);
     const assignment: Assignment = { address: parsed.text, version: parsed.version, host, pool: `${pool.cidr.network}/${pool.cidr.prefixLength}`, attributes };
-    if (!(await this.create(assignment))) throw new IpamError(`${parsed.text} is already assigned.`);
+    if (!(await this.create(assignment))) throw new AlreadyExistsError('address', parsed.text, `${parsed.text} is already assigned.`);
     return assignment;
   }
 
-  async info(address: string): Promise<Assignment | undefined> {
+  /** Who an address is assigned to; NotFoundError when it is not assigned. */
+  async info(address: string): Promise<Assignment> {
     const parsed = parseIp(address);
     if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
     const kv = await this.kv.get(addressKey(parsed.version, parsed.text));
-    return kv && decodeAssignment(kv.key, kv.value, parsed.text, parsed.version);
+    if (!kv) throw new NotFoundError('address', parsed.text, `IP ${parsed.text} is not currently assigned`);
+    return decodeAssignment(kv.key, kv.value, parsed.text, parsed.version);
   }
 
   /** Resolves false when the address was not assigned (releasing is idempotent). */

@@ -1,6 +1,7 @@
+import { CalicoError } from '../errors';
 import { type Cidr, type IpVersion } from '../policy/ast';
 import { cidrNetworkText, cidrsOverlap, parseCidr } from '../policy/cidr';
-import { CorruptDataError, parseStoredObject } from './errors';
+import { CorruptDataError, NotFoundError, parseStoredObject } from './errors';
 import type { KeyValue, KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
 
@@ -24,7 +25,8 @@ export const MIN_POOL_PREFIX = { 4: 26, 6: 122 } as const;
 export const DEFAULT_IPV4_POOL = '192.168.0.0/16';
 
 /** A pool that cannot be added; nothing was written. */
-export class PoolError extends Error {
+export class PoolError extends CalicoError {
+  readonly code = 'POOL_INVALID';
   constructor(message: string) {
     super(message);
     this.name = 'PoolError';
@@ -75,14 +77,14 @@ export class PoolStore {
   }
 
   /**
-   * Removes pools, all or none. Resolves to the first CIDR that is not a pool (and removes
-   * nothing), or undefined once they are all gone.
+   * Removes pools, all or none: NotFoundError for the first CIDR that is not a pool (its `id` is
+   * the CIDR's text), and nothing is removed.
    */
-  remove(cidrs: readonly Cidr[]): Promise<Cidr | undefined> {
-    return untilCommitted(ALL_POOLS, async () => {
+  async remove(cidrs: readonly Cidr[]): Promise<void> {
+    await untilCommitted(ALL_POOLS, async () => {
       const found = await Promise.all(cidrs.map((cidr) => this.kv.get(poolKey(cidr))));
       const missing = cidrs.find((_, index) => found[index] === undefined);
-      if (missing) return missing;
+      if (missing) throw new NotFoundError('pool', missing.text, `${missing.text} is not a configured pool.`);
       const guards = found.map((kv) => ({ key: (kv as KeyValue).key, modRevision: (kv as KeyValue).modRevision }));
       return (await this.kv.commit(guards, guards.map((guard) => ({ type: 'delete' as const, key: guard.key })))) ? undefined : RETRY;
     });

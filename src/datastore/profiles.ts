@@ -1,6 +1,6 @@
 import { ruleSetFromV1, RuleDecodeError, ruleSetToV1 } from '../policy/codec';
 import type { RuleSet } from '../policy/ast';
-import { CorruptDataError, parseStored } from './errors';
+import { CorruptDataError, NotFoundError, parseStored } from './errors';
 import * as keys from './keys';
 import type { KeyValue, KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
@@ -85,26 +85,26 @@ export class ProfileStore {
     return true;
   }
 
-  /** Read-modify-write of the rules. Resolves undefined when the profile does not exist. */
-  editRules<R>(id: string, edit: (rules: RuleSet, profile: Profile) => Edit<RuleSet, R>): Promise<{ result: R } | undefined> {
+  /** Read-modify-write of the rules. NotFoundError when the profile does not exist. */
+  editRules<R>(id: string, edit: (rules: RuleSet, profile: Profile) => Edit<RuleSet, R>): Promise<R> {
     return this.modify(id, keys.profileRules(id), (profile) => {
       const outcome = edit(profile.rules, profile);
       return { result: outcome.result, value: outcome.value && JSON.stringify(ruleSetToV1(outcome.value)) };
     });
   }
 
-  /** Read-modify-write of the tags. Resolves undefined when the profile does not exist. */
-  editTags<R>(id: string, edit: (tags: readonly string[], profile: Profile) => Edit<readonly string[], R>): Promise<{ result: R } | undefined> {
+  /** Read-modify-write of the tags. NotFoundError when the profile does not exist. */
+  editTags<R>(id: string, edit: (tags: readonly string[], profile: Profile) => Edit<readonly string[], R>): Promise<R> {
     return this.modify(id, keys.profileTags(id), (profile) => {
       const outcome = edit(profile.tags, profile);
       return { result: outcome.result, value: outcome.value && JSON.stringify(outcome.value) };
     });
   }
 
-  private modify<R>(id: string, key: string, edit: (profile: Profile) => Edit<string, R>): Promise<{ result: R } | undefined> {
-    return untilCommitted(key, async () => {
+  private async modify<R>(id: string, key: string, edit: (profile: Profile) => Edit<string, R>): Promise<R> {
+    const { result } = await untilCommitted(key, async () => {
       const snapshot = await this.read(id);
-      if (!snapshot) return undefined;
+      if (!snapshot) throw new NotFoundError('profile', id, `Profile ${id} not found.`);
       const outcome = edit(decodeProfile(id, snapshot));
       if (outcome.value === undefined) return { result: outcome.result };
       // Guarding the key we rewrite is enough: deleting the profile changes its revision too.
@@ -112,6 +112,7 @@ export class ProfileStore {
       const committed = await this.kv.commit([{ key, modRevision }], [{ type: 'put', key, value: outcome.value }]);
       return committed ? { result: outcome.result } : RETRY;
     });
+    return result;
   }
 
   private async read(id: string): Promise<Map<string, KeyValue> | undefined> {

@@ -1,10 +1,12 @@
+import { CalicoError } from '../errors';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { join } from 'node:path';
 
 /** The Docker Engine could not be reached, or refused a request. */
-export class DockerUnavailableError extends Error {
+export class DockerUnavailableError extends CalicoError {
+  readonly code = 'DOCKER_UNAVAILABLE';
   constructor(message: string) {
     super(message);
     this.name = 'DockerUnavailableError';

@@ -1,3 +1,4 @@
+import { CalicoError } from '../errors';
 import { execFile } from 'node:child_process';
 
 /**
@@ -8,7 +9,8 @@ export interface CommandRunner {
   run(file: string, args: readonly string[], input?: string): Promise<string>;
 }
 
-export class CommandFailedError extends Error {
+export class CommandFailedError extends CalicoError {
+  readonly code = 'HOST_COMMAND_FAILED';
   constructor(
     readonly command: string,
     readonly stderr: string,

@@ -1,3 +1,4 @@
+import { CalicoError } from '../errors';
 import {
   type Action,
   type AddressMatch,
@@ -35,7 +36,8 @@ export interface V1Rules {
 }
 
 /** A stored or supplied rule document that is not a valid rule set; `path` names the field. */
-export class RuleDecodeError extends Error {
+export class RuleDecodeError extends CalicoError {
+  readonly code = 'RULE_DOCUMENT_INVALID';
   constructor(
     readonly path: string,
     readonly problem: string,

@@ -1,8 +1,10 @@
+import { CalicoError } from '../errors';
 import type { Direction, Rule, RuleSet } from './ast';
 import { sameRule } from './printer';
 
 /** A `--at` position outside the list. Messages are the original calicoctl's. */
-export class RulePositionError extends Error {
+export class RulePositionError extends CalicoError {
+  readonly code = 'RULE_POSITION';
   constructor(message: string) {
     super(message);
     this.name = 'RulePositionError';

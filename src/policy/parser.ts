@@ -1,3 +1,4 @@
+import { CalicoError } from '../errors';
 import {
   ACTIONS,
   type Action,
@@ -26,7 +27,8 @@ import { parsePorts } from './ports';
  */
 
 /** A word out of place, or a missing one. `index` may equal words.length (the rule ended early). */
-export class RuleSyntaxError extends Error {
+export class RuleSyntaxError extends CalicoError {
+  readonly code = 'RULE_SYNTAX';
   constructor(
     readonly words: readonly string[],
     readonly index: number,
@@ -38,7 +40,8 @@ export class RuleSyntaxError extends Error {
 }
 
 /** A word in the right place whose value is wrong (a bad port, CIDR, tag or ICMP number). */
-export class RuleValidationError extends Error {
+export class RuleValidationError extends CalicoError {
+  readonly code = 'RULE_INVALID';
   constructor(
     readonly words: readonly string[],
     readonly index: number,

@@ -27,9 +27,8 @@ async function editProfiles(verb: Verb, { id, names, ...filters }: EditOptions, 
   const target = await findEndpoint(ctx, { ...filters, endpoint: id });
   const existing = new Set(await ctx.profiles().list());
   for (const name of names) if (!existing.has(name)) throw new CommandError(`Profile with name ${name} was not found.`);
-  const outcome = await new EndpointWriter(ctx.kv()).editProfiles(target, (current) => profileEdit(verb, current, names));
-  if (!outcome) throw new CommandError(`Endpoint ${id} is unknown to Calico.`);
-  ctx.io.out.write(`${outcome.result}\n`);
+  const message = await new EndpointWriter(ctx.kv()).editProfiles(target, (current) => profileEdit(verb, current, names));
+  ctx.io.out.write(`${message}\n`);
 }
 
 /** The new profile list and the message, or a refusal. */

@@ -10,5 +10,3 @@ export function parseAddress(text: string): string {
   if (!parsed) throw new CommandError('Invalid IP address specified.');
   return parsed.text;
 }
-
-export const notAssigned = (ip: string): CommandError => new CommandError(`IP ${ip} is not currently assigned`);

@@ -1,6 +1,6 @@
 import { IpamStore } from '../../../datastore/ipam';
 import { command } from '../../spec';
-import { IP_ARG, notAssigned, parseAddress } from './address';
+import { IP_ARG, parseAddress } from './address';
 
 export default command<{ ip: string }>({
   path: ['ipam', 'info'],
@@ -10,7 +10,6 @@ export default command<{ ip: string }>({
   async run(options, ctx) {
     const ip = parseAddress(options.ip);
     const assignment = await new IpamStore(ctx.kv()).info(ip);
-    if (!assignment) throw notAssigned(ip);
     const attributes = Object.entries(assignment.attributes).map(([key, value]) => `  ${key}: ${value}\n`);
     ctx.io.out.write(`IP ${ip} is assigned to host ${assignment.host} from pool ${assignment.pool}\n${attributes.join('')}`);
   },

@@ -1,6 +1,7 @@
 import { IpamStore } from '../../../datastore/ipam';
 import { command } from '../../spec';
-import { IP_ARG, notAssigned, parseAddress } from './address';
+import { NotFoundError } from '../../../datastore/errors';
+import { IP_ARG, parseAddress } from './address';
 
 export default command<{ ip: string }>({
   path: ['ipam', 'release'],
@@ -9,7 +10,8 @@ export default command<{ ip: string }>({
   writes: true,
   async run(options, ctx) {
     const ip = parseAddress(options.ip);
-    if (!(await new IpamStore(ctx.kv()).release(ip))) throw notAssigned(ip);
+    // release() is idempotent for the plugin, which Docker retries; here a free address is an error.
+    if (!(await new IpamStore(ctx.kv()).release(ip))) throw new NotFoundError('address', ip, `IP ${ip} is not currently assigned`);
     ctx.io.out.write('Address successfully released\n');
   },
 });

@@ -1,6 +1,7 @@
 import { PoolStore } from '../../../datastore/pools';
 import { cidrNetworkText } from '../../../policy/cidr';
-import { CommandError } from '../../errors';
+import { NotFoundError } from '../../../datastore/errors';
+import type { Cidr } from '../../../policy/ast';
 import { command } from '../../spec';
 import { parsePoolCidr } from './options';
 
@@ -13,8 +14,12 @@ export default command<{ cidrs: string[] }>({
     const store = new PoolStore(ctx.kv());
     const pools = cidrs.map(parsePoolCidr);
     // All or none: a wrong CIDR among several leaves every pool in place.
-    const missing = await store.remove(pools);
-    if (missing) throw new CommandError(`${cidrs[pools.indexOf(missing)]} is not a configured pool.`);
+    await store.remove(pools).catch((error: unknown) => {
+      // Named as typed, not as stored.
+      const index = error instanceof NotFoundError ? pools.findIndex((cidr) => cidr.text === error.id) : -1;
+      if (index < 0) throw error;
+      throw new NotFoundError('pool', (pools[index] as Cidr).text, `${cidrs[index]} is not a configured pool.`);
+    });
     for (const cidr of pools) ctx.io.out.write(`Deleted IP Pool ${cidrNetworkText(cidr)}\n`);
   },
 });

@@ -4,7 +4,7 @@ import { command } from '../../spec';
 import { RULE_HELP } from './grammar';
 import { checkProfileName } from './names';
 import { parsePosition } from './position';
-import { notFound, PROFILE_ARG, resolveProfile } from './target';
+import { asTyped, PROFILE_ARG, resolveProfile } from './target';
 
 export default command<{ name: string; words: string[]; at?: string }>({
   path: ['profile', 'rule', 'add'],
@@ -20,12 +20,11 @@ export default command<{ name: string; words: string[]; at?: string }>({
     const position = at === undefined ? undefined : parsePosition(at);
     const { direction, rule } = parseDirectedRule(words);
     const { target } = await resolveProfile(ctx, name);
-    const edited = await ctx.profiles().editRules(target.id, (rules, profile) => {
+    const added = await ctx.profiles().editRules(target.id, (rules, profile) => {
       const [stored] = mapRuleTags({ inbound: [rule], outbound: [] }, (tag) => target.storeTag(tag, profile)).inbound;
       const outcome = addRule(rules, direction, stored ?? rule, position);
       return outcome.kind === 'added' ? { value: outcome.rules, result: true } : { result: false };
-    });
-    if (!edited) throw notFound(name);
-    if (!edited.result) ctx.io.out.write('Rule already present, skipping.\n');
+    }).catch(asTyped(name));
+    if (!added) ctx.io.out.write('Rule already present, skipping.\n');
   },
 });

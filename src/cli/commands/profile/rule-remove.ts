@@ -6,7 +6,7 @@ import { command } from '../../spec';
 import { RULE_HELP } from './grammar';
 import { checkProfileName } from './names';
 import { parsePosition } from './position';
-import { notFound, PROFILE_ARG, resolveProfile } from './target';
+import { asTyped, PROFILE_ARG, resolveProfile } from './target';
 
 export default command<{ name: string; words: string[]; at?: string }>({
   path: ['profile', 'rule', 'remove'],
@@ -30,13 +30,12 @@ export default command<{ name: string; words: string[]; at?: string }>({
       edit = parseDirectedRule(words);
     }
     const { target } = await resolveProfile(ctx, name);
-    const edited = await ctx.profiles().editRules(target.id, (rules, profile) => {
+    const removed = await ctx.profiles().editRules(target.id, (rules, profile) => {
       if ('position' in edit) return { value: removeRuleAt(rules, edit.direction, edit.position), result: true };
       const [stored] = mapRuleTags({ inbound: [edit.rule], outbound: [] }, (tag) => target.storeTag(tag, profile)).inbound;
       const remaining = removeMatchingRule(rules, edit.direction, stored ?? edit.rule);
       return remaining ? { value: remaining, result: true } : { result: false };
-    });
-    if (!edited) throw notFound(name);
-    if (!edited.result) throw new CommandError('Rule not found.');
+    }).catch(asTyped(name));
+    if (!removed) throw new CommandError('Rule not found.');
   },
 });

@@ -3,7 +3,7 @@ import { mapRuleTags } from '../../../policy/edits';
 import { CommandError } from '../../errors';
 import { parseDocument } from '../../output';
 import { command } from '../../spec';
-import { notFound, PROFILE_ARG, resolveProfile } from './target';
+import { asTyped, PROFILE_ARG, resolveProfile } from './target';
 
 export default command<{ name: string }>({
   path: ['profile', 'rule', 'update'],
@@ -29,11 +29,10 @@ export default command<{ name: string }>({
     } catch (error) {
       throw new CommandError(`Invalid rule at ${(error as Error).message}. Nothing was changed.`);
     }
-    const edited = await ctx.profiles().editRules(target.id, (_, profile) => ({
+    await ctx.profiles().editRules(target.id, (_, profile) => ({
       value: mapRuleTags(rules, (tag) => target.storeTag(tag, profile)),
       result: true,
-    }));
-    if (!edited) throw notFound(name);
+    })).catch(asTyped(name));
     ctx.io.out.write(`Successfully updated rules on profile ${name}\n`);
   },
 });

@@ -1,6 +1,6 @@
 import { command } from '../../spec';
 import { checkProfileName, checkTagName } from './names';
-import { notFound, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
+import { asTyped, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
 
 export default command<{ name: string; tag: string }>({
   path: ['profile', 'tag', 'add'],
@@ -13,11 +13,10 @@ export default command<{ name: string; tag: string }>({
     checkProfileName(name);
     checkTagName(tag);
     const { target } = await resolveProfile(ctx, name);
-    const edited = await ctx.profiles().editTags(target.id, (tags, profile) => {
+    await ctx.profiles().editTags(target.id, (tags, profile) => {
       const stored = target.storeTag(tag, profile);
       return tags.includes(stored) ? { result: undefined } : { value: [...tags, stored], result: undefined };
-    });
-    if (!edited) throw notFound(name);
+    }).catch(asTyped(name));
     ctx.io.out.write(`Tag ${tag} added to profile ${name}\n`);
   },
 });

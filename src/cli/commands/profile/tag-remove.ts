@@ -1,7 +1,7 @@
 import { CommandError } from '../../errors';
 import { command } from '../../spec';
 import { checkProfileName } from './names';
-import { notFound, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
+import { asTyped, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
 
 export default command<{ name: string; tag: string }>({
   path: ['profile', 'tag', 'remove'],
@@ -13,12 +13,11 @@ export default command<{ name: string; tag: string }>({
   async run({ name, tag }, ctx) {
     checkProfileName(name);
     const { target } = await resolveProfile(ctx, name);
-    const edited = await ctx.profiles().editTags(target.id, (tags) => {
+    const removed = await ctx.profiles().editTags(target.id, (tags) => {
       const kept = tags.filter((t) => t !== tag && target.showTag(t) !== tag);
       return kept.length === tags.length ? { result: false } : { value: kept, result: true };
-    });
-    if (!edited) throw notFound(name);
-    if (!edited.result) throw new CommandError(`Tag ${tag} is not on profile ${name}`);
+    }).catch(asTyped(name));
+    if (!removed) throw new CommandError(`Tag ${tag} is not on profile ${name}`);
     ctx.io.out.write(`Tag ${tag} removed from profile ${name}\n`);
   },
 });

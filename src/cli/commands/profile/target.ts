@@ -1,4 +1,5 @@
 import type { ArgumentSpec } from '../../spec';
+import { NotFoundError } from '../../../datastore/errors';
 import type { Profile } from '../../../datastore/profiles';
 import type { CommandContext } from '../../context';
 import { CommandError } from '../../errors';
@@ -24,7 +25,14 @@ export interface ProfileTarget {
   storeTag(tag: string, current: Profile): string;
 }
 
-export const notFound = (name: string): CommandError => new CommandError(`Profile ${name} not found.`);
+export const notFound = (name: string): NotFoundError => new NotFoundError('profile', name, `Profile ${name} not found.`);
+
+/** For `.catch()` on a profile edit: the store names a missing profile by its ID; say it as the user typed it. */
+export function asTyped(name: string): (error: unknown) => never {
+  return (error) => {
+    throw error instanceof NotFoundError && error.kind === 'profile' ? notFound(name) : error;
+  };
+}
 
 /** The target and the profile as it was read while resolving it (for commands that only read). */
 export interface ResolvedProfile {
