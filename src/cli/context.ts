@@ -9,6 +9,7 @@ import type { KvStore } from '../datastore/kv';
 import { ProfileStore } from '../datastore/profiles';
 import type { NetworkLister } from '../docker/engine';
 import { NetworkDirectory } from '../docker/networks';
+import type { HostSystem } from './host-system';
 import type { IO } from './io';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -28,6 +29,8 @@ export interface Deps {
   readonly openContainers: (timeoutMs: number) => ContainerRuntime;
   readonly host: HostFacts;
   readonly runner: CommandRunner;
+  /** Files and processes: pid files, the agent's process and log, the diags bundle. */
+  readonly system: HostSystem;
   /** How to run the agent as a host process: node and the path of bin/calico-node. */
   readonly agentCommand: readonly string[];
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { systemRunner } from '../host/exec';
 import { systemHostFacts } from '../host/facts';
 import type { Deps } from './context';
+import { systemHost } from './host-system';
 import { processIO } from './io';
 
 /**
@@ -27,6 +28,7 @@ export function systemDeps(version: string): Deps {
     },
     host: systemHostFacts,
     runner: systemRunner,
+    system: systemHost(),
     // bin/calicoctl runs dist/calicoctl.js, so bin/calico-node sits one folder up and over.
     agentCommand: [process.execPath, join(__dirname, '..', 'bin', 'calico-node')],
   };

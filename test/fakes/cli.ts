@@ -1,4 +1,7 @@
 import type { Deps, Environment } from '../../src/cli/context';
+import type { HostSystem } from '../../src/cli/host-system';
+import type { ContainerRuntime } from '../../src/docker/containers';
+import type { CommandRunner } from '../../src/host/exec';
 import { main } from '../../src/cli/main';
 import type { DockerNetwork, NetworkLister } from '../../src/docker/engine';
 import { DockerUnavailableError } from '../../src/docker/engine';
@@ -32,6 +35,10 @@ export interface FakeWorld {
   host: HostFacts;
   docker: FakeDocker;
   env: Environment;
+  /** Files and processes, containers and host tools: unavailable unless a test puts fakes here. */
+  system: HostSystem;
+  containers: ContainerRuntime | undefined;
+  runner: CommandRunner;
   /** Runs calicoctl in-process with these fakes. */
   run(argv: string[], options?: { stdin?: string; tty?: boolean }): Promise<RunResult>;
 }
@@ -49,6 +56,9 @@ export function fakeWorld(): FakeWorld {
     },
     docker: new FakeDocker(),
     env: {},
+    system: new Proxy({} as HostSystem, { get: (_, name) => () => { throw new Error(`${String(name)}: no host system in in-process tests`); } }),
+    containers: undefined,
+    runner: { run: async (file) => { throw new Error(`${file}: not available in in-process tests`); } },
     async run(argv, options = {}) {
       let stdout = '';
       let stderr = '';
@@ -66,10 +76,12 @@ export function fakeWorld(): FakeWorld {
         openKv: () => world.kv,
         openDocker: () => world.docker,
         openContainers: () => {
-          throw new Error('no container runtime in in-process tests');
+          if (!world.containers) throw new Error('no container runtime in in-process tests');
+          return world.containers;
         },
         host: world.host,
-        runner: { run: async (file) => { throw new Error(`${file}: not available in in-process tests`); } },
+        runner: world.runner,
+        system: world.system,
         agentCommand: ['/usr/bin/node', '/opt/calicoctl/bin/calico-node'],
       };
       const code = await main(argv, deps);

@@ -1,5 +1,3 @@
-import { mkdtempSync, mkdirSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { progress } from '../progress';
 import { command } from '../spec';
@@ -26,9 +24,10 @@ export default command<{ logDir: string }>({
   writes: false,
   async run(options, ctx) {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-    const work = mkdtempSync(join(tmpdir(), 'calico-diags-'));
+    const { system } = ctx.deps;
+    const work = system.makeTempDir('calico-diags-');
     const dir = join(work, `diags-${stamp}`);
-    mkdirSync(dir);
+    system.mkdir(dir);
     let done = () => undefined as void;
     const step = (text: string) => {
       done();
@@ -43,26 +42,26 @@ export default command<{ logDir: string }>({
       } catch (error) {
         text = `${command} failed: ${(error as Error).message}\n`;
       }
-      writeFileSync(join(dir, file), text);
+      system.writeFile(join(dir, file), text);
     }
 
     step('Collecting the etcd /calico tree');
     try {
       const { kvs, revision } = await ctx.kv().getPrefix('/calico/');
-      writeFileSync(join(dir, 'etcd-calico.json'), `${JSON.stringify({ revision, keys: Object.fromEntries(kvs.map((kv) => [kv.key, kv.value])) }, null, 2)}\n`);
+      system.writeFile(join(dir, 'etcd-calico.json'), `${JSON.stringify({ revision, keys: Object.fromEntries(kvs.map((kv) => [kv.key, kv.value])) }, null, 2)}\n`);
     } catch (error) {
-      writeFileSync(join(dir, 'etcd-calico.json'), `${JSON.stringify({ error: (error as Error).message })}\n`);
+      system.writeFile(join(dir, 'etcd-calico.json'), `${JSON.stringify({ error: (error as Error).message })}\n`);
     }
 
     step('Collecting logs');
-    mkdirSync(join(dir, 'logs'));
+    system.mkdir(join(dir, 'logs'));
     try {
-      for (const file of readdirSync(options.logDir)) copyFileSync(join(options.logDir, file), join(dir, 'logs', file));
+      for (const file of system.listDir(options.logDir)) system.copyFile(join(options.logDir, file), join(dir, 'logs', file));
     } catch (error) {
-      writeFileSync(join(dir, 'logs', 'README.txt'), `Could not read ${options.logDir}: ${(error as Error).message}\n`);
+      system.writeFile(join(dir, 'logs', 'README.txt'), `Could not read ${options.logDir}: ${(error as Error).message}\n`);
     }
     try {
-      writeFileSync(join(dir, 'logs', `${CONTAINER_NAME}-container.log`), await ctx.containers().logs(CONTAINER_NAME));
+      system.writeFile(join(dir, 'logs', `${CONTAINER_NAME}-container.log`), await ctx.containers().logs(CONTAINER_NAME));
     } catch {
       // No Docker, or no container: the host-process log is in the log directory.
     }

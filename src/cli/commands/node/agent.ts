@@ -18,9 +18,9 @@ export interface RunningAgent {
 
 /** The agent running on this host, whichever way it was started. */
 export async function runningAgent(ctx: CommandContext): Promise<RunningAgent | undefined> {
-  const process = readProcessFile(ctx);
-  if (process && isAlive(process.pid)) {
-    return { runtime: 'process', description: `process ${process.pid}`, settings: process.settings, since: process.startedAt };
+  const recorded = readProcessFile(ctx);
+  if (recorded && ctx.deps.system.isAlive(recorded.pid)) {
+    return { runtime: 'process', description: `process ${recorded.pid}`, settings: recorded.settings, since: recorded.startedAt };
   }
   let container;
   try {
@@ -54,15 +54,6 @@ export function readProcessFile(ctx: CommandContext): ProcessRecord | undefined 
     return typeof parsed === 'number' ? { pid: parsed } : parsed;
   } catch {
     return undefined;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,4 +1,4 @@
-import { STATE_DIR } from '../../../agent/contract';
+import { maskPassword, STATE_DIR } from '../../../agent/contract';
 import type { EtcdSettings } from '../../../datastore/config';
 import type { ContainerSpec } from '../../../docker/containers';
 
@@ -112,8 +112,12 @@ export function settingsHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-/** The plan as the command a user could type. */
+/** The plan as the command a user could type, the etcd password hidden: the only way a plan is shown. */
 export function describePlan(plan: StartPlan): string {
+  return maskPassword(planCommand(plan));
+}
+
+function planCommand(plan: StartPlan): string {
   switch (plan.runtime) {
     case 'none':
       return 'Nothing would be started (--runtime=none).\n';

@@ -1,18 +1,14 @@
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { FORWARDING_SYSCTLS, maskPassword, noDefaultPools, PID_FILE, PROCESS_FILE, STARTED_MESSAGE, STATE_DIR } from '../../../agent/contract';
+import { FORWARDING_SYSCTLS, noDefaultPools, PID_FILE } from '../../../agent/contract';
 import { HostStore } from '../../../datastore/hosts';
 import { detectAddress } from '../../../host/facts';
 import { parseIp } from '../../../policy/cidr';
 import type { CommandContext } from '../../context';
 import { CommandError } from '../../errors';
-import { progress } from '../../progress';
 import { command } from '../../spec';
 import { formatChecks, runSystemChecks } from '../system-checks';
-import { isAlive, runningAgent, thisHostname } from './agent';
-import { CONTAINER_NAME, describePlan, type NodeOptions, planStart, type Runtime, SETTINGS_LABEL, settingsHash, type StartPlan } from './plan';
-
-const START_TIMEOUT_MS = 60_000;
+import { runningAgent, thisHostname } from './agent';
+import { agentLauncher, type LaunchedAgent, type Launcher } from './launcher';
+import { describePlan, type NodeOptions, planStart, type Runtime, SETTINGS_LABEL, settingsHash, type StartPlan } from './plan';
 
 export function defaultNodeImage(version: string): string {
   return `calicoctl/calico-node:${version}`;
@@ -60,23 +56,9 @@ interface RawNodeOptions {
 export function validateNodeOptions(ctx: CommandContext, raw: RawNodeOptions): NodeOptions {
   const { host } = ctx.deps;
   const local = new Set(host.addresses().map((a) => a.address.toLowerCase()));
-  let ip = raw.ip;
-  if (ip !== undefined) {
-    const parsed = parseIp(ip);
-    if (!parsed || parsed.version !== 4) throw new CommandError('Invalid IPv4 address specified with --ip argument.');
-    if (!local.has(parsed.text)) throw new CommandError(`--ip ${parsed.text} is not an address of this host.`);
-    ip = parsed.text;
-  } else {
-    ip = detectAddress(host, 4);
-    if (ip === undefined) throw new CommandError('No IPv4 address found on this host: give one with --ip.');
-  }
-  let ip6 = raw.ip6;
-  if (ip6 !== undefined) {
-    const parsed = parseIp(ip6);
-    if (!parsed || parsed.version !== 6) throw new CommandError('Invalid IPv6 address specified with --ip6 argument.');
-    if (!local.has(parsed.text)) throw new CommandError(`--ip6 ${parsed.text} is not an address of this host.`);
-    ip6 = parsed.text;
-  }
+  const ip = raw.ip !== undefined ? ownAddress(raw.ip, 4, local) : detectAddress(host, 4);
+  if (ip === undefined) throw new CommandError('No IPv4 address found on this host: give one with --ip.');
+  const ip6 = raw.ip6 !== undefined ? ownAddress(raw.ip6, 6, local) : undefined;
   const name = raw.name ?? thisHostname(ctx);
   if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})$/.test(name)) throw new CommandError(`Invalid --name '${name}': use letters, digits, dots, dashes and underscores.`);
   if (!raw.logDir.startsWith('/')) throw new CommandError(`--log-dir must be an absolute path, not '${raw.logDir}'.`);
@@ -92,7 +74,16 @@ export function validateNodeOptions(ctx: CommandContext, raw: RawNodeOptions): N
   };
 }
 
-async function startNode(ctx: CommandContext, raw: RawNodeOptions): Promise<void> {
+/** An address given with --ip or --ip6, which must be one of this host's. */
+function ownAddress(text: string, version: 4 | 6, local: ReadonlySet<string>): string {
+  const flag = version === 4 ? '--ip' : '--ip6';
+  const parsed = parseIp(text);
+  if (!parsed || parsed.version !== version) throw new CommandError(`Invalid IPv${version} address specified with ${flag} argument.`);
+  if (!local.has(parsed.text)) throw new CommandError(`${flag} ${parsed.text} is not an address of this host.`);
+  return parsed.text;
+}
+
+async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Launcher = agentLauncher(ctx)): Promise<void> {
   const options = validateNodeOptions(ctx, raw);
   const settings = ctx.settings();
   const plan = planStart(options, settings, ctx.env, {
@@ -113,21 +104,20 @@ async function startNode(ctx: CommandContext, raw: RawNodeOptions): Promise<void
   if (await alreadyRunning(ctx, plan)) return;
 
   await registerHost(ctx, options);
-  switch (plan.runtime) {
-    case 'none':
-      ctx.io.out.write(`Registered host ${options.name}; --runtime=none starts no agent.\n`);
-      return;
-    case 'process':
-      await startProcess(ctx, options, plan);
-      return;
-    case 'docker':
-      await startContainer(ctx, options, plan);
+  if (plan.runtime === 'none') {
+    ctx.io.out.write(`Registered host ${options.name}; --runtime=none starts no agent.\n`);
+    return;
   }
+  const agent: LaunchedAgent = plan.runtime === 'docker' ? await launcher.runContainer(plan, options) : await launcher.spawnProcess(plan, options);
+  await launcher.waitForStart(agent);
+  ctx.io.out.write(agent.started);
+  if (options.detach) agent.detach();
+  else await launcher.follow(agent);
 }
 
 function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Record<string, string | undefined>>, plan: StartPlan): string {
   const pools = noDefaultPools(env) ? 'no default pool (NO_DEFAULT_POOLS=true)' : 'the default pool 192.168.0.0/16 if there is no IPv4 pool';
-  const command = maskPassword(describePlan(plan));
+  const command = describePlan(plan);
   return (
     `Would register host ${options.name} in etcd (${endpoints}): IPv4 ${options.ip ?? 'none'}, IPv6 ${options.ip6 ?? 'none'}, ${pools}.\n` +
     'Would enable IPv4 and IPv6 forwarding.\n' +
@@ -166,109 +156,5 @@ async function registerHost(ctx: CommandContext, options: NodeOptions): Promise<
   for (const path of FORWARDING_SYSCTLS) {
     const error = ctx.deps.host.writeFile(path, '1');
     if (error !== undefined && path.includes('ipv4')) throw new CommandError(`Could not enable IPv4 forwarding: ${error}`);
-  }
-}
-
-async function startContainer(ctx: CommandContext, options: NodeOptions, plan: Extract<StartPlan, { runtime: 'docker' }>): Promise<void> {
-  const containers = ctx.containers();
-  if (!(await containers.imageExists(options.image))) {
-    if (options.noPull) {
-      throw new CommandError(`The image ${options.image} is not on this host and --no-pull was given. Build it offline with scripts/build-node-image.`);
-    }
-    const done = progress(ctx.io, `Pulling Docker image ${options.image}`);
-    try {
-      await containers.pull(options.image);
-    } catch (error) {
-      throw new CommandError(`${(error as Error).message}. Build it offline with scripts/build-node-image, or give --node-image.`);
-    } finally {
-      done();
-    }
-  }
-  mkdirSync(options.logDir, { recursive: true });
-  mkdirSync(STATE_DIR, { recursive: true });
-  await containers.remove(CONTAINER_NAME); // a stopped leftover would block the name
-  ctx.io.err.write(`Running the agent as a container:\n${maskPassword(describePlan(plan))}`);
-  const id = await containers.run(plan.spec);
-  const done = progress(ctx.io, 'Waiting for calico-node to start');
-  try {
-    await waitForStart(async () => {
-      const state = await containers.inspect(CONTAINER_NAME);
-      return { log: await containers.logs(CONTAINER_NAME), alive: state?.running === true };
-    });
-  } finally {
-    done();
-  }
-  ctx.io.out.write(`Calico node is running with id: ${id.slice(0, 12)}\n`);
-  if (!options.detach) await followUntilExit(ctx, async () => ({ log: await containers.logs(CONTAINER_NAME), alive: (await containers.inspect(CONTAINER_NAME))?.running === true }));
-}
-
-async function startProcess(ctx: CommandContext, options: NodeOptions, plan: Extract<StartPlan, { runtime: 'process' }>): Promise<void> {
-  mkdirSync(options.logDir, { recursive: true });
-  mkdirSync(STATE_DIR, { recursive: true });
-  const offset = fileSize(plan.logFile);
-  const log = openSync(plan.logFile, 'a');
-  const env = { ...process.env, ...Object.fromEntries(plan.env) };
-  const [file, ...args] = plan.argv as [string, ...string[]];
-  ctx.io.err.write(`Running the agent as a host process:\n${maskPassword(describePlan(plan))}`);
-  const child = spawn(file, args, { env, detached: options.detach, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const pid = child.pid;
-  if (pid === undefined) throw new CommandError(`Could not start ${file}.`);
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  writeFileSync(PID_FILE, `${pid}\n`);
-  writeFileSync(PROCESS_FILE, `${JSON.stringify({ pid, settings: settingsHash(plan), startedAt: new Date().toISOString(), logFile: plan.logFile })}\n`);
-  const agentProgress = async () => ({ log: readFrom(plan.logFile, offset), alive: !exited && isAlive(pid) });
-  const done = progress(ctx.io, 'Waiting for calico-node to start');
-  try {
-    await waitForStart(agentProgress);
-  } finally {
-    done();
-  }
-  ctx.io.out.write(`Calico node is running as process ${pid} (log: ${plan.logFile})\n`);
-  if (options.detach) child.unref();
-  else await followUntilExit(ctx, agentProgress);
-}
-
-/** Polls the agent's log until it reports that it started; fails with the log's tail if it dies or hangs. */
-async function waitForStart(progress: () => Promise<{ log: string; alive: boolean }>): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const { log, alive } = await progress();
-    if (log.includes(STARTED_MESSAGE)) return;
-    if (!alive || Date.now() > deadline) {
-      const tail = log.trim().split('\n').slice(-10).join('\n');
-      const why = alive ? `did not report "${STARTED_MESSAGE}" within ${START_TIMEOUT_MS / 1000} s` : 'stopped';
-      throw new CommandError(`calico-node ${why}. The end of its log:\n${tail || '(empty)'}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** --detach=false: copy the agent's log to stdout until it exits, then fail (it should not exit). */
-async function followUntilExit(ctx: CommandContext, progress: () => Promise<{ log: string; alive: boolean }>): Promise<void> {
-  let shown = 0;
-  for (;;) {
-    const { log, alive } = await progress();
-    ctx.io.out.write(log.slice(shown));
-    shown = log.length;
-    if (!alive) throw new CommandError('calico-node exited.');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readFrom(path: string, offset: number): string {
-  try {
-    return readFileSync(path).subarray(offset).toString('utf8');
-  } catch {
-    return '';
   }
 }

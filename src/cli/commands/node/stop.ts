@@ -1,9 +1,9 @@
-import { unlinkSync } from 'node:fs';
 import { PID_FILE, PROCESS_FILE } from '../../../agent/contract';
 import type { CommandContext } from '../../context';
 import { CommandError } from '../../errors';
+import type { HostSystem } from '../../host-system';
 import { command } from '../../spec';
-import { isAlive, readProcessFile, thisHostname } from './agent';
+import { readProcessFile, thisHostname } from './agent';
 import { CONTAINER_NAME } from './plan';
 
 export default command<{ force?: boolean }>({
@@ -22,13 +22,14 @@ async function stopNode(ctx: CommandContext, force: boolean): Promise<void> {
     throw new CommandError(`Current host has active endpoints so can't be stopped.  Force with --force (${endpoints.length} endpoints on ${hostname}).`);
   }
   let stopped = false;
-  const process = readProcessFile(ctx);
-  if (process && isAlive(process.pid)) {
-    await stopProcess(process.pid);
+  const recorded = readProcessFile(ctx);
+  const { system } = ctx.deps;
+  if (recorded && system.isAlive(recorded.pid)) {
+    await stopProcess(system, recorded.pid);
     stopped = true;
   }
-  removeQuietly(PID_FILE);
-  removeQuietly(PROCESS_FILE);
+  system.removeFile(PID_FILE);
+  system.removeFile(PROCESS_FILE);
   let container;
   try {
     container = await ctx.containers().inspect(CONTAINER_NAME);
@@ -44,16 +45,8 @@ async function stopNode(ctx: CommandContext, force: boolean): Promise<void> {
   ctx.io.out.write(stopped ? 'Node stopped\n' : 'Calico node was not running.\n');
 }
 
-async function stopProcess(pid: number): Promise<void> {
-  process.kill(pid, 'SIGTERM');
-  for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-}
-
-function removeQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // not there
-  }
+async function stopProcess(system: HostSystem, pid: number): Promise<void> {
+  system.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < 10_000 && system.isAlive(pid); waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (system.isAlive(pid)) system.kill(pid, 'SIGKILL');
 }

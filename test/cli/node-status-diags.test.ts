@@ -1,0 +1,262 @@
+import { PID_FILE, PROCESS_FILE, STARTED_MESSAGE, STATE_DIR, STATUS_FILE } from '../../src/agent/contract';
+import type { Environment } from '../../src/cli/context';
+import type { HostSystem, SpawnedProcess } from '../../src/cli/host-system';
+import type { ContainerRuntime, ContainerSpec, ContainerState } from '../../src/docker/containers';
+import { type FakeWorld, fakeWorld } from '../fakes/cli';
+import { seedEndpoint } from './helpers';
+
+/**
+ * `node`, `node stop`, `status` and `diags` in-process: the host's files and processes, Docker's
+ * containers and the host tools are fakes, so every step that the e2e tests (test/e2e/node.test.ts)
+ * run for real is checked here without root, Docker or a kernel.
+ */
+
+const LOG_FILE = '/var/log/calico/calico-node.log';
+
+class FakeHost implements HostSystem {
+  readonly files = new Map<string, string>();
+  readonly dirs = new Set<string>();
+  readonly alive = new Set<number>();
+  readonly signals: [number, string][] = [];
+  spawned: { file: string; args: readonly string[]; env: Environment; detached: boolean; logFile: string } | undefined;
+  /** What the spawned agent writes to its log; undefined: it dies at once. */
+  agentLog: string | undefined = `Starting\n${STARTED_MESSAGE}\n`;
+  /** Whether SIGTERM stops a process. */
+  termStops = true;
+
+  mkdir(path: string): void {
+    this.dirs.add(path);
+  }
+  writeFile(path: string, text: string): void {
+    this.files.set(path, text);
+  }
+  removeFile(path: string): void {
+    this.files.delete(path);
+  }
+  fileSize(path: string): number {
+    return this.files.get(path)?.length ?? 0;
+  }
+  readFrom(path: string, offset: number): string {
+    return (this.files.get(path) ?? '').slice(offset);
+  }
+  listDir(path: string): string[] {
+    return [...this.files.keys()].filter((f) => f.startsWith(`${path}/`)).map((f) => f.slice(path.length + 1));
+  }
+  copyFile(from: string, to: string): void {
+    this.files.set(to, this.files.get(from) ?? '');
+  }
+  makeTempDir(prefix: string): string {
+    const dir = `/tmp/${prefix}0`;
+    this.dirs.add(dir);
+    return dir;
+  }
+  spawn(file: string, args: readonly string[], options: { env: Environment; detached: boolean; logFile: string }): SpawnedProcess {
+    this.spawned = { file, args, ...options };
+    const pid = 4242;
+    if (this.agentLog !== undefined) this.alive.add(pid);
+    this.files.set(options.logFile, (this.files.get(options.logFile) ?? '') + (this.agentLog ?? 'ETCD_ENDPOINTS is invalid\n'));
+    return { pid, onExit: () => undefined, unref: () => undefined };
+  }
+  isAlive(pid: number): boolean {
+    return this.alive.has(pid);
+  }
+  kill(pid: number, signal: 'SIGTERM' | 'SIGKILL'): void {
+    this.signals.push([pid, signal]);
+    if (signal === 'SIGKILL' || this.termStops) this.alive.delete(pid);
+  }
+}
+
+class FakeContainers implements ContainerRuntime {
+  images = new Set(['calicoctl/calico-node:0.0.0-test']);
+  containers = new Map<string, ContainerState & { log: string }>();
+  readonly calls: string[] = [];
+  async imageExists(image: string): Promise<boolean> {
+    return this.images.has(image);
+  }
+  async pull(image: string): Promise<void> {
+    this.calls.push(`pull ${image}`);
+    this.images.add(image);
+  }
+  async inspect(name: string): Promise<ContainerState | undefined> {
+    return this.containers.get(name);
+  }
+  async run(spec: ContainerSpec): Promise<string> {
+    this.calls.push(`run ${spec.name}`);
+    const id = 'abcdef0123456789';
+    this.containers.set(spec.name, { id, running: true, status: 'running', image: spec.image, startedAt: '2026-01-01T00:00:00Z', labels: spec.labels, log: `${STARTED_MESSAGE}\n` });
+    return id;
+  }
+  async logs(name: string): Promise<string> {
+    return this.containers.get(name)?.log ?? '';
+  }
+  async stop(name: string): Promise<void> {
+    this.calls.push(`stop ${name}`);
+    const container = this.containers.get(name);
+    if (container) this.containers.set(name, { ...container, running: false });
+  }
+  async remove(name: string): Promise<void> {
+    this.calls.push(`remove ${name}`);
+    this.containers.delete(name);
+  }
+}
+
+interface NodeWorld extends FakeWorld {
+  fakeHost: FakeHost;
+  fakeContainers: FakeContainers;
+  tools: string[];
+}
+
+/** A root host with every kernel module and tool, an etcd, and a Docker without containers. */
+function nodeWorld(): NodeWorld {
+  const world = fakeWorld() as NodeWorld;
+  world.fakeHost = new FakeHost();
+  world.fakeContainers = new FakeContainers();
+  world.tools = [];
+  world.system = world.fakeHost;
+  world.containers = world.fakeContainers;
+  world.runner = {
+    run: async (file, args) => {
+      world.tools.push([file, ...args].join(' '));
+      return `${file} output\n`;
+    },
+  };
+  const base = world.host;
+  world.host = {
+    ...base,
+    readFile: (path) => world.fakeHost.files.get(path),
+    exists: (path) => path.startsWith('/sys/module/') || world.fakeHost.dirs.has(path),
+    writeFile: (path, text) => void world.fakeHost.files.set(path, text),
+  };
+  world.env = { HOSTNAME: 'host1', NO_DEFAULT_POOLS: 'true' };
+  return world;
+}
+
+describe('calicoctl node', () => {
+  it('--runtime=process registers the host, spawns the agent with its etcd settings, records its pid and waits for it', async () => {
+    const world = nodeWorld();
+    const result = await world.run(['node', '--runtime=process', '--detach=true']);
+    expect(result).toEqual({ code: 0, stdout: `Calico node is running as process 4242 (log: ${LOG_FILE})\n`, stderr: expect.stringContaining('Running the agent as a host process:\n') });
+    const spawned = world.fakeHost.spawned!;
+    expect([spawned.file, ...spawned.args]).toEqual(['/usr/bin/node', '/opt/calicoctl/bin/calico-node', '--hostname', 'host1']);
+    expect(spawned).toMatchObject({ detached: true, logFile: LOG_FILE, env: { HOSTNAME: 'host1', IP: '192.0.2.10', ETCD_ENDPOINTS: 'http://127.0.0.1:2379' } });
+    expect(world.fakeHost.files.get(PID_FILE)).toBe('4242\n');
+    expect(JSON.parse(world.fakeHost.files.get(PROCESS_FILE)!)).toMatchObject({ pid: 4242, logFile: LOG_FILE });
+    expect(world.fakeHost.dirs).toEqual(new Set(['/var/log/calico', STATE_DIR]));
+    expect(world.kv.dump()).toMatchObject({ '/calico/v1/host/host1/config/marker': expect.anything() });
+    expect(world.fakeHost.files.get('/proc/sys/net/ipv4/ip_forward')).toBe('1');
+  });
+
+  it('fails with the end of the log when the agent dies before it started', async () => {
+    const world = nodeWorld();
+    world.fakeHost.agentLog = undefined;
+    const result = await world.run(['node', '--runtime=process']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/calico-node stopped\. The end of its log:\nETCD_ENDPOINTS is invalid\n$/);
+  });
+
+  it('as a container: removes a leftover, runs calico-node and prints its short id', async () => {
+    const world = nodeWorld();
+    const result = await world.run(['node']);
+    expect(result).toEqual({ code: 0, stdout: 'Calico node is running with id: abcdef012345\n', stderr: expect.stringContaining('Running the agent as a container:\ndocker run --detach --name=calico-node') });
+    expect(world.fakeContainers.calls).toEqual(['remove calico-node', 'run calico-node']);
+  });
+
+  it('--no-pull refuses an image that is not on the host; without it the image is pulled', async () => {
+    const world = nodeWorld();
+    const other = 'example/calico-node:1';
+    expect(await world.run(['node', `--node-image=${other}`, '--no-pull'])).toMatchObject({ code: 1, stderr: expect.stringContaining(`The image ${other} is not on this host and --no-pull was given.`) });
+    expect(await world.run(['node', `--node-image=${other}`])).toMatchObject({ code: 0 });
+    expect(world.fakeContainers.calls).toContain(`pull ${other}`);
+  });
+
+  it('shows no etcd password, in --dry-run or when it runs the agent', async () => {
+    const world = nodeWorld();
+    world.env = { ...world.env, ETCD_USERNAME: 'root', ETCD_PASSWORD: 's3cret word' };
+    const dry = await world.run(['node', '--runtime=process', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('ETCD_PASSWORD=<hidden>');
+    const real = await world.run(['node', '--runtime=process']);
+    expect(real.code).toBe(0);
+    expect(real.stderr).toContain('ETCD_PASSWORD=<hidden>');
+    expect(`${dry.stdout}${dry.stderr}${real.stdout}${real.stderr}`).not.toContain('s3cret');
+    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD).toBe('s3cret word');
+  });
+
+  it('does nothing when the same agent already runs, and refuses other settings', async () => {
+    const world = nodeWorld();
+    await world.run(['node', '--runtime=process']);
+    expect(await world.run(['node', '--runtime=process'])).toEqual({ code: 0, stdout: 'Calico node is already running (process 4242) with these settings: nothing to do.\n', stderr: '' });
+    expect((await world.run(['node', '--runtime=process', '--name=other'])).stderr).toContain('with other settings');
+  });
+
+  it('needs root', async () => {
+    const world = nodeWorld();
+    world.host = { ...world.host, isRoot: () => false };
+    expect(await world.run(['node'])).toEqual({ code: 1, stdout: '', stderr: 'This command must be run as root.\n' });
+  });
+});
+
+describe('calicoctl node stop', () => {
+  it('stops a host-process agent with SIGTERM and removes its pid files', async () => {
+    const world = nodeWorld();
+    await world.run(['node', '--runtime=process']);
+    expect(await world.run(['node', 'stop'])).toEqual({ code: 0, stdout: 'Node stopped\n', stderr: '' });
+    expect(world.fakeHost.signals).toEqual([[4242, 'SIGTERM']]);
+    expect(world.fakeHost.files.has(PID_FILE) || world.fakeHost.files.has(PROCESS_FILE)).toBe(false);
+  });
+
+  it('stops and removes the container agent', async () => {
+    const world = nodeWorld();
+    await world.run(['node']);
+    expect(await world.run(['node', 'stop'])).toEqual({ code: 0, stdout: 'Node stopped\n', stderr: '' });
+    expect(world.fakeContainers.calls.slice(-2)).toEqual(['stop calico-node', 'remove calico-node']);
+  });
+
+  it('refuses while this host has endpoints, unless --force; says so when nothing runs', async () => {
+    const world = nodeWorld();
+    seedEndpoint(world, { host: 'host1', id: 'e1', profiles: [] });
+    expect((await world.run(['node', 'stop'])).stderr).toBe("Current host has active endpoints so can't be stopped.  Force with --force (1 endpoints on host1).\n");
+    expect(await world.run(['node', 'stop', '--force'])).toEqual({ code: 0, stdout: 'Calico node was not running.\n', stderr: '' });
+  });
+});
+
+describe('calicoctl status', () => {
+  it('reports the running agent, etcd, the host and the last dataplane apply', async () => {
+    const world = nodeWorld();
+    await world.run(['node', '--runtime=process']);
+    world.fakeHost.files.set(`${STATE_DIR}/${STATUS_FILE}`, JSON.stringify({ version: '1.0', lastApply: { at: '2026-01-01T00:00:01Z', ok: true, durationMs: 12 } }));
+    const result = await world.run(['status']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^calico-node is running as a host process \(process 4242, since .*\)\.\n/);
+    expect(result.stdout).toContain('etcd: reachable at http://127.0.0.1:2379');
+    expect(result.stdout).toContain('Host host1: 0 endpoints; 0 profiles in etcd.\n');
+    expect(result.stdout).toContain('Dataplane: last applied at 2026-01-01T00:00:01Z (ok, 12 ms).\n');
+  });
+
+  it('exits 1 when the agent is not running', async () => {
+    const world = nodeWorld();
+    const result = await world.run(['status', '-o', 'json']);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ agent: { running: false }, etcd: { reachable: true }, dataplane: {} });
+    expect(result.stderr).toBe('calico-node is not running: start it with calicoctl node.\n');
+  });
+});
+
+describe('calicoctl diags', () => {
+  it('collects kernel state, the etcd tree and the logs, then packs them', async () => {
+    const world = nodeWorld();
+    world.fakeHost.files.set('/var/log/calico/calico-node.log', 'a log line\n');
+    world.kv.seed('/calico/v1/policy/profile/web/tags', ['web']);
+    const result = await world.run(['diags']);
+    expect(result.stderr).toBe('Collecting kernel state (iptables, ipsets, routes)...\nCollecting the etcd /calico tree...\nCollecting logs...\nWriting the tarball...\n');
+    expect(result.code).toBe(0);
+    const tarball = result.stdout.trim();
+    expect(tarball).toMatch(/^\/tmp\/calico-diags-0\/diags-\d{8}T\d{6}\.tar\.gz$/);
+    const dir = tarball.replace(/\.tar\.gz$/, '');
+    expect(world.fakeHost.files.get(`${dir}/iptables-save.txt`)).toBe('iptables-save output\n');
+    expect(JSON.parse(world.fakeHost.files.get(`${dir}/etcd-calico.json`)!).keys).toEqual({ '/calico/v1/policy/profile/web/tags': '["web"]' });
+    expect(world.fakeHost.files.get(`${dir}/logs/calico-node.log`)).toBe('a log line\n');
+    expect(world.tools[world.tools.length - 1]).toMatch(/^tar -C \/tmp\/calico-diags-0 -czf .*\.tar\.gz diags-/);
+  });
+});
