@@ -123,7 +123,7 @@ describe('profile show', () => {
     expect(out).toEqual(ok([border, `|${' '.repeat(31)}Name${' '.repeat(31)}|`, border, ...ids.map((id) => `| ${id} |`), border, ''].join('\n')));
   });
 
-  it('--detailed draws the spec example character for character', async () => {
+  it('--detailed draws the original calicoctl table character for character', async () => {
     const world = await plainWorld('db', 'Web');
     seedEndpoint(world, { host: 'host2', id: 'fedcba9876543210', profiles: ['db'] });
     expect(await runUnchanged(world, ['profile', 'show', '--detailed'])).toEqual(
