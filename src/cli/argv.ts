@@ -1,5 +1,6 @@
 import { SPECS } from './commands';
 import { UsageError } from './errors';
+import { GLOBAL_OPTIONS } from './program';
 import type { AnySpec } from './spec';
 
 /**
@@ -25,10 +26,9 @@ function grammar(specs: readonly AnySpec[]): { nouns: Map<string, Noun>; valueOp
     nouns.set(noun, { verbs, groups: [...(nouns.get(noun)?.groups ?? []), group] });
   }
   // Options that take a value as the next word, so the scan can step over it: the root's and every command's.
-  const valueOptions = new Set(['--timeout', '-c', '--config', '-l', '--log-level']);
-  for (const spec of specs) {
-    if (spec.kind !== 'command') continue;
-    for (const option of spec.options ?? []) {
+  const valueOptions = new Set<string>();
+  for (const options of [GLOBAL_OPTIONS, ...specs.map((spec) => (spec.kind === 'command' ? spec.options ?? [] : []))]) {
+    for (const option of options) {
       if (!/[<[]/.test(option.flags)) continue;
       for (const flag of option.flags.split(/[ ,]+/)) if (flag.startsWith('-')) valueOptions.add(flag);
     }

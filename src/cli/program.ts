@@ -18,15 +18,20 @@ export interface Program {
 
 const runSpec: Execute = (spec, options, ctx) => spec.run(options as never, ctx);
 
+/** The options every command takes, before or after its words (argv.ts steps over their values). */
+export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
+  { flags: '-c, --config <file>', description: 'a config file, YAML or JSON (default /etc/calico/calicoctl.cfg when it exists); the environment wins' },
+  { flags: '--timeout <duration>', description: 'bound on each etcd and Docker request, e.g. 5, 2.5s, 500ms (env ETCD_TIMEOUT; default 5s)' },
+  { flags: '-l, --log-level <level>', description: 'debug prints every etcd and Docker call on stderr', choices: ['error', 'warning', 'info', 'debug'], default: 'error' },
+  { flags: '--debug', description: 'print stack traces on errors, and every etcd and Docker call' },
+  { flags: '--no-color', description: 'no colour, even on a terminal (also: NO_COLOR=1)' },
+];
+
 /** The Commander tree, built from the specs under commands/ in their order. */
 export function buildProgram(deps: Deps, execute: Execute = runSpec): Program {
-  const program = new Command('calicoctl')
-    .description('Manage Calico network policy for Docker networks, kept in etcd')
-    .option('-c, --config <file>', 'a config file, YAML or JSON (default /etc/calico/calicoctl.cfg when it exists); the environment wins')
-    .option('--timeout <duration>', 'bound on each etcd and Docker request, e.g. 5, 2.5s, 500ms (env ETCD_TIMEOUT; default 5s)')
-    .addOption(new Option('-l, --log-level <level>', 'debug prints every etcd and Docker call on stderr').choices(['error', 'warning', 'info', 'debug']).default('error'))
-    .option('--debug', 'print stack traces on errors, and every etcd and Docker call')
-    .option('--no-color', 'no colour, even on a terminal (also: NO_COLOR=1)')
+  const program = new Command('calicoctl').description('Manage Calico network policy for Docker networks, kept in etcd');
+  for (const option of GLOBAL_OPTIONS) program.addOption(toOption(option, deps.version));
+  program
     .version(deps.version, '--version', 'print the calicoctl version')
     .addHelpText(
       'after',
