@@ -57,7 +57,8 @@ export interface CommandSpec<O = never> extends Described {
   run(options: O, ctx: CommandContext): Promise<void> | void;
 }
 
-export type AnySpec = GroupSpec | CommandSpec<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Any command or group (run() is a method, so a spec of any options fits). */
+export type AnySpec = GroupSpec | CommandSpec<unknown>;
 
 export function command<O>(spec: Omit<CommandSpec<O>, 'kind'>): CommandSpec<O> {
   return { kind: 'command', ...spec };
