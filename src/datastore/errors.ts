@@ -1,10 +1,12 @@
 /**
  * Errors the datastore adapter speaks. Nothing above this layer sees an HTTP, gRPC or socket error:
- * each is turned into one of these, with a message a user can act on.
+ * each is turned into one of these, with a message a user can act on. Each carries a `code` (one
+ * word: 'config', 'unavailable', 'corrupt', 'conflict', ...) that callers may map to exit codes.
  */
 
 /** The etcd settings (environment, flags or config file) are invalid. Names the setting. */
 export class DatastoreConfigError extends Error {
+  readonly code = 'config';
   constructor(message: string) {
     super(message);
     this.name = 'DatastoreConfigError';
@@ -13,6 +15,7 @@ export class DatastoreConfigError extends Error {
 
 /** etcd could not be reached or refused us (connection, TLS, timeout, authentication). */
 export class DatastoreUnavailableError extends Error {
+  readonly code = 'unavailable';
   constructor(message: string) {
     super(message);
     this.name = 'DatastoreUnavailableError';
@@ -21,6 +24,7 @@ export class DatastoreUnavailableError extends Error {
 
 /** A value in etcd is not what the Calico v1 data model allows. Names the key. */
 export class CorruptDataError extends Error {
+  readonly code = 'corrupt';
   constructor(
     readonly key: string,
     problem: string,
@@ -48,8 +52,43 @@ export function parseStoredObject(key: string, value: string, what: string): Rec
 
 /** A compare-and-swap kept losing to other writers; nothing was written. */
 export class ConflictError extends Error {
+  readonly code = 'conflict';
   constructor(key: string, attempts: number) {
     super(`Gave up updating ${key} after ${attempts} attempts: other clients kept changing it at the same time. Nothing was written; try again.`);
     this.name = 'ConflictError';
   }
+}
+
+/** Where a stored value that does not decode is reported; the caller then skips it. */
+export type CorruptReporter = (error: CorruptDataError) => void;
+
+/** A reporter that writes each problem once, as a warning line. */
+export function warnOnce(write: (line: string) => void): CorruptReporter {
+  const seen = new Set<string>();
+  return (error) => {
+    if (seen.has(error.message)) return;
+    seen.add(error.message);
+    write(`Warning: ${error.message}; skipped.\n`);
+  };
+}
+
+/** The default for the stores: stderr, where the CLI writes its warnings too. */
+export const warnOnStderr: CorruptReporter = warnOnce((line) => process.stderr.write(line));
+
+/**
+ * Decodes each stored value, reporting and skipping those that do not decode: one bad value never
+ * hides the others from a listing. Errors other than CorruptDataError still propagate.
+ */
+export function decodeEach<K extends { key: string }, T>(items: readonly K[], decode: (item: K) => T | undefined, report: CorruptReporter): T[] {
+  const decoded: T[] = [];
+  for (const item of items) {
+    try {
+      const value = decode(item);
+      if (value !== undefined) decoded.push(value);
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      report(error);
+    }
+  }
+  return decoded;
 }

@@ -4,7 +4,15 @@ import { Etcd3, type IOptions } from 'etcd3';
 import * as RPC from 'etcd3/lib/rpc';
 import type { EtcdSettings } from './config';
 import { DatastoreUnavailableError } from './errors';
-import { type KeyValue, type KvOperation, type KvStore, prefixEnd, type RangeResult, type RevisionGuard } from './kv';
+import { type KeyValue, type KvOperation, type KvStore, type RangeResult, type RevisionGuard } from './kv';
+import { type TxnEncoding, txnRequest } from './txn';
+
+const GRPC_ENCODING: TxnEncoding<Buffer, RPC.CompareTarget, RPC.CompareResult> = {
+  bytes: (data) => data,
+  modTarget: RPC.CompareTarget.Mod,
+  equal: RPC.CompareResult.Equal,
+  less: RPC.CompareResult.Less,
+};
 
 /**
  * etcd through the etcd3 gRPC client: used by the long-running agent, which needs watch streams
@@ -45,28 +53,7 @@ export class Etcd3KvStore implements KvStore {
 
   async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
     // The raw Txn call, because the client's builder cannot express a compare over a key range.
-    const compare = guards.map((guard) =>
-      'key' in guard
-        ? { key: Buffer.from(guard.key), target: RPC.CompareTarget.Mod, result: RPC.CompareResult.Equal, mod_revision: String(guard.modRevision) }
-        : {
-            key: Buffer.from(guard.prefix),
-            range_end: prefixEnd(guard.prefix),
-            target: RPC.CompareTarget.Mod,
-            result: RPC.CompareResult.Less,
-            mod_revision: String(guard.unchangedSince + 1),
-          },
-    );
-    const success = operations.map((op) => {
-      switch (op.type) {
-        case 'put':
-          return { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } };
-        case 'delete':
-          return { request_delete_range: { key: Buffer.from(op.key) } };
-        case 'deletePrefix':
-          return { request_delete_range: { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) } };
-      }
-    });
-    const response = await this.guard(() => this.client.kv.txn({ compare, success, failure: [] }));
+    const response = await this.guard(() => this.client.kv.txn(txnRequest(guards, operations, GRPC_ENCODING)));
     return response.succeeded;
   }
 

@@ -1,17 +1,30 @@
+import type { Cidr, IpVersion } from '../policy/ast';
+import { cidrNetworkText } from '../policy/cidr';
+
 /**
- * The Calico v1 key layout in etcd (spec §6), kept as strings so that any tool that speaks the v1
- * model reads the same keys. Names are validated before they reach here (no `/` can appear).
+ * Every etcd key Calico reads or writes, built and parsed here and nowhere else (the layout is
+ * described in ARCHITECTURE.md, "etcd key layout"). They are kept as the v1 model's strings so that
+ * any tool that speaks the v1 model reads the same keys. Names are validated before they reach
+ * here (no `/` can appear).
  */
 
 export const ROOT = '/calico/v1/';
 export const READY = '/calico/v1/Ready';
+export const CONFIG = '/calico/v1/config/';
 export const PROFILES = '/calico/v1/policy/profile/';
 export const HOSTS = '/calico/v1/host/';
+export const BGP_HOSTS = '/calico/bgp/v1/host/';
+
+/** A global setting every agent reads, e.g. InterfacePrefix. */
+export const globalConfigKey = (name: string): string => `${CONFIG}${name}`;
+
+export type ProfileLeaf = 'tags' | 'rules' | 'labels';
 
 export const profileDir = (id: string): string => `${PROFILES}${id}/`;
-export const profileRules = (id: string): string => `${PROFILES}${id}/rules`;
-export const profileTags = (id: string): string => `${PROFILES}${id}/tags`;
-export const profileLabels = (id: string): string => `${PROFILES}${id}/labels`;
+export const profileKey = (id: string, leaf: ProfileLeaf): string => `${PROFILES}${id}/${leaf}`;
+export const profileRules = (id: string): string => profileKey(id, 'rules');
+export const profileTags = (id: string): string => profileKey(id, 'tags');
+export const profileLabels = (id: string): string => profileKey(id, 'labels');
 
 /** Splits `/calico/v1/policy/profile/<id>/<leaf>` into id and leaf. */
 export function parseProfileKey(key: string): { id: string; leaf: string } | undefined {
@@ -29,6 +42,16 @@ export interface EndpointKey {
   readonly endpoint: string;
 }
 
+/** Everything stored about one host (its endpoints included). */
+export const hostPrefix = (hostname: string): string => `${HOSTS}${hostname}/`;
+export const hostWorkloads = (hostname: string): string => `${HOSTS}${hostname}/workload/`;
+/** The host's IPv4 address, as BIRD peers with it. */
+export const hostBirdIp = (hostname: string): string => `${HOSTS}${hostname}/bird_ip`;
+/** A per-host setting, e.g. DefaultEndpointToHostAction. */
+export const hostConfigKey = (hostname: string, name: string): string => `${HOSTS}${hostname}/config/${name}`;
+export const bgpHostPrefix = (hostname: string): string => `${BGP_HOSTS}${hostname}/`;
+export const bgpHostIp = (hostname: string, version: IpVersion): string => `${BGP_HOSTS}${hostname}/ip_addr_v${version}`;
+
 export const endpointKey = (k: EndpointKey): string =>
   `${HOSTS}${k.hostname}/workload/${k.orchestrator}/${k.workload}/endpoint/${k.endpoint}`;
 
@@ -38,3 +61,43 @@ export function parseEndpointKey(key: string): EndpointKey | undefined {
   if (!match) return undefined;
   return { hostname: match[1] as string, orchestrator: match[2] as string, workload: match[3] as string, endpoint: match[4] as string };
 }
+
+/** Parses a host's own keys: `/calico/v1/host/<host>/bird_ip` and `/calico/v1/host/<host>/config/<name>`. */
+export function parseHostKey(key: string): { hostname: string; birdIp: true } | { hostname: string; config: string } | undefined {
+  const match = /^\/calico\/v1\/host\/([^/]+)\/(bird_ip|config\/([^/]+))$/.exec(key);
+  if (!match) return undefined;
+  const hostname = match[1] as string;
+  return match[3] === undefined ? { hostname, birdIp: true } : { hostname, config: match[3] };
+}
+
+/** Parses `/calico/bgp/v1/host/<host>/ip_addr_v<N>`. */
+export function parseBgpHostIpKey(key: string): { hostname: string; version: IpVersion } | undefined {
+  const match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/ip_addr_v([46])$/.exec(key);
+  return match ? { hostname: match[1] as string, version: Number(match[2]) as IpVersion } : undefined;
+}
+
+/** Parses `/calico/v1/config/<name>`. */
+export function parseGlobalConfigKey(key: string): string | undefined {
+  if (!key.startsWith(CONFIG)) return undefined;
+  const name = key.slice(CONFIG.length);
+  return name === '' || name.includes('/') ? undefined : name;
+}
+
+/** IP pools at `/calico/v1/ipam/v<N>/pool/<cidr with - for />`. */
+export const poolPrefix = (version: IpVersion): string => `/calico/v1/ipam/v${version}/pool/`;
+/** How the pools are named in a message about them all. */
+export const ALL_POOLS = '/calico/v1/ipam/v{4,6}/pool/';
+export const poolKey = (cidr: Cidr): string => `${poolPrefix(cidr.version)}${cidrNetworkText(cidr).replace('/', '-')}`;
+
+/** Parses a pool key into its version and name (the CIDR with - for /). */
+export function parsePoolKey(key: string): { version: IpVersion; name: string } | undefined {
+  const match = /^\/calico\/v1\/ipam\/v([46])\/pool\/([^/]+)$/.exec(key);
+  return match ? { version: Number(match[1]) as IpVersion, name: match[2] as string } : undefined;
+}
+
+/** Address assignment: one key per assigned address. */
+export const addressPrefix = (version: IpVersion): string => `/calico/ipam/v2/address/ipv${version}/`;
+export const addressKey = (version: IpVersion, address: string): string => `${addressPrefix(version)}${address}`;
+
+/** The network driver's own record of each network. */
+export const libnetworkKey = (networkId: string): string => `/calico/libnetwork/v1/${networkId}`;
