@@ -6,12 +6,12 @@ import { etcdSettings } from '../datastore/config';
 import { Etcd3KvStore } from '../datastore/etcd3-store';
 import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
+import { Syncer } from '../datastore/syncer';
 import { cleanupDataplane } from './dataplane/cleanup';
 import { Dataplane } from './dataplane/driver';
 import { systemRunner } from '../host/exec';
 import { FORWARDING_SYSCTLS, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
 import { StatusFile } from './status';
-import { EtcdSync } from './sync';
 import { createLogger, type Logger, type LogLevel } from './log';
 import { ipamDriverHandlers } from './plugin/ipam-driver';
 import { LinkManager } from './plugin/links';
@@ -106,12 +106,12 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
   }
   let dataplane: Dataplane | undefined;
-  let sync: EtcdSync | undefined;
+  let sync: Syncer | undefined;
   if (options.dataplane) {
     enableForwarding(log);
     const status = new StatusFile(options.stateDir, options.hostname, options.version, log);
     dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
-    sync = new EtcdSync(kv, dataplane, log);
+    sync = new Syncer(kv, dataplane, log);
     await sync.start();
   }
 
@@ -122,7 +122,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     async stop() {
       log.info('Stopping calico-node (the dataplane stays as it is)');
       dataplane?.stop();
-      await sync?.stop();
+      sync?.stop();
       if (server) {
         await new Promise<void>((resolve) => server?.close(() => resolve()));
         try {
