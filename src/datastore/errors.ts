@@ -59,21 +59,24 @@ export class ConflictError extends Error {
   }
 }
 
-/** Where a stored value that does not decode is reported; the caller then skips it. */
-export type CorruptReporter = (error: CorruptDataError) => void;
+/**
+ * Where a stored value that does not decode is reported; the caller then skips it. `consequence`
+ * says what skipping it means, when that is worth saying (e.g. "the profile drops all traffic").
+ */
+export type CorruptReporter = (error: CorruptDataError, consequence?: string) => void;
 
-/** A reporter that writes each problem once, as a warning line. */
-export function warnOnce(write: (line: string) => void): CorruptReporter {
+/** A reporter that writes each problem (a key and what is wrong with it) once, however often it is met. */
+export function reportOnce(write: (message: string) => void): CorruptReporter {
   const seen = new Set<string>();
-  return (error) => {
+  return (error, consequence) => {
     if (seen.has(error.message)) return;
     seen.add(error.message);
-    write(`Warning: ${error.message}; skipped.\n`);
+    write(`${error.message}; skipped${consequence ? `: ${consequence}` : ''}`);
   };
 }
 
-/** The default for the stores: stderr, where the CLI writes its warnings too. */
-export const warnOnStderr: CorruptReporter = warnOnce((line) => process.stderr.write(line));
+/** The default for the stores: a warning on stderr, where the CLI writes its warnings too. */
+export const warnOnStderr: CorruptReporter = reportOnce((message) => process.stderr.write(`Warning: ${message}.\n`));
 
 /**
  * Decodes each stored value, reporting and skipping those that do not decode: one bad value never

@@ -1,6 +1,6 @@
 import type { IpVersion, RuleSet } from '../policy/ast';
 import { decodeEndpoint, type Endpoint } from './endpoints';
-import { CorruptDataError } from './errors';
+import { CorruptDataError, type CorruptReporter, reportOnce } from './errors';
 import { decodeHostIp } from './hosts';
 import * as keys from './keys';
 import type { WatchableKvStore, WatchEvent, WatchHandle } from './kv';
@@ -89,13 +89,14 @@ function meaning(key: string): KeyMeaning | undefined {
 /**
  * Turns raw keys into typed updates, and remembers the raw value of each key it delivered, so that
  * a fresh snapshot yields only what changed (deletions included) and an unchanged value yields
- * nothing. A value that does not decode is reported once per key and value. Pure: no I/O.
+ * nothing. A value that does not decode is reported when it is first met (again only once the key
+ * held something else). Pure: no I/O.
  */
 export class UpdateDecoder {
   private readonly delivered = new Map<string, string>();
   private readonly reported = new Map<string, string>();
 
-  constructor(private readonly warn: (message: string) => void) {}
+  constructor(private readonly report: CorruptReporter) {}
 
   /** A full read of the prefix: updates for every key that changed since the last delivery, or vanished. */
   snapshot(kvs: readonly { readonly key: string; readonly value: string }[]): DatastoreUpdate[] {
@@ -134,7 +135,7 @@ export class UpdateDecoder {
       if (!(error instanceof CorruptDataError)) throw error;
       if (this.reported.get(key) !== value) {
         this.reported.set(key, value);
-        this.warn(`${error.message}; skipped${known.consequence ? `: ${known.consequence}` : ''}`);
+        this.report(error, known.consequence);
       }
       updates.push(known.undecodable?.() ?? known.absent());
     }
@@ -158,6 +159,8 @@ export interface SyncerOptions {
   readonly prefix?: string;
   /** Pause before re-creating a lost watch, by consecutive failure (default: 100 ms doubling to 2 s). */
   readonly rewatchDelayMs?: (failures: number) => number;
+  /** Where values that do not decode are reported (default: the log, once each). */
+  readonly report?: CorruptReporter;
   /** Pause before retrying a failed snapshot read, by attempt (default: 200 ms per attempt, at most 5 s). */
   readonly resnapshotDelayMs?: (attempt: number) => number;
 }
@@ -187,7 +190,7 @@ export class Syncer {
     private readonly log: SyncLog,
     private readonly options: SyncerOptions = {},
   ) {
-    this.decoder = new UpdateDecoder((message) => log.warning(message));
+    this.decoder = new UpdateDecoder(options.report ?? reportOnce((message) => log.warning(message)));
     this.prefix = options.prefix ?? keys.ROOT;
   }
 

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type { Dataplane } from '../../../src/agent/dataplane/driver';
 import { DatastoreModel } from '../../../src/agent/dataplane/model';
 import type { DataplaneState } from '../../../src/agent/dataplane/state';
+import { reportOnce } from '../../../src/datastore/errors';
 import { UpdateDecoder } from '../../../src/datastore/syncer';
 import type { Family } from '../../../src/agent/dataplane/names';
 import { buildRestore } from '../../../src/agent/dataplane/iptables';
@@ -156,7 +157,7 @@ const feeds = new WeakMap<Dataplane, { resync(kvs: readonly KeyUpdate[]): void; 
 export function feed(dataplane: Dataplane, warn: (message: string) => void = () => undefined) {
   let fed = feeds.get(dataplane);
   if (!fed) {
-    const decoder = new UpdateDecoder(warn);
+    const decoder = new UpdateDecoder(reportOnce(warn));
     fed = {
       resync: (kvs) => dataplane.resync(decoder.snapshot(present(kvs))),
       update: (kvs) => dataplane.update(decoder.changes(kvs)),
@@ -173,7 +174,7 @@ export class RawModel {
 
   constructor(state: DataplaneState, warn: (message: string) => void = () => undefined) {
     this.model = new DatastoreModel(state);
-    this.decoder = new UpdateDecoder(warn);
+    this.decoder = new UpdateDecoder(reportOnce(warn));
   }
 
   get ready(): boolean {

@@ -1,5 +1,5 @@
 import { EndpointStore } from '../../../src/datastore/endpoints';
-import { CorruptDataError, warnOnce } from '../../../src/datastore/errors';
+import { CorruptDataError, reportOnce } from '../../../src/datastore/errors';
 import { HostStore } from '../../../src/datastore/hosts';
 import { IpamStore } from '../../../src/datastore/ipam';
 import * as keys from '../../../src/datastore/keys';
@@ -68,12 +68,13 @@ describe('values that do not decode are skipped, with one report naming the key'
     expect(reported.map((e) => e.key)).toEqual([keys.profileTags('bad')]);
   });
 
-  it('warnOnce writes each problem once', () => {
+  it('reportOnce writes each problem once', () => {
     const lines: string[] = [];
-    const report = warnOnce((line) => lines.push(line));
+    const report = reportOnce((line) => lines.push(line));
     const error = new CorruptDataError(BAD_POOL, 'not valid JSON');
     report(error);
-    report(error);
-    expect(lines).toEqual([`Warning: The data stored at ${BAD_POOL} is invalid: not valid JSON; skipped.\n`]);
+    report(error, 'the pool is ignored');
+    report(new CorruptDataError(BAD_POOL, 'the pool has no valid "cidr"'), 'the pool is ignored');
+    expect(lines).toEqual([`The data stored at ${BAD_POOL} is invalid: not valid JSON; skipped`, `The data stored at ${BAD_POOL} is invalid: the pool has no valid "cidr"; skipped: the pool is ignored`]);
   });
 });
