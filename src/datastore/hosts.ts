@@ -86,7 +86,7 @@ export class HostStore {
     const hosts = new Map<string, { hostname: string; ipv4: string; ipv6: string }>();
     const entry = (hostname: string) => hosts.get(hostname) ?? hosts.set(hostname, { hostname, ipv4: '', ipv6: '' }).get(hostname)!;
     for (const kv of v1.kvs) {
-      const hostname = kv.key.slice(keys.HOSTS.length).split('/')[0];
+      const hostname = keys.hostOfKey(kv.key);
       if (!hostname) continue;
       const host = entry(hostname);
       const parsed = keys.parseHostKey(kv.key);

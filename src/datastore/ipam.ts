@@ -1,7 +1,7 @@
 import type { IpVersion } from '../policy/ast';
 import { addressToBigInt, bigIntToAddress, cidrBounds, cidrContains, parseIp } from '../policy/cidr';
 import { type CorruptReporter, decodeEach, parseStoredObject, warnOnStderr } from './errors';
-import { addressKey, addressPrefix } from './keys';
+import { addressKey, addressOfKey, addressPrefix } from './keys';
 import type { KvStore } from './kv';
 import { type Pool, PoolStore } from './pools';
 
@@ -40,7 +40,7 @@ export class IpamStore {
       throw new IpamError(onlyPool === undefined ? `No IPv${version} pool to assign an address from: add one with 'calicoctl pool add'.` : `No usable pool ${onlyPool}.`);
     }
     const { kvs } = await this.kv.getPrefix(addressPrefix(version));
-    const taken = new Set(kvs.map((kv) => kv.key.slice(addressPrefix(version).length)));
+    const taken = new Set(kvs.map((kv) => addressOfKey(version, kv.key)));
     for (const pool of pools) {
       const { first, last } = cidrBounds(pool.cidr);
       // The pool's first and last addresses are left alone: they read as network and broadcast.
@@ -85,7 +85,7 @@ export class IpamStore {
 
   async list(version: IpVersion): Promise<Assignment[]> {
     const { kvs } = await this.kv.getPrefix(addressPrefix(version));
-    return decodeEach(kvs, (kv) => decodeAssignment(kv.key, kv.value, kv.key.slice(addressPrefix(version).length), version), this.report);
+    return decodeEach(kvs, (kv) => decodeAssignment(kv.key, kv.value, addressOfKey(version, kv.key), version), this.report);
   }
 
   private create(assignment: Assignment): Promise<boolean> {

@@ -62,6 +62,12 @@ export function parseEndpointKey(key: string): EndpointKey | undefined {
   return { hostname: match[1] as string, orchestrator: match[2] as string, workload: match[3] as string, endpoint: match[4] as string };
 }
 
+/** The host a key under `/calico/v1/host/` belongs to. */
+export function hostOfKey(key: string): string | undefined {
+  if (!key.startsWith(HOSTS)) return undefined;
+  return key.slice(HOSTS.length).split('/')[0] || undefined;
+}
+
 /** Parses a host's own keys: `/calico/v1/host/<host>/bird_ip` and `/calico/v1/host/<host>/config/<name>`. */
 export function parseHostKey(key: string): { hostname: string; birdIp: true } | { hostname: string; config: string } | undefined {
   const match = /^\/calico\/v1\/host\/([^/]+)\/(bird_ip|config\/([^/]+))$/.exec(key);
@@ -98,6 +104,8 @@ export function parsePoolKey(key: string): { version: IpVersion; name: string } 
 /** Address assignment: one key per assigned address. */
 export const addressPrefix = (version: IpVersion): string => `/calico/ipam/v2/address/ipv${version}/`;
 export const addressKey = (version: IpVersion, address: string): string => `${addressPrefix(version)}${address}`;
+/** The address an assignment key is for (the key must be under addressPrefix(version)). */
+export const addressOfKey = (version: IpVersion, key: string): string => key.slice(addressPrefix(version).length);
 
 /** The network driver's own record of each network. */
 export const libnetworkKey = (networkId: string): string => `/calico/libnetwork/v1/${networkId}`;
