@@ -148,3 +148,37 @@ export function decodePeerOrUndefined(key: string, value: string): Peer | undefi
     return undefined;
   }
 }
+
+/** What the syncer tells the agent about BGP (keys under /calico/bgp/v1/ and host block affinities). */
+export type BgpUpdate =
+  | { readonly kind: 'bgpDefaultAs'; readonly asNum: string | undefined }
+  | { readonly kind: 'bgpNodeMesh'; readonly enabled: boolean }
+  | { readonly kind: 'bgpLogLevel'; readonly hostname: string | undefined; readonly level: string | undefined }
+  | { readonly kind: 'bgpPeer'; readonly hostname: string | undefined; readonly ip: string; readonly peer: Peer | undefined }
+  | { readonly kind: 'bgpHostIp'; readonly hostname: string; readonly version: IpVersion; readonly ip: string | undefined }
+  | { readonly kind: 'bgpHostAs'; readonly hostname: string; readonly asNum: string | undefined }
+  | { readonly kind: 'blockAffinity'; readonly hostname: string; readonly cidr: string; readonly present: boolean };
+
+/** Which BGP update a key under /calico/bgp/v1/ or /calico/ipam/v2/host/ means; undefined for any other key. */
+export function decodeBgpKey(key: string, value: string | undefined): BgpUpdate | undefined {
+  if (key === BGP_AS_KEY) return { kind: 'bgpDefaultAs', asNum: value === undefined ? undefined : parseAsNumber(value) };
+  if (key === BGP_MESH_KEY) return { kind: 'bgpNodeMesh', enabled: value === undefined || decodeMesh(key, value) };
+  if (key === BGP_LOGLEVEL_KEY) return { kind: 'bgpLogLevel', hostname: undefined, level: value };
+  let match = /^\/calico\/bgp\/v1\/global\/peer_v[46]\/([^/]+)$/.exec(key);
+  if (match) return { kind: 'bgpPeer', hostname: undefined, ip: match[1] as string, peer: value === undefined ? undefined : decodePeerOrUndefined(key, value) };
+  match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/(?:peer_v[46]\/([^/]+)|ip_addr_v([46])|as_num|loglevel)$/.exec(key);
+  if (match) {
+    const hostname = match[1] as string;
+    if (match[2] !== undefined) return { kind: 'bgpPeer', hostname, ip: match[2], peer: value === undefined ? undefined : decodePeerOrUndefined(key, value) };
+    if (match[3] !== undefined) {
+      const version = Number(match[3]) as IpVersion;
+      const ip = value === undefined || value === '' ? undefined : parseIp(value);
+      return { kind: 'bgpHostIp', hostname, version, ip: ip && ip.version === version ? ip.text : undefined };
+    }
+    if (key.endsWith('/as_num')) return { kind: 'bgpHostAs', hostname, asNum: value === undefined ? undefined : parseAsNumber(value) };
+    return { kind: 'bgpLogLevel', hostname, level: value };
+  }
+  match = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv[46]\/block\/([^/]+)-(\d+)$/.exec(key);
+  if (match) return { kind: 'blockAffinity', hostname: match[1] as string, cidr: `${match[2]}/${match[3]}`, present: value !== undefined };
+  return undefined;
+}
