@@ -7,6 +7,8 @@ import { importBusybox, Lab, LAB_ETCD, waitUntil } from './harness/lab';
  * The simulated cluster itself: hosts that are really apart (their own engine, hostname, plugin
  * socket and kernel tables), one etcd they all reach, and nothing left behind.
  */
+jest.setTimeout(120_000);
+
 describe('the multi-host lab', () => {
   let lab: Lab;
 
