@@ -52,6 +52,15 @@ export class DockerEngine implements NetworkLister {
     return { version: String(body.Version ?? 'unknown'), apiVersion: String(body.ApiVersion ?? 'unknown') };
   }
 
+  /**
+   * The engine's name and its cluster store (`dockerd --cluster-store`, empty without one). With a
+   * cluster store, a network made on one host exists on all of them, with one ID.
+   */
+  async info(): Promise<{ name: string; clusterStore: string }> {
+    const body = (await this.get('/info')) as { Name?: unknown; ClusterStore?: unknown };
+    return { name: String(body.Name ?? ''), clusterStore: typeof body.ClusterStore === 'string' ? body.ClusterStore : '' };
+  }
+
   async listNetworks(): Promise<DockerNetwork[]> {
     const body = await this.get('/networks');
     if (!Array.isArray(body)) throw new DockerUnavailableError(`Unexpected answer from Docker at ${this.target.description} to GET /networks.`);
