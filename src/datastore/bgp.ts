@@ -1,24 +1,18 @@
 import type { IpVersion } from '../policy/ast';
 import { parseIp } from '../policy/cidr';
 import { parseStoredObject } from './errors';
+import * as keys from './keys';
+import { BGP_AS_KEY, BGP_MESH_KEY, globalPeerPrefix, hostAsKey, hostPeerPrefix } from './keys';
 import type { KvStore } from './kv';
 
 /**
- * The BGP part of the data model under `/calico/bgp/v1/`: the default AS, the node-to-node mesh,
+ * The BGP part of the data model (keys.BGP_ROOT, `/calico/bgp/v1/`): the default AS, the node-to-node mesh,
  * global peers, and each host's own AS and peers. calico-node renders BIRD's configuration from it
  * (src/agent/bgp/bird-config.ts); `calicoctl bgp` and `calicoctl node bgp` edit it.
  */
 
-const BGP = '/calico/bgp/v1/';
-export const BGP_GLOBAL = `${BGP}global/`;
-export const BGP_AS_KEY = `${BGP_GLOBAL}as_num`;
-export const BGP_MESH_KEY = `${BGP_GLOBAL}node_mesh`;
-export const BGP_LOGLEVEL_KEY = `${BGP_GLOBAL}loglevel`;
-export const globalPeerPrefix = (version: IpVersion): string => `${BGP_GLOBAL}peer_v${version}/`;
-export const hostBgpPrefix = (host: string): string => `${BGP}host/${host}/`;
-export const hostAsKey = (host: string): string => `${hostBgpPrefix(host)}as_num`;
-export const hostLogLevelKey = (host: string): string => `${hostBgpPrefix(host)}loglevel`;
-export const hostPeerPrefix = (host: string, version: IpVersion): string => `${hostBgpPrefix(host)}peer_v${version}/`;
+export { BGP_AS_KEY, BGP_GLOBAL, BGP_LOGLEVEL_KEY, BGP_MESH_KEY, globalPeerPrefix, hostAsKey, hostLogLevelKey, hostPeerPrefix } from './keys';
+export const hostBgpPrefix = keys.bgpHostPrefix;
 
 export const DEFAULT_AS = '64511';
 
@@ -161,24 +155,26 @@ export type BgpUpdate =
 
 /** Which BGP update a key under /calico/bgp/v1/ or /calico/ipam/v2/host/ means; undefined for any other key. */
 export function decodeBgpKey(key: string, value: string | undefined): BgpUpdate | undefined {
-  if (key === BGP_AS_KEY) return { kind: 'bgpDefaultAs', asNum: value === undefined ? undefined : parseAsNumber(value) };
-  if (key === BGP_MESH_KEY) return { kind: 'bgpNodeMesh', enabled: value === undefined || decodeMesh(key, value) };
-  if (key === BGP_LOGLEVEL_KEY) return { kind: 'bgpLogLevel', hostname: undefined, level: value };
-  let match = /^\/calico\/bgp\/v1\/global\/peer_v[46]\/([^/]+)$/.exec(key);
-  if (match) return { kind: 'bgpPeer', hostname: undefined, ip: match[1] as string, peer: value === undefined ? undefined : decodePeerOrUndefined(key, value) };
-  match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/(?:peer_v[46]\/([^/]+)|ip_addr_v([46])|as_num|loglevel)$/.exec(key);
-  if (match) {
-    const hostname = match[1] as string;
-    if (match[2] !== undefined) return { kind: 'bgpPeer', hostname, ip: match[2], peer: value === undefined ? undefined : decodePeerOrUndefined(key, value) };
-    if (match[3] !== undefined) {
-      const version = Number(match[3]) as IpVersion;
-      const ip = value === undefined || value === '' ? undefined : parseIp(value);
-      return { kind: 'bgpHostIp', hostname, version, ip: ip && ip.version === version ? ip.text : undefined };
+  const bgp = keys.parseBgpKey(key);
+  if (bgp) {
+    switch (bgp.kind) {
+      case 'defaultAs':
+        return { kind: 'bgpDefaultAs', asNum: value === undefined ? undefined : parseAsNumber(value) };
+      case 'nodeMesh':
+        return { kind: 'bgpNodeMesh', enabled: value === undefined || decodeMesh(key, value) };
+      case 'logLevel':
+        return { kind: 'bgpLogLevel', hostname: bgp.hostname, level: value };
+      case 'peer':
+        return { kind: 'bgpPeer', hostname: bgp.hostname, ip: bgp.ip, peer: value === undefined ? undefined : decodePeerOrUndefined(key, value) };
+      case 'hostIp': {
+        const ip = value === undefined || value === '' ? undefined : parseIp(value);
+        return { kind: 'bgpHostIp', hostname: bgp.hostname, version: bgp.version, ip: ip && ip.version === bgp.version ? ip.text : undefined };
+      }
+      case 'hostAs':
+        return { kind: 'bgpHostAs', hostname: bgp.hostname, asNum: value === undefined ? undefined : parseAsNumber(value) };
     }
-    if (key.endsWith('/as_num')) return { kind: 'bgpHostAs', hostname, asNum: value === undefined ? undefined : parseAsNumber(value) };
-    return { kind: 'bgpLogLevel', hostname, level: value };
   }
-  match = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv[46]\/block\/([^/]+)-(\d+)$/.exec(key);
-  if (match) return { kind: 'blockAffinity', hostname: match[1] as string, cidr: `${match[2]}/${match[3]}`, present: value !== undefined };
+  const affinity = keys.parseAffinityKey(key);
+  if (affinity) return { kind: 'blockAffinity', hostname: affinity.host, cidr: affinity.cidr, present: value !== undefined };
   return undefined;
 }

@@ -2,6 +2,7 @@ import type { Cidr, IpVersion } from '../policy/ast';
 import { addressToBigInt, bigIntToAddress, cidrBounds, cidrContains, cidrNetworkText, parseCidr, parseIp } from '../policy/cidr';
 import { CorruptDataError, parseStoredObject } from './errors';
 import type { KeyValue, KvOperation, KvStore, RevisionGuard } from './kv';
+import { AFFINITY_HOSTS, affinityKey, blockKey, blockPrefix, hostBlocksPrefix, parseAffinityKey } from './keys';
 import { type Pool, PoolStore } from './pools';
 import { RETRY, untilCommitted } from './retry';
 
@@ -9,9 +10,9 @@ import { RETRY, untilCommitted } from './retry';
  * Address assignment in blocks with host affinity, in pycalico v0.18's layout, so that each host
  * announces its containers as a few aggregated routes instead of one /32 each:
  *
- * - `/calico/ipam/v2/assignment/ipv4/block/<net>-<len>` holds one block of 64 addresses (/26 for
+ * - keys.blockKey, `/calico/ipam/v2/assignment/ipv4/block/<net>-<len>`, holds one block of 64 addresses (/26 for
  *   IPv4, /122 for IPv6): who has affinity to it, and which ordinals are allocated to what.
- * - `/calico/ipam/v2/host/<host>/ipv4/block/<net>-<len>` marks that the host holds the block.
+ * - keys.affinityKey, `/calico/ipam/v2/host/<host>/ipv4/block/<net>-<len>`, marks that the host holds the block.
  *
  * A host takes addresses from its own blocks first, claims a free block when they are full, and
  * borrows a single address from another host's block only when the pool has no free block left.
@@ -23,20 +24,9 @@ export const BLOCK_BITS = 6;
 export const BLOCK_SIZE = 2 ** BLOCK_BITS;
 export const BLOCK_PREFIX = { 4: 32 - BLOCK_BITS, 6: 128 - BLOCK_BITS } as const;
 
-const IPAM = '/calico/ipam/v2/';
-const cidrSegment = (cidr: string): string => cidr.replace('/', '-');
-export const blockPrefix = (version: IpVersion): string => `${IPAM}assignment/ipv${version}/block/`;
-export const blockKey = (version: IpVersion, cidr: string): string => `${blockPrefix(version)}${cidrSegment(cidr)}`;
-export const hostBlocksPrefix = (host: string, version: IpVersion): string => `${IPAM}host/${host}/ipv${version}/block/`;
-export const affinityKey = (host: string, version: IpVersion, cidr: string): string => `${hostBlocksPrefix(host, version)}${cidrSegment(cidr)}`;
-export const HOSTS_PREFIX = `${IPAM}host/`;
-
-/** Parses `/calico/ipam/v2/host/<host>/ipv<v>/block/<net>-<len>`. */
-export function parseAffinityKey(key: string): { host: string; version: IpVersion; cidr: string } | undefined {
-  const match = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv([46])\/block\/([^/]+)-(\d+)$/.exec(key);
-  if (!match) return undefined;
-  return { host: match[1] as string, version: Number(match[2]) as IpVersion, cidr: `${match[3]}/${match[4]}` };
-}
+export { affinityKey, blockKey, blockPrefix, hostBlocksPrefix, parseAffinityKey } from './keys';
+/** Where every host's block affinities are. */
+export const HOSTS_PREFIX = AFFINITY_HOSTS;
 
 export interface AllocationAttributes {
   readonly handle_id: string | null;

@@ -74,8 +74,8 @@ export class HostStore {
   async hostWithAddress(address: string, except: string): Promise<string | undefined> {
     const { kvs } = await this.kv.getPrefix(keys.BGP_HOSTS);
     for (const kv of kvs) {
-      const parsed = keys.parseBgpHostIpKey(kv.key);
-      if (parsed && parsed.hostname !== except && kv.value === address) return parsed.hostname;
+      const parsed = keys.parseBgpKey(kv.key);
+      if (parsed?.kind === 'hostIp' && parsed.hostname !== except && kv.value === address) return parsed.hostname;
     }
     return undefined;
   }
@@ -93,8 +93,8 @@ export class HostStore {
       if (parsed && 'birdIp' in parsed) host.ipv4 = this.address(kv.key, kv.value, 4);
     }
     for (const kv of bgp.kvs) {
-      const parsed = keys.parseBgpHostIpKey(kv.key);
-      if (parsed?.version === 6) entry(parsed.hostname).ipv6 = this.address(kv.key, kv.value, 6);
+      const parsed = keys.parseBgpKey(kv.key);
+      if (parsed?.kind === 'hostIp' && parsed.version === 6) entry(parsed.hostname).ipv6 = this.address(kv.key, kv.value, 6);
     }
     return [...hosts.values()];
   }

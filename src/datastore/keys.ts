@@ -76,12 +76,6 @@ export function parseHostKey(key: string): { hostname: string; birdIp: true } | 
   return match[3] === undefined ? { hostname, birdIp: true } : { hostname, config: match[3] };
 }
 
-/** Parses `/calico/bgp/v1/host/<host>/ip_addr_v<N>`. */
-export function parseBgpHostIpKey(key: string): { hostname: string; version: IpVersion } | undefined {
-  const match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/ip_addr_v([46])$/.exec(key);
-  return match ? { hostname: match[1] as string, version: Number(match[2]) as IpVersion } : undefined;
-}
-
 /** Parses `/calico/v1/config/<name>`. */
 export function parseGlobalConfigKey(key: string): string | undefined {
   if (!key.startsWith(CONFIG)) return undefined;
@@ -109,3 +103,54 @@ export const addressOfKey = (version: IpVersion, key: string): string => key.sli
 
 /** The network driver's own record of each network. */
 export const libnetworkKey = (networkId: string): string => `/calico/libnetwork/v1/${networkId}`;
+
+/** Address assignment in blocks with host affinity (pycalico v0.18's layout): a block and a host's claim on it. */
+const IPAM_V2 = '/calico/ipam/v2/';
+const cidrSegment = (cidr: string): string => cidr.replace('/', '-');
+export const blockPrefix = (version: IpVersion): string => `${IPAM_V2}assignment/ipv${version}/block/`;
+export const blockKey = (version: IpVersion, cidr: string): string => `${blockPrefix(version)}${cidrSegment(cidr)}`;
+export const AFFINITY_HOSTS = `${IPAM_V2}host/`;
+export const hostBlocksPrefix = (host: string, version: IpVersion): string => `${AFFINITY_HOSTS}${host}/ipv${version}/block/`;
+export const affinityKey = (host: string, version: IpVersion, cidr: string): string => `${hostBlocksPrefix(host, version)}${cidrSegment(cidr)}`;
+
+/** Parses `/calico/ipam/v2/host/<host>/ipv<v>/block/<net>-<len>`. */
+export function parseAffinityKey(key: string): { host: string; version: IpVersion; cidr: string } | undefined {
+  const match = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv([46])\/block\/([^/]+)-(\d+)$/.exec(key);
+  if (!match) return undefined;
+  return { host: match[1] as string, version: Number(match[2]) as IpVersion, cidr: `${match[3]}/${match[4]}` };
+}
+
+/** The BGP part of the model: the default AS, the node mesh, global and per-host peers, AS and log level. */
+export const BGP_ROOT = '/calico/bgp/v1/';
+export const BGP_GLOBAL = `${BGP_ROOT}global/`;
+export const BGP_AS_KEY = `${BGP_GLOBAL}as_num`;
+export const BGP_MESH_KEY = `${BGP_GLOBAL}node_mesh`;
+export const BGP_LOGLEVEL_KEY = `${BGP_GLOBAL}loglevel`;
+export const globalPeerPrefix = (version: IpVersion): string => `${BGP_GLOBAL}peer_v${version}/`;
+export const hostAsKey = (host: string): string => `${bgpHostPrefix(host)}as_num`;
+export const hostLogLevelKey = (host: string): string => `${bgpHostPrefix(host)}loglevel`;
+export const hostPeerPrefix = (host: string, version: IpVersion): string => `${bgpHostPrefix(host)}peer_v${version}/`;
+
+/** What a key under /calico/bgp/v1/ is; `hostname` is absent for the global settings. */
+export type BgpKey =
+  | { readonly kind: 'defaultAs' }
+  | { readonly kind: 'nodeMesh' }
+  | { readonly kind: 'logLevel'; readonly hostname: string | undefined }
+  | { readonly kind: 'peer'; readonly hostname: string | undefined; readonly ip: string }
+  | { readonly kind: 'hostIp'; readonly hostname: string; readonly version: IpVersion }
+  | { readonly kind: 'hostAs'; readonly hostname: string };
+
+export function parseBgpKey(key: string): BgpKey | undefined {
+  if (key === BGP_AS_KEY) return { kind: 'defaultAs' };
+  if (key === BGP_MESH_KEY) return { kind: 'nodeMesh' };
+  if (key === BGP_LOGLEVEL_KEY) return { kind: 'logLevel', hostname: undefined };
+  let match = /^\/calico\/bgp\/v1\/global\/peer_v[46]\/([^/]+)$/.exec(key);
+  if (match) return { kind: 'peer', hostname: undefined, ip: match[1] as string };
+  match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/(?:peer_v[46]\/([^/]+)|ip_addr_v([46])|(as_num)|loglevel)$/.exec(key);
+  if (!match) return undefined;
+  const hostname = match[1] as string;
+  if (match[2] !== undefined) return { kind: 'peer', hostname, ip: match[2] };
+  if (match[3] !== undefined) return { kind: 'hostIp', hostname, version: Number(match[3]) as IpVersion };
+  if (match[4] !== undefined) return { kind: 'hostAs', hostname };
+  return { kind: 'logLevel', hostname };
+}
