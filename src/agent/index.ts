@@ -1,5 +1,5 @@
 /** The agent's entry point for bin/calico-node, bundled into one file with its dependencies. */
-export { parseAgentArgs, runCleanup, startAgent } from './main';
+export { main, systemDeps } from './main';
 
 declare const CALICOCTL_VERSION: string | undefined;
 

@@ -3,15 +3,16 @@ import type { Server } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { etcdSettings } from '../datastore/config';
+import { type CorruptReporter, reportOnce } from '../datastore/errors';
 import { Etcd3KvStore } from '../datastore/etcd3-store';
 import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
+import { Syncer } from '../datastore/syncer';
 import { cleanupDataplane } from './dataplane/cleanup';
 import { Dataplane } from './dataplane/driver';
 import { systemRunner } from '../host/exec';
 import { FORWARDING_SYSCTLS, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
 import { StatusFile } from './status';
-import { EtcdSync } from './sync';
 import { createLogger, type Logger, type LogLevel } from './log';
 import { ipamDriverHandlers } from './plugin/ipam-driver';
 import { LinkManager } from './plugin/links';
@@ -82,6 +83,82 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
   };
 }
 
+/** calico-node's exit codes, all of them. */
+export const EXIT_OK = 0;
+/** It could not start (etcd settings, the plugin socket, ...), or --cleanup or stopping failed. */
+export const EXIT_FAILED = 1;
+/** The command line is wrong (commander has said how). */
+export const EXIT_USAGE = 2;
+
+/** What main() needs from the process; bin/calico-node passes the real ones (systemDeps). */
+export interface AgentDeps {
+  readonly env: NodeJS.ProcessEnv;
+  readonly version: string;
+  readonly stderr: { write(text: string): unknown };
+  /** Calls `stop` with the signal's name when the process is asked to stop (SIGTERM, SIGINT). */
+  readonly onStopSignal: (stop: (signal: string) => void) => void;
+}
+
+export function systemDeps(version: string): AgentDeps {
+  return {
+    env: process.env,
+    version,
+    stderr: process.stderr,
+    onStopSignal: (stop) => {
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
+    },
+  };
+}
+
+/**
+ * Runs calico-node: parses the command line, then either cleans the dataplane up, or starts the
+ * agent and runs it until a stop signal. Resolves to the exit code; never exits the process itself.
+ */
+export async function main(argv: readonly string[], deps: AgentDeps): Promise<number> {
+  let options: AgentOptions | undefined;
+  try {
+    options = parseAgentArgs(argv, deps.env, deps.version);
+  } catch (error) {
+    if (error instanceof CommanderError) return EXIT_USAGE; // commander has printed the usage error
+    throw error;
+  }
+  if (options === undefined) return EXIT_OK; // help or version
+  if (options.cleanup) {
+    try {
+      await runCleanup(options);
+      return EXIT_OK;
+    } catch (error) {
+      deps.stderr.write(`calico-node --cleanup: ${(error as Error).message}\n`);
+      return EXIT_FAILED;
+    }
+  }
+  let running: RunningAgent;
+  try {
+    running = await startAgent(options, deps.env);
+  } catch (error) {
+    deps.stderr.write(`calico-node: ${(error as Error).message}\n`);
+    return EXIT_FAILED;
+  }
+  // A daemon runs until it is stopped, even when nothing else is pending (--no-plugin --no-dataplane).
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const signal = await new Promise<string>((resolve) => {
+    let stopping = false;
+    deps.onStopSignal((name) => {
+      if (stopping) return;
+      stopping = true;
+      resolve(name);
+    });
+  });
+  clearInterval(keepAlive);
+  running.log.info(`Got ${signal}`);
+  try {
+    await running.stop();
+    return EXIT_OK;
+  } catch {
+    return EXIT_FAILED;
+  }
+}
+
 /** A running agent; `stop()` shuts it down cleanly (the dataplane is left as it is). */
 export interface RunningAgent {
   readonly log: Logger;
@@ -94,7 +171,9 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   const kv = new Etcd3KvStore(settings);
   log.info(`Starting calico-node on host ${options.hostname}, etcd ${settings.endpoints.join(',')}`);
 
-  await prepareDatastore(kv, env, log);
+  // A value that does not decode (a bad pool, say) is logged once and skipped: it never stops the agent.
+  const report = reportOnce((message) => log.warning(message));
+  await prepareDatastore(kv, env, log, report);
 
   // The plugin socket first: it also tells whether another agent already runs on this host, and
   // then this one must not touch the dataplane either.
@@ -106,12 +185,12 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
   }
   let dataplane: Dataplane | undefined;
-  let sync: EtcdSync | undefined;
+  let sync: Syncer | undefined;
   if (options.dataplane) {
     enableForwarding(log);
     const status = new StatusFile(options.stateDir, options.hostname, options.version, log);
     dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
-    sync = new EtcdSync(kv, dataplane, log);
+    sync = new Syncer(kv, dataplane, log, { report });
     await sync.start();
   }
 
@@ -122,7 +201,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     async stop() {
       log.info('Stopping calico-node (the dataplane stays as it is)');
       dataplane?.stop();
-      await sync?.stop();
+      sync?.stop();
       if (server) {
         await new Promise<void>((resolve) => server?.close(() => resolve()));
         try {
@@ -148,8 +227,8 @@ function enableForwarding(log: Logger): void {
 }
 
 /** Waits for etcd (retrying, as a daemon must), then writes the global config, Ready flag and default pool. */
-async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
-  const hosts = new HostStore(kv);
+async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger, report: CorruptReporter): Promise<void> {
+  const hosts = new HostStore(kv, report);
   for (let attempt = 1; ; attempt++) {
     try {
       await kv.serverVersion();

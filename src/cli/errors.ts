@@ -4,7 +4,7 @@ import { RuleSyntaxError } from '../policy/parser';
 
 /** The words of a command are wrong: a missing or extra word, a bad option. Exit 2. */
 export class UsageError extends CalicoError {
-  readonly code = 'USAGE';
+  readonly code = 'usage';
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -13,7 +13,7 @@ export class UsageError extends CalicoError {
 
 /** A command failed for a reason it has already put into words. Exit 1. */
 export class CommandError extends CalicoError {
-  readonly code = 'COMMAND_FAILED';
+  readonly code = 'command';
   constructor(message: string) {
     super(message);
     this.name = 'CommandError';

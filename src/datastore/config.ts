@@ -21,7 +21,7 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export type EtcdEnvironment = Readonly<Record<string, string | undefined>>;
 
 /**
- * Validates etcd settings up front, the way the original calicoctl did (§2 of the spec), so that a
+ * Validates etcd settings up front, the way the original calicoctl v0.23 did, so that a
  * typo is reported by name before any connection is tried. ETCD_ENDPOINTS overrides
  * ETCD_AUTHORITY and ETCD_SCHEME.
  */

@@ -1,9 +1,9 @@
-import { NotFoundError, parseStoredObject } from './errors';
+import { type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
 import * as keys from './keys';
 import type { KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
 
-/** A workload endpoint as the v1 data model stores it (spec §6). */
+/** A workload endpoint as the v1 data model stores it (keys.endpointKey; ARCHITECTURE.md, "etcd key layout"). */
 export interface Endpoint extends keys.EndpointKey {
   readonly state: string;
   readonly name: string;
@@ -15,18 +15,23 @@ export interface Endpoint extends keys.EndpointKey {
 }
 
 export class EndpointStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly report: CorruptReporter = warnOnStderr,
+  ) {}
 
-  /** Every workload endpoint on every host, or on one host. */
+  /** Every workload endpoint on every host, or on one host. Values that do not decode are reported and skipped. */
   async list(hostname?: string): Promise<Endpoint[]> {
-    const prefix = hostname === undefined ? keys.HOSTS : `${keys.HOSTS}${hostname}/workload/`;
+    const prefix = hostname === undefined ? keys.HOSTS : keys.hostWorkloads(hostname);
     const { kvs } = await this.kv.getPrefix(prefix);
-    const endpoints: Endpoint[] = [];
-    for (const kv of kvs) {
-      const key = keys.parseEndpointKey(kv.key);
-      if (key) endpoints.push(decodeEndpoint(key, kv.key, kv.value));
-    }
-    return endpoints;
+    return decodeEach(
+      kvs,
+      (kv) => {
+        const key = keys.parseEndpointKey(kv.key);
+        return key && decodeEndpoint(key, kv.key, kv.value);
+      },
+      this.report,
+    );
   }
 }
 

@@ -1,12 +1,14 @@
 /**
  * Errors the datastore adapter speaks. Nothing above this layer sees an HTTP, gRPC or socket error:
- * each is turned into one of these, with a message a user can act on.
+ * each is turned into one of these, with a message a user can act on. Each carries a `code` (one
+ * word: 'config', 'unavailable', 'corrupt', 'conflict', ...) that callers may map to exit codes;
+ * every one is a CalicoError (../errors.ts), so the CLI writes its message as it is.
  */
 import { CalicoError } from '../errors';
 
 /** The etcd settings (environment, flags or config file) are invalid. Names the setting. */
 export class DatastoreConfigError extends CalicoError {
-  readonly code = 'DATASTORE_CONFIG';
+  readonly code = 'config';
   constructor(message: string) {
     super(message);
     this.name = 'DatastoreConfigError';
@@ -15,7 +17,7 @@ export class DatastoreConfigError extends CalicoError {
 
 /** etcd could not be reached or refused us (connection, TLS, timeout, authentication). */
 export class DatastoreUnavailableError extends CalicoError {
-  readonly code = 'DATASTORE_UNAVAILABLE';
+  readonly code = 'unavailable';
   constructor(message: string) {
     super(message);
     this.name = 'DatastoreUnavailableError';
@@ -24,7 +26,7 @@ export class DatastoreUnavailableError extends CalicoError {
 
 /** A value in etcd is not what the Calico v1 data model allows. Names the key. */
 export class CorruptDataError extends CalicoError {
-  readonly code = 'CORRUPT_DATA';
+  readonly code = 'corrupt';
   constructor(
     readonly key: string,
     problem: string,
@@ -52,11 +54,48 @@ export function parseStoredObject(key: string, value: string, what: string): Rec
 
 /** A compare-and-swap kept losing to other writers; nothing was written. */
 export class ConflictError extends CalicoError {
-  readonly code = 'CONFLICT';
+  readonly code = 'conflict';
   constructor(key: string, attempts: number) {
     super(`Gave up updating ${key} after ${attempts} attempts: other clients kept changing it at the same time. Nothing was written; try again.`);
     this.name = 'ConflictError';
   }
+}
+
+/**
+ * Where a stored value that does not decode is reported; the caller then skips it. `consequence`
+ * says what skipping it means, when that is worth saying (e.g. "the profile drops all traffic").
+ */
+export type CorruptReporter = (error: CorruptDataError, consequence?: string) => void;
+
+/** A reporter that writes each problem (a key and what is wrong with it) once, however often it is met. */
+export function reportOnce(write: (message: string) => void): CorruptReporter {
+  const seen = new Set<string>();
+  return (error, consequence) => {
+    if (seen.has(error.message)) return;
+    seen.add(error.message);
+    write(`${error.message}; skipped${consequence ? `: ${consequence}` : ''}`);
+  };
+}
+
+/** The default for the stores: a warning on stderr, where the CLI writes its warnings too. */
+export const warnOnStderr: CorruptReporter = reportOnce((message) => process.stderr.write(`Warning: ${message}.\n`));
+
+/**
+ * Decodes each stored value, reporting and skipping those that do not decode: one bad value never
+ * hides the others from a listing. Errors other than CorruptDataError still propagate.
+ */
+export function decodeEach<K extends { key: string }, T>(items: readonly K[], decode: (item: K) => T | undefined, report: CorruptReporter): T[] {
+  const decoded: T[] = [];
+  for (const item of items) {
+    try {
+      const value = decode(item);
+      if (value !== undefined) decoded.push(value);
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      report(error);
+    }
+  }
+  return decoded;
 }
 
 /** What a record is, in NotFoundError and AlreadyExistsError. */
@@ -75,12 +114,12 @@ abstract class RecordError extends CalicoError {
 
 /** The record a change needs does not exist. */
 export class NotFoundError extends RecordError {
-  readonly code = 'NOT_FOUND';
+  readonly code = 'not-found';
   override readonly name = 'NotFoundError';
 }
 
 /** The record a change would create exists already. */
 export class AlreadyExistsError extends RecordError {
-  readonly code = 'ALREADY_EXISTS';
+  readonly code = 'exists';
   override readonly name = 'AlreadyExistsError';
 }

@@ -4,15 +4,28 @@ import { Etcd3, type IOptions } from 'etcd3';
 import * as RPC from 'etcd3/lib/rpc';
 import type { EtcdSettings } from './config';
 import { DatastoreUnavailableError } from './errors';
-import { type KeyValue, type KvOperation, type KvStore, prefixEnd, type RangeResult, type RevisionGuard } from './kv';
+import { type KeyValue, type KvOperation, prefixEnd, type RangeResult, type RevisionGuard, type WatchableKvStore, type WatchHandle, type WatchListener } from './kv';
+import { type TxnEncoding, txnRequest } from './txn';
+
+const GRPC_ENCODING: TxnEncoding<Buffer, RPC.CompareTarget, RPC.CompareResult> = {
+  bytes: (data) => data,
+  modTarget: RPC.CompareTarget.Mod,
+  equal: RPC.CompareResult.Equal,
+  less: RPC.CompareResult.Less,
+};
 
 /**
  * etcd through the etcd3 gRPC client: used by the long-running agent, which needs watch streams
  * and can afford the client's ~100 ms load time once. The client's own retries are turned off so
  * that every call is bounded by the configured timeout; the agent decides when to retry.
+ *
+ * Watches use etcd's Watch stream directly, not the client's watch manager: that one resumes a
+ * lost stream from the revision in the header of the `created` response, so the catch-up events
+ * that had not arrived yet when the stream broke were never delivered. Here a watch simply ends,
+ * and the syncer resumes from the last revision it really delivered.
  */
-export class Etcd3KvStore implements KvStore {
-  readonly client: Etcd3;
+export class Etcd3KvStore implements WatchableKvStore {
+  private readonly client: Etcd3;
 
   constructor(private readonly settings: EtcdSettings) {
     const options: IOptions = {
@@ -45,34 +58,60 @@ export class Etcd3KvStore implements KvStore {
 
   async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
     // The raw Txn call, because the client's builder cannot express a compare over a key range.
-    const compare = guards.map((guard) =>
-      'key' in guard
-        ? { key: Buffer.from(guard.key), target: RPC.CompareTarget.Mod, result: RPC.CompareResult.Equal, mod_revision: String(guard.modRevision) }
-        : {
-            key: Buffer.from(guard.prefix),
-            range_end: prefixEnd(guard.prefix),
-            target: RPC.CompareTarget.Mod,
-            result: RPC.CompareResult.Less,
-            mod_revision: String(guard.unchangedSince + 1),
-          },
-    );
-    const success = operations.map((op) => {
-      switch (op.type) {
-        case 'put':
-          return { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value) } };
-        case 'delete':
-          return { request_delete_range: { key: Buffer.from(op.key) } };
-        case 'deletePrefix':
-          return { request_delete_range: { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) } };
-      }
-    });
-    const response = await this.guard(() => this.client.kv.txn({ compare, success, failure: [] }));
+    const response = await this.guard(() => this.client.kv.txn(txnRequest(guards, operations, GRPC_ENCODING)));
     return response.succeeded;
   }
 
   async serverVersion(): Promise<string> {
     const status = await this.guard(() => this.client.maintenance.status());
     return status.version;
+  }
+
+  watchPrefix(prefix: string, fromRevision: number, listener: WatchListener): WatchHandle {
+    let stream: RPC.IDuplexStream<RPC.IWatchRequest, RPC.IWatchResponse> | undefined;
+    let over = false;
+    const end = (compacted: boolean, error: Error) => {
+      if (over) return;
+      over = true;
+      stream?.cancel();
+      listener.ended({ compacted, error });
+    };
+    this.client.watchClient.watch().then(
+      (opened) => {
+        stream = opened;
+        if (over) {
+          opened.cancel();
+          return;
+        }
+        opened.on('data', (response) => {
+          if (over) return;
+          if (response.canceled) {
+            const compacted = Number(response.compact_revision) > 0;
+            end(compacted, new Error(compacted ? `etcd compacted its history up to revision ${response.compact_revision}` : `etcd cancelled the watch: ${response.cancel_reason || 'no reason given'}`));
+            return;
+          }
+          if (response.created) listener.created?.();
+          if (response.events.length === 0) return;
+          listener.events(
+            response.events.map((event) => ({
+              key: event.kv.key.toString('utf8'),
+              value: event.type === 'Delete' ? undefined : event.kv.value.toString('utf8'),
+              modRevision: Number(event.kv.mod_revision),
+            })),
+          );
+        });
+        opened.on('error', (error) => end(false, describeEtcd3Error(error, this.settings)));
+        opened.on('end', () => end(false, new Error('etcd ended the watch stream')));
+        opened.write({ create_request: { key: Buffer.from(prefix), range_end: prefixEnd(prefix), start_revision: String(fromRevision) } });
+      },
+      (error: Error) => end(false, describeEtcd3Error(error, this.settings)),
+    );
+    return {
+      cancel: () => {
+        over = true;
+        stream?.cancel();
+      },
+    };
   }
 
   close(): void {

@@ -4,6 +4,9 @@ import * as https from 'node:https';
 import type { EtcdSettings } from './config';
 import { DatastoreUnavailableError } from './errors';
 import { type KeyValue, type KvOperation, type KvStore, prefixEnd, type RangeResult, type RevisionGuard } from './kv';
+import { type TxnEncoding, txnRequest } from './txn';
+
+const GATEWAY_ENCODING: TxnEncoding<string, string, string> = { bytes: (data) => data.toString('base64'), modTarget: 'MOD', equal: 'EQUAL', less: 'LESS' };
 
 /**
  * etcd's v3 API through its JSON gateway (`POST /v3/kv/range` and friends), over Node's own http
@@ -41,28 +44,7 @@ export class GatewayKvStore implements KvStore {
   }
 
   async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
-    const compare = guards.map((guard) =>
-      'key' in guard
-        ? { key: b64(guard.key), target: 'MOD', result: 'EQUAL', mod_revision: String(guard.modRevision) }
-        : {
-            key: b64(guard.prefix),
-            range_end: prefixEnd(guard.prefix).toString('base64'),
-            target: 'MOD',
-            result: 'LESS',
-            mod_revision: String(guard.unchangedSince + 1),
-          },
-    );
-    const success = operations.map((op) => {
-      switch (op.type) {
-        case 'put':
-          return { request_put: { key: b64(op.key), value: b64(op.value) } };
-        case 'delete':
-          return { request_delete_range: { key: b64(op.key) } };
-        case 'deletePrefix':
-          return { request_delete_range: { key: b64(op.prefix), range_end: prefixEnd(op.prefix).toString('base64') } };
-      }
-    });
-    const response = await this.call('/v3/kv/txn', { compare, success, failure: [] });
+    const response = await this.call('/v3/kv/txn', txnRequest(guards, operations, GATEWAY_ENCODING));
     return response.succeeded === true;
   }
 
@@ -186,7 +168,9 @@ interface GatewayResponse {
   code?: number;
 }
 
+/** One endpoint failed; turned into DatastoreUnavailableError once every endpoint has been tried. */
 class EndpointError extends Error {
+  readonly code = 'unavailable';
   constructor(
     readonly kind: 'network' | 'tls' | 'timeout' | 'auth' | 'protocol',
     message: string,

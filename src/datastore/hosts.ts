@@ -1,14 +1,16 @@
+import { isIP } from 'node:net';
+import { CorruptDataError, type CorruptReporter, warnOnStderr } from './errors';
 import type { KvStore } from './kv';
-import { HOSTS, READY } from './keys';
+import * as keys from './keys';
 import { DEFAULT_IPV4_POOL, PoolStore } from './pools';
 import { parseCidr } from '../policy/cidr';
 
 /** Global settings every agent reads, written only where absent (as libcalico's ensure_global_config). */
 const GLOBAL_DEFAULTS: Record<string, string> = {
-  '/calico/v1/config/InterfacePrefix': 'cali',
-  '/calico/v1/config/LogSeverityScreen': 'info',
-  '/calico/v1/config/IpInIpEnabled': 'false',
-  '/calico/v1/config/ReportingIntervalSecs': '0',
+  InterfacePrefix: 'cali',
+  LogSeverityScreen: 'info',
+  IpInIpEnabled: 'false',
+  ReportingIntervalSecs: '0',
 };
 
 export interface HostRegistration {
@@ -17,23 +19,32 @@ export interface HostRegistration {
   readonly ipv6?: string;
 }
 
-export const hostPrefix = (hostname: string): string => `/calico/v1/host/${hostname}/`;
+export { hostPrefix } from './keys';
+
+/** A host's address as stored: '' (none) or an IP address of that version; anything else is corrupt. */
+export function decodeHostIp(key: string, value: string, version: 4 | 6): string {
+  if (value === '' || isIP(value) === version) return value;
+  throw new CorruptDataError(key, `expected an IPv${version} address or nothing`);
+}
 
 export class HostStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly report: CorruptReporter = warnOnStderr,
+  ) {}
 
   /** Global config defaults, the cluster GUID, and the Ready flag agents wait for. */
   async ensureGlobalConfig(): Promise<void> {
     const { randomUUID } = require('node:crypto') as typeof import('node:crypto'); // not on the CLI's start-up path
-    const defaults = { ...GLOBAL_DEFAULTS, '/calico/v1/config/ClusterGUID': randomUUID().replace(/-/g, '') };
-    for (const [key, value] of Object.entries(defaults)) await this.putIfAbsent(key, value);
-    await this.kv.commit([], [{ type: 'put', key: READY, value: 'true' }]);
+    const defaults = { ...GLOBAL_DEFAULTS, ClusterGUID: randomUUID().replace(/-/g, '') };
+    for (const [name, value] of Object.entries(defaults)) await this.putIfAbsent(keys.globalConfigKey(name), value);
+    await this.kv.commit([], [{ type: 'put', key: keys.READY, value: 'true' }]);
   }
 
   /** A default IPv4 pool when there is none, unless NO_DEFAULT_POOLS is true. Resolves to the pool created. */
   async ensureDefaultPool(noDefaultPools: boolean): Promise<string | undefined> {
     if (noDefaultPools) return undefined;
-    const pools = new PoolStore(this.kv);
+    const pools = new PoolStore(this.kv, this.report);
     if ((await pools.list(4)).length > 0) return undefined;
     const cidr = parseCidr(DEFAULT_IPV4_POOL);
     if (!cidr) return undefined;
@@ -46,44 +57,44 @@ export class HostStore {
   }
 
   async register(host: HostRegistration): Promise<void> {
-    const base = hostPrefix(host.hostname);
-    await this.putIfAbsent(`${base}config/DefaultEndpointToHostAction`, 'RETURN');
-    const bgp = `/calico/bgp/v1/host/${host.hostname}/`;
+    const { hostname } = host;
+    await this.putIfAbsent(keys.hostConfigKey(hostname, 'DefaultEndpointToHostAction'), 'RETURN');
     await this.kv.commit(
       [],
       [
-        { type: 'put', key: `${base}config/marker`, value: 'created' },
-        { type: 'put', key: `${base}bird_ip`, value: host.ipv4 ?? '' },
-        { type: 'put', key: `${bgp}ip_addr_v4`, value: host.ipv4 ?? '' },
-        { type: 'put', key: `${bgp}ip_addr_v6`, value: host.ipv6 ?? '' },
+        { type: 'put', key: keys.hostConfigKey(hostname, 'marker'), value: 'created' },
+        { type: 'put', key: keys.hostBirdIp(hostname), value: host.ipv4 ?? '' },
+        { type: 'put', key: keys.bgpHostIp(hostname, 4), value: host.ipv4 ?? '' },
+        { type: 'put', key: keys.bgpHostIp(hostname, 6), value: host.ipv6 ?? '' },
       ],
     );
   }
 
   /** The other host registered with this address, if any: two hosts cannot share one. */
   async hostWithAddress(address: string, except: string): Promise<string | undefined> {
-    const { kvs } = await this.kv.getPrefix('/calico/bgp/v1/host/');
+    const { kvs } = await this.kv.getPrefix(keys.BGP_HOSTS);
     for (const kv of kvs) {
-      const match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/ip_addr_v[46]$/.exec(kv.key);
-      if (match && match[1] !== except && kv.value === address) return match[1];
+      const parsed = keys.parseBgpKey(kv.key);
+      if (parsed?.kind === 'hostIp' && parsed.hostname !== except && kv.value === address) return parsed.hostname;
     }
     return undefined;
   }
 
   /** Every registered host with its addresses. */
   async list(): Promise<{ hostname: string; ipv4: string; ipv6: string }[]> {
-    const [v1, bgp] = await Promise.all([this.kv.getPrefix(HOSTS), this.kv.getPrefix('/calico/bgp/v1/host/')]);
+    const [v1, bgp] = await Promise.all([this.kv.getPrefix(keys.HOSTS), this.kv.getPrefix(keys.BGP_HOSTS)]);
     const hosts = new Map<string, { hostname: string; ipv4: string; ipv6: string }>();
     const entry = (hostname: string) => hosts.get(hostname) ?? hosts.set(hostname, { hostname, ipv4: '', ipv6: '' }).get(hostname)!;
     for (const kv of v1.kvs) {
-      const match = /^\/calico\/v1\/host\/([^/]+)\/(.*)$/.exec(kv.key);
-      if (!match) continue;
-      const host = entry(match[1] as string);
-      if (match[2] === 'bird_ip') host.ipv4 = kv.value;
+      const hostname = keys.hostOfKey(kv.key);
+      if (!hostname) continue;
+      const host = entry(hostname);
+      const parsed = keys.parseHostKey(kv.key);
+      if (parsed && 'birdIp' in parsed) host.ipv4 = this.address(kv.key, kv.value, 4);
     }
     for (const kv of bgp.kvs) {
-      const match = /^\/calico\/bgp\/v1\/host\/([^/]+)\/ip_addr_v6$/.exec(kv.key);
-      if (match) entry(match[1] as string).ipv6 = kv.value;
+      const parsed = keys.parseBgpKey(kv.key);
+      if (parsed?.kind === 'hostIp' && parsed.version === 6) entry(parsed.hostname).ipv6 = this.address(kv.key, kv.value, 6);
     }
     return [...hosts.values()];
   }
@@ -91,9 +102,19 @@ export class HostStore {
   /** Deletes every record of a host (its endpoints included). */
   async remove(hostname: string): Promise<void> {
     await this.kv.commit([], [
-      { type: 'deletePrefix', prefix: hostPrefix(hostname) },
-      { type: 'deletePrefix', prefix: `/calico/bgp/v1/host/${hostname}/` },
+      { type: 'deletePrefix', prefix: keys.hostPrefix(hostname) },
+      { type: 'deletePrefix', prefix: keys.bgpHostPrefix(hostname) },
     ]);
+  }
+
+  /** A stored address, or '' (reported) when it is not one. */
+  private address(key: string, value: string, version: 4 | 6): string {
+    try {
+      return decodeHostIp(key, value, version);
+    } catch (error) {
+      this.report(error as CorruptDataError);
+      return '';
+    }
   }
 
   private async putIfAbsent(key: string, value: string): Promise<void> {

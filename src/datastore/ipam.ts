@@ -1,7 +1,8 @@
 import { CalicoError } from '../errors';
 import type { IpVersion } from '../policy/ast';
 import { addressToBigInt, bigIntToAddress, cidrBounds, cidrContains, parseIp } from '../policy/cidr';
-import { AlreadyExistsError, NotFoundError, parseStoredObject } from './errors';
+import { AlreadyExistsError, type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
+import { addressKey, addressOfKey, addressPrefix } from './keys';
 import type { KvStore } from './kv';
 import { type Pool, PoolStore } from './pools';
 
@@ -9,8 +10,7 @@ import { type Pool, PoolStore } from './pools';
  * Address assignment: one key per assigned address, created by a transaction that requires the
  * key to be absent, so two hosts or two concurrent `docker run`s can never get the same address.
  */
-export const addressPrefix = (version: IpVersion): string => `/calico/ipam/v2/address/ipv${version}/`;
-export const addressKey = (version: IpVersion, address: string): string => `${addressPrefix(version)}${address}`;
+export { addressKey, addressPrefix } from './keys';
 
 export interface Assignment {
   readonly address: string;
@@ -21,7 +21,7 @@ export interface Assignment {
 }
 
 export class IpamError extends CalicoError {
-  readonly code = 'IPAM_FAILED';
+  readonly code = 'ipam';
   constructor(message: string) {
     super(message);
     this.name = 'IpamError';
@@ -29,16 +29,19 @@ export class IpamError extends CalicoError {
 }
 
 export class IpamStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly report: CorruptReporter = warnOnStderr,
+  ) {}
 
   /** Assigns a free address from the usable pools of that version (or from one pool). */
   async assign(version: IpVersion, host: string, onlyPool?: string, attributes: Record<string, string> = {}): Promise<Assignment> {
-    const pools = usable(await new PoolStore(this.kv).list(version)).filter((p) => onlyPool === undefined || p.cidr.text === onlyPool || `${p.cidr.network}/${p.cidr.prefixLength}` === onlyPool);
+    const pools = usable(await new PoolStore(this.kv, this.report).list(version)).filter((p) => onlyPool === undefined || p.cidr.text === onlyPool || `${p.cidr.network}/${p.cidr.prefixLength}` === onlyPool);
     if (pools.length === 0) {
       throw new IpamError(onlyPool === undefined ? `No IPv${version} pool to assign an address from: add one with 'calicoctl pool add'.` : `No usable pool ${onlyPool}.`);
     }
     const { kvs } = await this.kv.getPrefix(addressPrefix(version));
-    const taken = new Set(kvs.map((kv) => kv.key.slice(addressPrefix(version).length)));
+    const taken = new Set(kvs.map((kv) => addressOfKey(version, kv.key)));
     for (const pool of pools) {
       const { first, last } = cidrBounds(pool.cidr);
       // The pool's first and last addresses are left alone: they read as network and broadcast.
@@ -57,7 +60,7 @@ export class IpamStore {
   async assignAddress(address: string, host: string, attributes: Record<string, string> = {}): Promise<Assignment> {
     const parsed = parseIp(address);
     if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
-    const pool = usable(await new PoolStore(this.kv).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
+    const pool = usable(await new PoolStore(this.kv, this.report).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
     if (!pool) throw new IpamError(`${parsed.text} is not in any Calico IP pool.`);
     const assignment: Assignment = { address: parsed.text, version: parsed.version, host, pool: `${pool.cidr.network}/${pool.cidr.prefixLength}`, attributes };
     if (!(await this.create(assignment))) throw new AlreadyExistsError('address', parsed.text, `${parsed.text} is already assigned.`);
@@ -85,7 +88,7 @@ export class IpamStore {
 
   async list(version: IpVersion): Promise<Assignment[]> {
     const { kvs } = await this.kv.getPrefix(addressPrefix(version));
-    return kvs.map((kv) => decodeAssignment(kv.key, kv.value, kv.key.slice(addressPrefix(version).length), version));
+    return decodeEach(kvs, (kv) => decodeAssignment(kv.key, kv.value, addressOfKey(version, kv.key), version), this.report);
   }
 
   private create(assignment: Assignment): Promise<boolean> {

@@ -42,6 +42,36 @@ export interface KvStore {
   close(): void;
 }
 
+/** One change, as a watch reports it. */
+export interface WatchEvent {
+  readonly key: string;
+  /** Undefined for a deletion. */
+  readonly value: string | undefined;
+  readonly modRevision: number;
+}
+
+export interface WatchListener {
+  /** etcd accepted the watch (the catch-up events, if any, follow). */
+  created?(): void;
+  /** Every event of one or more whole revisions, in revision order. */
+  events(events: readonly WatchEvent[]): void;
+  /**
+   * The watch is over and will not resume by itself: `compacted` when etcd no longer holds the
+   * revision it was to start from (only a fresh read can catch up), otherwise the stream was lost.
+   */
+  ended(reason: { readonly compacted: boolean; readonly error: Error }): void;
+}
+
+export interface WatchHandle {
+  cancel(): void;
+}
+
+/** A store that can also stream changes (the agent's; the CLI never watches). */
+export interface WatchableKvStore extends KvStore {
+  /** Streams every change under `prefix` from revision `fromRevision` (inclusive) until it ends or is cancelled. */
+  watchPrefix(prefix: string, fromRevision: number, listener: WatchListener): WatchHandle;
+}
+
 /** The first key after every key that starts with `prefix` (etcd's range_end for a prefix). */
 export function prefixEnd(prefix: string): Buffer {
   const bytes = Buffer.from(prefix);

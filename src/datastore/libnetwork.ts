@@ -1,8 +1,9 @@
+import { libnetworkKey } from './keys';
 import type { KvStore } from './kv';
 
-/** The network driver's own record of each network: the CreateNetwork request, as Calico kept it. */
-export const libnetworkKey = (networkId: string): string => `/calico/libnetwork/v1/${networkId}`;
+export { libnetworkKey };
 
+/** The network driver's own record of each network: the CreateNetwork request, as Calico kept it. */
 export class NetworkRecords {
   constructor(private readonly kv: KvStore) {}
 

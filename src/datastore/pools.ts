@@ -1,11 +1,12 @@
 import { CalicoError } from '../errors';
 import { type Cidr, type IpVersion } from '../policy/ast';
 import { cidrNetworkText, cidrsOverlap, parseCidr } from '../policy/cidr';
-import { CorruptDataError, NotFoundError, parseStoredObject } from './errors';
+import { CorruptDataError, type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
+import { ALL_POOLS, poolKey, poolPrefix } from './keys';
 import type { KeyValue, KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
 
-/** An IP pool as the v1 data model stores it at `/calico/v1/ipam/v<N>/pool/<cidr with - for />`. */
+/** An IP pool as the v1 data model stores it (keys.poolKey). */
 export interface Pool {
   readonly cidr: Cidr;
   readonly ipip?: boolean;
@@ -15,10 +16,7 @@ export interface Pool {
   readonly disabled?: boolean;
 }
 
-export const poolPrefix = (version: IpVersion): string => `/calico/v1/ipam/v${version}/pool/`;
-/** How the pools are named in a message about them all. */
-const ALL_POOLS = '/calico/v1/ipam/v{4,6}/pool/';
-export const poolKey = (cidr: Cidr): string => `${poolPrefix(cidr.version)}${cidrNetworkText(cidr).replace('/', '-')}`;
+export { poolKey, poolPrefix } from './keys';
 
 /** The smallest pool Calico's IPAM hands addresses from (its block size). */
 export const MIN_POOL_PREFIX = { 4: 26, 6: 122 } as const;
@@ -26,22 +24,29 @@ export const DEFAULT_IPV4_POOL = '192.168.0.0/16';
 
 /** A pool that cannot be added; nothing was written. */
 export class PoolError extends CalicoError {
-  readonly code = 'POOL_INVALID';
+  readonly code = 'pool';
   constructor(message: string) {
     super(message);
     this.name = 'PoolError';
   }
 }
 
+/**
+ * Pools that do not decode are reported and skipped, by listings, by address assignment and by the
+ * overlap check alike: one bad value must not stop IPAM or the agent's start.
+ */
 export class PoolStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly report: CorruptReporter = warnOnStderr,
+  ) {}
 
   async list(version?: IpVersion): Promise<Pool[]> {
     const versions: IpVersion[] = version === undefined ? [4, 6] : [version];
     const pools: Pool[] = [];
     for (const v of versions) {
       const { kvs } = await this.kv.getPrefix(poolPrefix(v));
-      for (const kv of kvs) pools.push(decodePool(kv.key, kv.value));
+      pools.push(...this.decode(kvs));
     }
     return pools;
   }
@@ -61,7 +66,7 @@ export class PoolStore {
     }
     await untilCommitted(ALL_POOLS, async () => {
       const existing = await Promise.all(([4, 6] as const).map((v) => this.kv.getPrefix(poolPrefix(v))));
-      const current = existing.flatMap((range) => range.kvs.map((kv) => decodePool(kv.key, kv.value)));
+      const current = existing.flatMap((range) => this.decode(range.kvs));
       pools.forEach((pool, index) => {
         const clash = [...current, ...pools.slice(0, index)].find(
           (other) => cidrsOverlap(other.cidr, pool.cidr) && cidrNetworkText(other.cidr) !== cidrNetworkText(pool.cidr),
@@ -88,6 +93,10 @@ export class PoolStore {
       const guards = found.map((kv) => ({ key: (kv as KeyValue).key, modRevision: (kv as KeyValue).modRevision }));
       return (await this.kv.commit(guards, guards.map((guard) => ({ type: 'delete' as const, key: guard.key })))) ? undefined : RETRY;
     });
+  }
+
+  private decode(kvs: readonly KeyValue[]): Pool[] {
+    return decodeEach(kvs, (kv) => decodePool(kv.key, kv.value), this.report);
   }
 }
 

@@ -1,6 +1,6 @@
 import { ruleSetFromV1, RuleDecodeError, ruleSetToV1 } from '../policy/codec';
 import type { RuleSet } from '../policy/ast';
-import { CorruptDataError, NotFoundError, parseStored } from './errors';
+import { CorruptDataError, type CorruptReporter, decodeEach, NotFoundError, parseStored, warnOnStderr } from './errors';
 import * as keys from './keys';
 import type { KeyValue, KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
@@ -28,12 +28,15 @@ export interface Edit<V, R> {
 }
 
 /**
- * Profiles under `/calico/v1/policy/profile/<id>/{tags,rules,labels}`. Every change is a
+ * Profiles, each stored as three keys (keys.profileKey: tags, rules, labels). Every change is a
  * compare-and-swap on the revision of the key it read, retried when another writer got there
  * first, so concurrent edits never lose an update.
  */
 export class ProfileStore {
-  constructor(private readonly kv: KvStore) {}
+  constructor(
+    private readonly kv: KvStore,
+    private readonly report: CorruptReporter = warnOnStderr,
+  ) {}
 
   async list(): Promise<string[]> {
     const { kvs } = await this.kv.getPrefix(keys.PROFILES);
@@ -45,7 +48,7 @@ export class ProfileStore {
     return [...ids];
   }
 
-  /** Every profile, decoded, from one read. */
+  /** Every profile, decoded, from one read. A profile with a value that does not decode is reported and skipped. */
   async listAll(): Promise<Profile[]> {
     const { kvs } = await this.kv.getPrefix(keys.PROFILES);
     const byId = new Map<string, Map<string, KeyValue>>();
@@ -53,7 +56,7 @@ export class ProfileStore {
       const parsed = keys.parseProfileKey(kv.key);
       if (parsed) byId.set(parsed.id, (byId.get(parsed.id) ?? new Map()).set(kv.key, kv));
     }
-    return [...byId].map(([id, snapshot]) => decodeProfile(id, snapshot));
+    return decodeEach([...byId].map(([id, snapshot]) => ({ key: keys.profileDir(id), id, snapshot })), ({ id, snapshot }) => decodeProfile(id, snapshot), this.report);
   }
 
   async get(id: string): Promise<Profile | undefined> {
@@ -151,7 +154,7 @@ export function decodeTags(kv: KeyValue | undefined): string[] {
   return tags;
 }
 
-function decodeLabels(kv: KeyValue | undefined): Record<string, string> {
+export function decodeLabels(kv: KeyValue | undefined): Record<string, string> {
   if (!kv) return {};
   const labels = parseStored(kv.key, kv.value);
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 /** The Docker Engine could not be reached, or refused a request. */
 export class DockerUnavailableError extends CalicoError {
-  readonly code = 'DOCKER_UNAVAILABLE';
+  readonly code = 'docker-unavailable';
   constructor(message: string) {
     super(message);
     this.name = 'DockerUnavailableError';
@@ -52,6 +52,15 @@ export class DockerEngine implements NetworkLister {
   async version(): Promise<{ version: string; apiVersion: string }> {
     const body = (await this.get('/version')) as { Version?: unknown; ApiVersion?: unknown };
     return { version: String(body.Version ?? 'unknown'), apiVersion: String(body.ApiVersion ?? 'unknown') };
+  }
+
+  /**
+   * The engine's name and its cluster store (`dockerd --cluster-store`, empty without one). With a
+   * cluster store, a network made on one host exists on all of them, with one ID.
+   */
+  async info(): Promise<{ name: string; clusterStore: string }> {
+    const body = (await this.get('/info')) as { Name?: unknown; ClusterStore?: unknown };
+    return { name: String(body.Name ?? ''), clusterStore: typeof body.ClusterStore === 'string' ? body.ClusterStore : '' };
   }
 
   async listNetworks(): Promise<DockerNetwork[]> {

@@ -10,7 +10,7 @@ export interface CommandRunner {
 }
 
 export class CommandFailedError extends CalicoError {
-  readonly code = 'HOST_COMMAND_FAILED';
+  readonly code = 'host-command';
   constructor(
     readonly command: string,
     readonly stderr: string,

@@ -37,7 +37,7 @@ export interface V1Rules {
 
 /** A stored or supplied rule document that is not a valid rule set; `path` names the field. */
 export class RuleDecodeError extends CalicoError {
-  readonly code = 'RULE_DOCUMENT_INVALID';
+  readonly code = 'rule-document';
   constructor(
     readonly path: string,
     readonly problem: string,

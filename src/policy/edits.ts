@@ -4,7 +4,7 @@ import { sameRule } from './printer';
 
 /** A `--at` position outside the list. Messages are the original calicoctl's. */
 export class RulePositionError extends CalicoError {
-  readonly code = 'RULE_POSITION';
+  readonly code = 'rule-position';
   constructor(message: string) {
     super(message);
     this.name = 'RulePositionError';

@@ -28,7 +28,7 @@ import { parsePorts } from './ports';
 
 /** A word out of place, or a missing one. `index` may equal words.length (the rule ended early). */
 export class RuleSyntaxError extends CalicoError {
-  readonly code = 'RULE_SYNTAX';
+  readonly code = 'rule-syntax';
   constructor(
     readonly words: readonly string[],
     readonly index: number,
@@ -41,7 +41,7 @@ export class RuleSyntaxError extends CalicoError {
 
 /** A word in the right place whose value is wrong (a bad port, CIDR, tag or ICMP number). */
 export class RuleValidationError extends CalicoError {
-  readonly code = 'RULE_INVALID';
+  readonly code = 'rule-invalid';
   constructor(
     readonly words: readonly string[],
     readonly index: number,

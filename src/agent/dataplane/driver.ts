@@ -2,7 +2,7 @@ import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { IpsetApplier } from './ipsets';
 import { IptablesApplier } from './iptables';
-import { DatastoreModel, type KeyUpdate } from './model';
+import { type DatastoreUpdate, DatastoreModel } from './model';
 import { type Family } from './names';
 import { RouteApplier } from './routes';
 import { DataplaneState } from './state';
@@ -60,20 +60,20 @@ export class Dataplane {
     host: HostPaths = {},
   ) {
     this.state = new DataplaneState(hostname);
-    this.model = new DatastoreModel(this.state, (message) => log.warning(message));
+    this.model = new DatastoreModel(this.state);
     this.iptables = { 4: new IptablesApplier(4, runner, log), 6: new IptablesApplier(6, runner, log) };
     this.ipsets = { 4: new IpsetApplier(4, runner), 6: new IpsetApplier(6, runner) };
     this.routes = new RouteApplier(runner, log, host.sysctlRoot, host.interfaceExists);
   }
 
-  /** A full snapshot of /calico/v1/: from now on the model is in sync and the kernel is written. */
-  resync(snapshot: readonly KeyUpdate[]): void {
+  /** A full snapshot's changes: from now on the model is in sync and the kernel is written. */
+  resync(snapshot: readonly DatastoreUpdate[]): void {
     this.model.reset(snapshot);
     this.inSync = true;
     this.schedule();
   }
 
-  update(updates: readonly KeyUpdate[]): void {
+  update(updates: readonly DatastoreUpdate[]): void {
     for (const update of updates) this.model.update(update);
     this.schedule();
   }

@@ -1,89 +1,77 @@
-import { decodeEndpoint } from '../../datastore/endpoints';
-import { parseEndpointKey, parseProfileKey, READY } from '../../datastore/keys';
-import { decodePool, poolPrefix } from '../../datastore/pools';
-import { decodeRules, decodeTags } from '../../datastore/profiles';
+import type { Endpoint } from '../../datastore/endpoints';
+import type { DatastoreUpdate } from '../../datastore/syncer';
+import type { RuleSet } from '../../policy/ast';
 import { cidrNetworkText, parseCidr } from '../../policy/cidr';
 import type { DataplaneState, EndpointData, ProfileData } from './state';
 
-export interface KeyUpdate {
-  readonly key: string;
-  /** Undefined for a deletion. */
-  readonly value: string | undefined;
-}
+/** The datastore's typed updates are the dataplane's input (src/datastore/syncer.ts decodes them). */
+export type { DatastoreUpdate } from '../../datastore/syncer';
 
 const MAC = /^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$/;
 
+/** What is known of one profile: each of its keys, as the syncer decoded it. */
+interface ProfileParts {
+  tags?: readonly string[];
+  rules?: RuleSet | 'undecodable';
+  labels?: boolean;
+}
+
 /**
- * Turns etcd keys under /calico/v1/ into dataplane updates. Keeps the raw values, so that a resync
- * can tell which keys disappeared, and so a profile is re-decoded when either its tags or its
- * rules change. Values that do not decode never crash the agent: a profile with bad rules drops
- * everything, a bad endpoint is ignored (its interface then hits the dispatch chains' DROP).
+ * Turns the datastore's typed updates into dataplane state. The syncer has decoded every value,
+ * reported the ones that do not decode, and turned a fresh snapshot into the changes since the
+ * last one; the model assembles a profile from its tags and rules, and checks what the kernel
+ * would refuse (a bad MAC, addresses of the wrong family). Rules that do not decode drop
+ * everything; an endpoint that does not decode is absent (its interface hits the dispatch chains' DROP).
  */
 export class DatastoreModel {
-  private readonly raw = new Map<string, string>();
+  private readonly profiles = new Map<string, ProfileParts>();
   private readonly pools = new Map<string, string>();
   ready = false;
 
-  constructor(
-    private readonly state: DataplaneState,
-    private readonly warn: (message: string) => void,
-  ) {}
+  constructor(private readonly state: DataplaneState) {}
 
-  /** Applies a full snapshot: every key not in it is deleted. */
-  reset(snapshot: readonly KeyUpdate[]): void {
-    const present = new Set(snapshot.map((update) => update.key));
-    for (const key of [...this.raw.keys()]) if (!present.has(key)) this.update({ key, value: undefined });
-    if (!present.has(READY)) this.ready = false;
-    // Profiles first, each rendered once from its tags and rules together: endpoints (whose keys
-    // sort first) then find their profiles in place, instead of being rendered again when each
-    // profile appears. At start-up with thousands of both, this halves the work.
+  /**
+   * Applies a snapshot's changes. Profiles first, each rendered once from its tags and rules
+   * together: endpoints then find their profiles in place, instead of being rendered again when
+   * each profile appears. At start-up with thousands of both, this halves the work.
+   */
+  reset(updates: readonly DatastoreUpdate[]): void {
     const profiles = new Set<string>();
-    const others: KeyUpdate[] = [];
-    for (const update of snapshot) {
-      const profileKey = parseProfileKey(update.key);
-      if (!profileKey || (profileKey.leaf !== 'tags' && profileKey.leaf !== 'rules')) {
-        others.push(update);
-      } else if (update.value !== undefined && this.raw.get(update.key) !== update.value) {
-        this.raw.set(update.key, update.value);
-        profiles.add(profileKey.id);
+    for (const update of updates) {
+      if (update.kind === 'profileTags' || update.kind === 'profileRules' || update.kind === 'profileLabels') {
+        if (this.setPart(update)) profiles.add(update.id);
       }
     }
     for (const id of profiles) this.state.setProfile(id, this.profile(id));
-    for (const update of others) this.update(update);
+    for (const update of updates) {
+      if (update.kind !== 'profileTags' && update.kind !== 'profileRules' && update.kind !== 'profileLabels') this.update(update);
+    }
   }
 
-  update({ key, value }: KeyUpdate): void {
-    if (key === READY) {
-      this.ready = value === 'true';
-      return;
-    }
-    if (value === undefined ? !this.raw.has(key) : this.raw.get(key) === value) return;
-    if (value === undefined) this.raw.delete(key);
-    else this.raw.set(key, value);
-
-    const profileKey = parseProfileKey(key);
-    if (profileKey) {
-      if (profileKey.leaf === 'tags' || profileKey.leaf === 'rules') this.state.setProfile(profileKey.id, this.profile(profileKey.id));
-      return;
-    }
-    const endpointKey = parseEndpointKey(key);
-    if (endpointKey) {
-      this.state.setEndpoint(key, value === undefined ? undefined : this.endpoint(key, value));
-      return;
-    }
-    if (key.startsWith(poolPrefix(4)) || key.startsWith(poolPrefix(6))) {
-      this.state.markRoutesDirty();
-      if (value === undefined) this.pools.delete(key);
-      else {
-        try {
-          const pool = decodePool(key, value);
-          if (pool.ipam === false) this.pools.delete(key);
-          else this.pools.set(key, cidrNetworkText(pool.cidr));
-        } catch (error) {
-          this.warn((error as Error).message);
-          this.pools.delete(key);
-        }
+  update(update: DatastoreUpdate): void {
+    switch (update.kind) {
+      case 'ready':
+        this.ready = update.ready;
+        return;
+      case 'profileTags':
+      case 'profileRules':
+      case 'profileLabels':
+        if (this.setPart(update)) this.state.setProfile(update.id, this.profile(update.id));
+        return;
+      case 'endpoint': {
+        const { hostname, orchestrator, workload, endpoint } = update.key;
+        this.state.setEndpoint(`${hostname}/${orchestrator}/${workload}/${endpoint}`, update.endpoint && endpointData(update.endpoint));
+        return;
       }
+      case 'pool': {
+        const id = `${update.version}/${update.name}`;
+        this.state.markRoutesDirty();
+        if (update.pool === undefined || update.pool.ipam === false) this.pools.delete(id);
+        else this.pools.set(id, cidrNetworkText(update.pool.cidr));
+        return;
+      }
+      default:
+        return; // settings and host addresses do not shape this dataplane
     }
   }
 
@@ -93,48 +81,42 @@ export class DatastoreModel {
   }
 
   profileCount(): number {
-    return new Set([...this.raw.keys()].map((key) => parseProfileKey(key)?.id).filter((id) => id !== undefined)).size;
+    return this.profiles.size;
+  }
+
+  /** Records one key of a profile; true when its tags or rules (what the dataplane renders) changed. */
+  private setPart(update: Extract<DatastoreUpdate, { kind: 'profileTags' | 'profileRules' | 'profileLabels' }>): boolean {
+    const parts: ProfileParts = { ...this.profiles.get(update.id) };
+    if (update.kind === 'profileTags') parts.tags = update.tags;
+    else if (update.kind === 'profileRules') parts.rules = update.rules;
+    else parts.labels = update.labels === undefined ? undefined : true;
+    if (parts.tags === undefined) delete parts.tags;
+    if (parts.rules === undefined) delete parts.rules;
+    if (parts.labels === undefined) delete parts.labels;
+    if (Object.keys(parts).length === 0) this.profiles.delete(update.id);
+    else this.profiles.set(update.id, parts);
+    return update.kind !== 'profileLabels';
   }
 
   private profile(id: string): ProfileData | undefined {
-    const prefix = `/calico/v1/policy/profile/${id}/`;
-    const tags = this.raw.get(`${prefix}tags`);
-    const rules = this.raw.get(`${prefix}rules`);
-    if (tags === undefined && rules === undefined) return undefined;
-    let decodedTags: string[] = [];
-    try {
-      decodedTags = decodeTags(tags === undefined ? undefined : { key: `${prefix}tags`, value: tags, modRevision: 0 });
-    } catch (error) {
-      this.warn((error as Error).message);
-    }
-    try {
-      return { tags: decodedTags, rules: decodeRules(rules === undefined ? undefined : { key: `${prefix}rules`, value: rules, modRevision: 0 }) };
-    } catch (error) {
-      this.warn(`${(error as Error).message}; the profile drops all traffic until it is fixed`);
-      return { tags: decodedTags, rules: undefined };
-    }
+    const parts = this.profiles.get(id);
+    if (!parts || (parts.tags === undefined && parts.rules === undefined)) return undefined;
+    const rules = parts.rules ?? { inbound: [], outbound: [] };
+    return { tags: parts.tags ?? [], rules: rules === 'undecodable' ? undefined : rules };
   }
+}
 
-  private endpoint(key: string, value: string): EndpointData | undefined {
-    const parsed = parseEndpointKey(key);
-    if (!parsed) return undefined;
-    try {
-      const endpoint = decodeEndpoint(parsed, key, value);
-      const nets = (list: readonly string[], version: 4 | 6) =>
-        list.map((text) => parseCidr(text)).filter((c) => c !== undefined && c.version === version).map((c) => cidrNetworkText(c!));
-      return {
-        hostname: endpoint.hostname,
-        endpointId: endpoint.endpoint,
-        state: endpoint.state,
-        iface: endpoint.name,
-        mac: MAC.test(endpoint.mac) ? endpoint.mac.toLowerCase() : 'ee:ee:ee:ee:ee:ee',
-        profileIds: endpoint.profileIds,
-        ipv4Nets: nets(endpoint.ipv4Nets, 4),
-        ipv6Nets: nets(endpoint.ipv6Nets, 6),
-      };
-    } catch (error) {
-      this.warn((error as Error).message);
-      return undefined;
-    }
-  }
+function endpointData(endpoint: Endpoint): EndpointData {
+  const nets = (list: readonly string[], version: 4 | 6) =>
+    list.map((text) => parseCidr(text)).filter((c) => c !== undefined && c.version === version).map((c) => cidrNetworkText(c!));
+  return {
+    hostname: endpoint.hostname,
+    endpointId: endpoint.endpoint,
+    state: endpoint.state,
+    iface: endpoint.name,
+    mac: MAC.test(endpoint.mac) ? endpoint.mac.toLowerCase() : 'ee:ee:ee:ee:ee:ee',
+    profileIds: endpoint.profileIds,
+    ipv4Nets: nets(endpoint.ipv4Nets, 4),
+    ipv6Nets: nets(endpoint.ipv6Nets, 6),
+  };
 }

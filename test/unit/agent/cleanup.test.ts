@@ -2,7 +2,7 @@ import { cleanupDataplane } from '../../../src/agent/dataplane/cleanup';
 import { Dataplane } from '../../../src/agent/dataplane/driver';
 import { silentLogger } from '../../../src/agent/log';
 import { dockerTable, FakeKernel, type FakeRoute } from '../../fakes/fake-kernel';
-import { APP1, DB1, DB2, HOST, scenarioSnapshot } from './scenario';
+import { APP1, DB1, DB2, feed, HOST, scenarioSnapshot } from './scenario';
 
 /** A host after the agent ran the reference scenario, with other people's chains, sets and routes next to ours. */
 async function programmedHost(kernel = new FakeKernel()): Promise<FakeKernel> {
@@ -15,7 +15,7 @@ async function programmedHost(kernel = new FakeKernel()): Promise<FakeKernel> {
   );
   await kernel.run('ip', ['-4', '-force', '-batch', '-'], 'route replace 10.50.0.0/24 dev eth0 proto static\n');
   const dataplane = new Dataplane(HOST, kernel, silentLogger, () => undefined, 30_000, { interfaceExists: (iface) => kernel.links.has(iface), sysctlRoot: '/nonexistent' });
-  dataplane.resync(scenarioSnapshot({ with3306: true }));
+  feed(dataplane).resync(scenarioSnapshot({ with3306: true }));
   await dataplane.settle();
   dataplane.stop();
   return kernel;

@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApplyReport, Dataplane } from '../../../src/agent/dataplane/driver';
-import type { KeyUpdate } from '../../../src/agent/dataplane/model';
 import { profileChain, shorten, tagSet, TOP_CHAINS } from '../../../src/agent/dataplane/names';
 import type { Logger } from '../../../src/agent/log';
 import { dockerTable, FakeKernel, type Family, type RecordedCall } from '../../fakes/fake-kernel';
@@ -13,7 +12,9 @@ import {
   DB1,
   DB2,
   endpointKey,
+  feed,
   HOST,
+  type KeyUpdate,
   parseRestore,
   profileKey,
   readGolden,
@@ -97,7 +98,7 @@ function expectJumpsFirst(kernel: FakeKernel, family: Family): void {
 describe('Dataplane on the fake kernel: the reference scenario', () => {
   it('programs chains, jumps, ipsets, routes and sysctls from a snapshot', async () => {
     const { kernel, dataplane, reports, sysctl } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
 
     expect(reports.at(-1)).toMatchObject({ ok: true });
@@ -135,11 +136,11 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
 
   it('the 3306 rule costs exactly one iptables-restore per family, touching only profile D’s inbound chain', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     const mark = kernel.calls.length;
 
-    dataplane.update([rulesUpdate(true)]);
+    feed(dataplane).update([rulesUpdate(true)]);
     await dataplane.settle();
 
     const calls = since(kernel, mark);
@@ -160,7 +161,7 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
 
     // And removing it again is one call per family as well.
     const again = kernel.calls.length;
-    dataplane.update([rulesUpdate(false)]);
+    feed(dataplane).update([rulesUpdate(false)]);
     await dataplane.settle();
     expect(since(kernel, again).map((c) => c.file)).toEqual(['iptables-restore', 'ip6tables-restore']);
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
@@ -168,11 +169,11 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
 
   it('stopping app1 empties tag A’s local members and removes its chains, dispatch entries and route', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2, APP1] }));
+    feed(dataplane).resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2, APP1] }));
     await dataplane.settle();
     const mark = kernel.calls.length;
 
-    dataplane.update([{ key: endpointKey(APP1), value: undefined }]);
+    feed(dataplane).update([{ key: endpointKey(APP1), value: undefined }]);
     await dataplane.settle();
 
     // Tag A is still referenced (the 3306 rule), so its set stays, now empty.
@@ -192,10 +193,10 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
 
   it('a resync (e.g. after etcd compaction) applies only the difference, without re-reading the kernel', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     const mark = kernel.calls.length;
-    dataplane.resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2] }));
+    feed(dataplane).resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2] }));
     await dataplane.settle();
     const calls = since(kernel, mark);
     expect(calls.some((c) => c.file.endsWith('-save') || c.args[0] === 'list')).toBe(false);
@@ -208,10 +209,10 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
 
   it('batches updates that arrive while an apply runs', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     const mark = kernel.calls.length;
-    for (let i = 0; i < 10; i++) dataplane.update([rulesUpdate(i % 2 === 0)]);
+    for (let i = 0; i < 10; i++) feed(dataplane).update([rulesUpdate(i % 2 === 0)]);
     await dataplane.settle();
     expect(since(kernel, mark).filter((c) => c.file === 'iptables-restore').length).toBeLessThanOrEqual(2);
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
@@ -221,15 +222,15 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
 describe('Dataplane: when it must not write', () => {
   it('writes nothing before the first snapshot, nor while Ready is not "true"', async () => {
     const { kernel, dataplane } = start();
-    dataplane.update([rulesUpdate(true)]);
+    feed(dataplane).update([rulesUpdate(true)]);
     await dataplane.settle();
     expect(kernel.calls).toEqual([]);
 
-    dataplane.resync(scenarioSnapshot({ ready: 'false' }));
+    feed(dataplane).resync(scenarioSnapshot({ ready: 'false' }));
     await dataplane.settle();
     expect(kernel.calls).toEqual([]);
 
-    dataplane.update([{ key: '/calico/v1/Ready', value: 'true' }]);
+    feed(dataplane).update([{ key: '/calico/v1/Ready', value: 'true' }]);
     await dataplane.settle();
     expect(kernel.callsOf('iptables-restore').length).toBeGreaterThan(0);
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
@@ -237,13 +238,13 @@ describe('Dataplane: when it must not write', () => {
     // Ready goes away: changes wait, the dataplane stays as it is (fail static).
     const before = kernel.calls.length;
     const table = asObject(kernel.tables[4]);
-    dataplane.update([{ key: '/calico/v1/Ready', value: 'false' }]);
-    dataplane.update([rulesUpdate(true), { key: endpointKey(APP1), value: undefined }]);
+    feed(dataplane).update([{ key: '/calico/v1/Ready', value: 'false' }]);
+    feed(dataplane).update([rulesUpdate(true), { key: endpointKey(APP1), value: undefined }]);
     await dataplane.settle();
     expect(kernel.calls.length).toBe(before);
     expect(asObject(kernel.tables[4])).toEqual(table);
 
-    dataplane.update([{ key: '/calico/v1/Ready', value: 'true' }]);
+    feed(dataplane).update([{ key: '/calico/v1/Ready', value: 'true' }]);
     await dataplane.settle();
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, true, [DB1, DB2])));
   });
@@ -252,7 +253,7 @@ describe('Dataplane: when it must not write', () => {
     const kernel = new FakeKernel();
     kernel.ipv6 = false;
     const { dataplane, logs } = start(kernel);
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     expect(logs.some((l) => l.startsWith('WARNING IPv6 filtering is not available'))).toBe(true);
     expect(kernel.callsOf('ip6tables-restore')).toEqual([]);
@@ -265,7 +266,7 @@ describe('Dataplane: restart and failures', () => {
   it('a restarted agent adopts the existing chains, rewrites them, and removes orphans only', async () => {
     const first = start();
     const { kernel } = first;
-    first.dataplane.resync(scenarioSnapshot({ with3306: true }));
+    feed(first.dataplane).resync(scenarioSnapshot({ with3306: true }));
     await first.dataplane.settle();
     first.dataplane.stop(); // kill -9: the dataplane stays as it was
 
@@ -294,12 +295,12 @@ describe('Dataplane: restart and failures', () => {
     // The new agent, before its first snapshot: reads nothing, writes nothing.
     const second = start(kernel);
     const mark = kernel.calls.length;
-    second.dataplane.update([rulesUpdate(false)]);
+    feed(second.dataplane).update([rulesUpdate(false)]);
     await second.dataplane.settle();
     expect(kernel.calls.length).toBe(mark);
 
     // While it was down, app1 left and the 3306 rule was removed.
-    second.dataplane.resync(scenarioSnapshot({ endpoints: [DB1, DB2] }));
+    feed(second.dataplane).resync(scenarioSnapshot({ endpoints: [DB1, DB2] }));
     await second.dataplane.settle();
 
     expect(violations).toEqual([]);
@@ -327,14 +328,14 @@ describe('Dataplane: restart and failures', () => {
   it('a failed iptables-restore changes nothing, and the retry rewrites everything and removes what was left', async () => {
     jest.useFakeTimers();
     const { kernel, dataplane, logs, reports } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     const table = asObject(kernel.tables[4]);
 
     kernel.failOnce((c) => c.file === 'iptables-restore', 'iptables-restore: line 3 failed: Resource temporarily unavailable');
     const mark = kernel.calls.length;
     // app1 leaves: its chains, profile A's chains and tag A's sets must all go.
-    dataplane.update([{ key: endpointKey(APP1), value: undefined }]);
+    feed(dataplane).update([{ key: endpointKey(APP1), value: undefined }]);
     await dataplane.settle();
     expect(reports.at(-1)).toMatchObject({ ok: false });
     expect(logs.some((l) => l.startsWith('ERROR Applying the dataplane failed'))).toBe(true);
@@ -359,10 +360,10 @@ describe('Dataplane: restart and failures', () => {
   it('a failed ip6tables-restore after IPv4 was applied converges both families', async () => {
     jest.useFakeTimers();
     const { kernel, dataplane, reports } = start();
-    dataplane.resync(scenarioSnapshot({ with3306: true }));
+    feed(dataplane).resync(scenarioSnapshot({ with3306: true }));
     await dataplane.settle();
     kernel.failOnce((c) => c.file === 'ip6tables-restore');
-    dataplane.update([{ key: endpointKey(DB2), value: undefined }]);
+    feed(dataplane).update([{ key: endpointKey(DB2), value: undefined }]);
     await dataplane.settle();
     expect(reports.at(-1)).toMatchObject({ ok: false });
     expect(kernel.tables[4].has(`cali-to-${DB2.iface.slice(4)}`)).toBe(false);
@@ -378,11 +379,11 @@ describe('Dataplane: restart and failures', () => {
   it('a failed ipset restore is retried with a full rewrite too', async () => {
     jest.useFakeTimers();
     const { kernel, dataplane, reports } = start();
-    dataplane.resync(scenarioSnapshot({ endpoints: [DB1, DB2] }));
+    feed(dataplane).resync(scenarioSnapshot({ endpoints: [DB1, DB2] }));
     await dataplane.settle();
 
     kernel.failOnce((c) => c.file === 'ipset' && c.args[0] === 'restore');
-    dataplane.update([{ key: endpointKey(APP1), value: JSON.stringify({ state: 'active', name: APP1.iface, mac: 'ee:ee:ee:ee:ee:ee', profile_ids: [A], ipv4_nets: APP1.ipv4, ipv6_nets: [] }) }]);
+    feed(dataplane).update([{ key: endpointKey(APP1), value: JSON.stringify({ state: 'active', name: APP1.iface, mac: 'ee:ee:ee:ee:ee:ee', profile_ids: [A], ipv4_nets: APP1.ipv4, ipv6_nets: [] }) }]);
     await dataplane.settle();
     expect(reports.at(-1)).toMatchObject({ ok: false });
     // Nothing refers to a set that does not exist: the chains were not written either.
@@ -398,7 +399,7 @@ describe('Dataplane: restart and failures', () => {
   it('puts its jumps back on top when Docker inserts rules above them', async () => {
     jest.useFakeTimers();
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     await kernel.run('iptables-restore', ['--noflush'], '*filter\n-D FORWARD -j DOCKER-USER\n-I FORWARD 1 -j DOCKER-USER\nCOMMIT\n');
     expect(kernel.tables[4].get('FORWARD')![0]).toBe('-j DOCKER-USER');
@@ -411,9 +412,9 @@ describe('Dataplane: restart and failures', () => {
 describe('Dataplane: profiles and endpoints coming and going', () => {
   it('deleting a profile in use (one DeleteRange: three events) makes its endpoints drop, and removes its chains and set', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
-    dataplane.update((['tags', 'labels', 'rules'] as const).map((leaf) => ({ key: profileKey(A, leaf), value: undefined })));
+    feed(dataplane).update((['tags', 'labels', 'rules'] as const).map((leaf) => ({ key: profileKey(A, leaf), value: undefined })));
     await dataplane.settle();
     for (const family of FAMILIES) {
       const chains = kernel.chainsWithPrefix(family);
@@ -424,7 +425,7 @@ describe('Dataplane: profiles and endpoints coming and going', () => {
     }
     expect(kernel.sets.has(tagSet(4, A))).toBe(false);
     // The profile comes back: back to normal.
-    dataplane.update(scenarioSnapshot().filter((u) => u.key.startsWith(`/calico/v1/policy/profile/${A}/`)));
+    feed(dataplane).update(scenarioSnapshot().filter((u) => u.key.startsWith(`/calico/v1/policy/profile/${A}/`)));
     await dataplane.settle();
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
     expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3', '192.168.1.7']);
@@ -433,9 +434,9 @@ describe('Dataplane: profiles and endpoints coming and going', () => {
   it('an endpoint that changes interface moves its chains, dispatch entries and route', async () => {
     const { kernel, dataplane } = start();
     kernel.links.add('calinew');
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
-    dataplane.update([{ key: endpointKey(DB2), value: JSON.stringify({ state: 'active', name: 'calinew', mac: 'ee:ee:ee:ee:ee:ee', profile_ids: [D], ipv4_nets: DB2.ipv4, ipv6_nets: [] }) }]);
+    feed(dataplane).update([{ key: endpointKey(DB2), value: JSON.stringify({ state: 'active', name: 'calinew', mac: 'ee:ee:ee:ee:ee:ee', profile_ids: [D], ipv4_nets: DB2.ipv4, ipv6_nets: [] }) }]);
     await dataplane.settle();
     expect(kernel.tables[4].has(`cali-to-${DB2.iface.slice(4)}`)).toBe(false);
     expect(kernel.tables[4].get('cali-to-new')).toBeDefined();
@@ -446,11 +447,11 @@ describe('Dataplane: profiles and endpoints coming and going', () => {
 
   it('a container joining a network after the rule exists is reachable on 3306 at once', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2] }));
+    feed(dataplane).resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2] }));
     await dataplane.settle();
     expect(kernel.sets.has(tagSet(4, A))).toBe(true); // referenced by D's rule, no member yet
     expect(setMembers(kernel, tagSet(4, A))).toEqual([]);
-    dataplane.update([{ key: endpointKey(APP1), value: JSON.stringify({ state: 'active', name: APP1.iface, mac: 'ee:ee:ee:ee:ee:ee', profile_ids: [A], ipv4_nets: APP1.ipv4, ipv6_nets: [] }) }]);
+    feed(dataplane).update([{ key: endpointKey(APP1), value: JSON.stringify({ state: 'active', name: APP1.iface, mac: 'ee:ee:ee:ee:ee:ee', profile_ids: [A], ipv4_nets: APP1.ipv4, ipv6_nets: [] }) }]);
     await dataplane.settle();
     expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3']);
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, true, [DB1, DB2, APP1])));
@@ -462,7 +463,7 @@ describe('Dataplane: routes', () => {
     jest.useFakeTimers();
     const kernel = new FakeKernel();
     const { dataplane } = start(kernel, [DB1, DB2]);
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
     expect(kernel.routes[4].has('192.168.0.1/32')).toBe(true);
     expect(kernel.routes[4].has('192.168.0.3/32')).toBe(false);
@@ -486,12 +487,12 @@ describe('Dataplane: routes', () => {
 
   it('adds and removes the blackhole route of a pool', async () => {
     const { kernel, dataplane } = start();
-    dataplane.resync(scenarioSnapshot());
+    feed(dataplane).resync(scenarioSnapshot());
     await dataplane.settle();
-    dataplane.update([{ key: '/calico/v1/ipam/v4/pool/10.20.0.0-16', value: '{"cidr": "10.20.0.0/16"}' }]);
+    feed(dataplane).update([{ key: '/calico/v1/ipam/v4/pool/10.20.0.0-16', value: '{"cidr": "10.20.0.0/16"}' }]);
     await dataplane.settle();
     expect(kernel.routes[4].get('10.20.0.0/16')).toMatchObject({ blackhole: true, proto: '157' });
-    dataplane.update([{ key: '/calico/v1/ipam/v4/pool/192.168.0.0-16', value: undefined }]);
+    feed(dataplane).update([{ key: '/calico/v1/ipam/v4/pool/192.168.0.0-16', value: undefined }]);
     await dataplane.settle();
     expect(kernel.routes[4].has('192.168.0.0/16')).toBe(false);
     expect(kernel.routes[4].get('192.168.0.1/32')).toMatchObject({ dev: DB1.iface });

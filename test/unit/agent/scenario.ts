@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { KeyUpdate } from '../../../src/agent/dataplane/model';
+import type { Dataplane } from '../../../src/agent/dataplane/driver';
+import { DatastoreModel } from '../../../src/agent/dataplane/model';
+import type { DataplaneState } from '../../../src/agent/dataplane/state';
+import { reportOnce } from '../../../src/datastore/errors';
+import { UpdateDecoder } from '../../../src/datastore/syncer';
 import type { Family } from '../../../src/agent/dataplane/names';
 import { buildRestore } from '../../../src/agent/dataplane/iptables';
 import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, profileChains, staticChains } from '../../../src/agent/dataplane/rules';
@@ -13,6 +17,12 @@ import { ruleSetFromV1, type V1Rule, type V1Rules } from '../../../src/policy/co
  * `calicoctl profile databases rule add inbound allow tcp from tag applications to ports 3306`.
  * Docker network and endpoint IDs are 64 hex characters, so every name derived from them is hashed.
  */
+/** A raw etcd key and value (undefined: deleted), as the scenario describes the datastore. */
+export interface KeyUpdate {
+  readonly key: string;
+  readonly value: string | undefined;
+}
+
 const hex = (seed: string): string => createHash('sha256').update(seed).digest('hex');
 
 export const HOST = 'host1';
@@ -140,4 +150,54 @@ export function expectGolden(name: string, text: string): void {
 
 export function readGolden(name: string): string {
   return readFileSync(join(GOLDEN, name), 'utf8');
+}
+
+/** Raw keys into a Dataplane, through the datastore's decoder as the syncer delivers them (one decoder per dataplane). */
+const feeds = new WeakMap<Dataplane, { resync(kvs: readonly KeyUpdate[]): void; update(kvs: readonly KeyUpdate[]): void }>();
+export function feed(dataplane: Dataplane, warn: (message: string) => void = () => undefined) {
+  let fed = feeds.get(dataplane);
+  if (!fed) {
+    const decoder = new UpdateDecoder(reportOnce(warn));
+    fed = {
+      resync: (kvs) => dataplane.resync(decoder.snapshot(present(kvs))),
+      update: (kvs) => dataplane.update(decoder.changes(kvs)),
+    };
+    feeds.set(dataplane, fed);
+  }
+  return fed;
+}
+
+/** A DatastoreModel fed with raw keys through the datastore's decoder. */
+export class RawModel {
+  readonly model: DatastoreModel;
+  private readonly decoder: UpdateDecoder;
+
+  constructor(state: DataplaneState, warn: (message: string) => void = () => undefined) {
+    this.model = new DatastoreModel(state);
+    this.decoder = new UpdateDecoder(reportOnce(warn));
+  }
+
+  get ready(): boolean {
+    return this.model.ready;
+  }
+
+  reset(kvs: readonly KeyUpdate[]): void {
+    this.model.reset(this.decoder.snapshot(present(kvs)));
+  }
+
+  update(kv: KeyUpdate): void {
+    for (const update of this.decoder.changes([kv])) this.model.update(update);
+  }
+
+  poolCidrs(): string[] {
+    return this.model.poolCidrs();
+  }
+
+  profileCount(): number {
+    return this.model.profileCount();
+  }
+}
+
+function present(kvs: readonly KeyUpdate[]): { key: string; value: string }[] {
+  return kvs.flatMap((kv) => (kv.value === undefined ? [] : [{ key: kv.key, value: kv.value }]));
 }

@@ -1,9 +1,8 @@
-import { DatastoreModel } from '../../../src/agent/dataplane/model';
 import { FROM_ENDPOINT, fromEndpointChain, profileChain, tagSet, TO_ENDPOINT, toEndpointChain } from '../../../src/agent/dataplane/names';
 import { type Dirty, type EndpointData, type ProfileData, DataplaneState } from '../../../src/agent/dataplane/state';
 import type { Rule } from '../../../src/policy/ast';
 import { ruleFromV1 } from '../../../src/policy/codec';
-import { A, APP1, D, DB1, DB2, endpointKey, HOST, endpointValue, parseRestore, profileKey, readGolden, scenarioSnapshot, RULE_3306, rulesOfD } from './scenario';
+import { A, APP1, D, DB1, DB2, endpointKey, HOST, endpointValue, parseRestore, profileKey, RawModel, readGolden, scenarioSnapshot, RULE_3306, rulesOfD } from './scenario';
 
 const rule = (v1: Record<string, unknown>): Rule => ruleFromV1(v1, 'rule');
 const allowFromTag = (tag: string) => rule({ action: 'allow', src_tag: tag });
@@ -296,7 +295,7 @@ describe('DataplaneState: missing and broken profiles fail closed', () => {
   it('through the model: bad rules JSON or an invalid rule drops, and a fix restores the profile', () => {
     const state = new DataplaneState('host1');
     const warnings: string[] = [];
-    const model = new DatastoreModel(state, (m) => warnings.push(m));
+    const model = new RawModel(state, (m) => warnings.push(m));
     model.reset(scenarioSnapshot());
     const chain = profileChain(D, 'inbound');
     for (const bad of ['not json', '{"inbound_rules": "nope", "outbound_rules": []}', '{"inbound_rules": [{"action": "allow", "src_tag": "a b"}], "outbound_rules": []}']) {
@@ -314,7 +313,7 @@ describe('DataplaneState: missing and broken profiles fail closed', () => {
 describe('DatastoreModel', () => {
   it('builds exactly the reference scenario from etcd keys (same chains as the golden file)', () => {
     const state = new DataplaneState('host1');
-    const model = new DatastoreModel(state, () => undefined);
+    const model = new RawModel(state);
     model.reset(scenarioSnapshot({ with3306: true }));
     expect(model.ready).toBe(true);
     for (const family of [4, 6] as const) {
@@ -336,9 +335,9 @@ describe('DatastoreModel', () => {
         value: JSON.stringify({ state: 'active', name: both3.iface, mac: 'EE:EE:EE:EE:EE:EE', profile_ids: both3.profileIds, ipv4_nets: both3.ipv4Nets, ipv6_nets: [], labels: {} }),
       },
     ];
-    const render = (apply: (model: DatastoreModel) => void) => {
+    const render = (apply: (model: RawModel) => void) => {
       const state = new DataplaneState(HOST);
-      apply(new DatastoreModel(state, () => undefined));
+      apply(new RawModel(state));
       return ([4, 6] as const).map((family) => ({ chains: state.chains[family], sets: state.sets(family) }));
     };
     const expected = render((model) => model.reset(snapshot));
@@ -350,7 +349,7 @@ describe('DatastoreModel', () => {
 
   it('adding the 3306 rule through etcd dirties one chain per family', () => {
     const state = new DataplaneState('host1');
-    const model = new DatastoreModel(state, () => undefined);
+    const model = new RawModel(state);
     model.reset(scenarioSnapshot());
     state.takeDirty();
     model.update({ key: profileKey(D, 'rules'), value: JSON.stringify({ ...rulesOfD(false), inbound_rules: [...rulesOfD(false).inbound_rules, RULE_3306] }) });
@@ -359,7 +358,7 @@ describe('DatastoreModel', () => {
 
   it('a resync deletes what the new snapshot lacks, and the Ready flag follows the snapshot', () => {
     const state = new DataplaneState('host1');
-    const model = new DatastoreModel(state, () => undefined);
+    const model = new RawModel(state);
     model.reset(scenarioSnapshot());
     model.reset(scenarioSnapshot({ endpoints: [DB1, DB2], ready: 'false' }));
     expect(model.ready).toBe(false);
@@ -374,7 +373,7 @@ describe('DatastoreModel', () => {
   it('ignores values it cannot use, without crashing: a bad MAC, bad JSON, a bad interface, a bad pool', () => {
     const state = new DataplaneState('host1');
     const warnings: string[] = [];
-    const model = new DatastoreModel(state, (m) => warnings.push(m));
+    const model = new RawModel(state, (m) => warnings.push(m));
     model.reset(scenarioSnapshot({ endpoints: [] }));
     model.update({ key: endpointKey(DB1), value: endpointValue(DB1, { mac: '00:11 -j ACCEPT' }) });
     expect(state.chains[4].get(fromEndpointChain(DB1.iface))).toContain('-m mac ! --mac-source EE:EE:EE:EE:EE:EE -m comment --comment "Incorrect source MAC" -j DROP');
@@ -388,7 +387,7 @@ describe('DatastoreModel', () => {
 
   it('ignores endpoint addresses of the wrong family or unparseable', () => {
     const state = new DataplaneState('host1');
-    const model = new DatastoreModel(state, () => undefined);
+    const model = new RawModel(state);
     model.reset(scenarioSnapshot({ endpoints: [] }));
     model.update({ key: endpointKey(DB1), value: endpointValue(DB1, { ipv4_nets: ['fd00::1/128', '10.0.0.1/32', 'x'], ipv6_nets: ['10.0.0.2/32', 'fd00::2/128'] }) });
     expect(state.routes()).toEqual([

@@ -1,0 +1,141 @@
+import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '../log';
+
+/** What the supervisor needs from the host, so that tests can run it without BIRD. */
+export interface BirdHost {
+  spawn(command: string, args: readonly string[]): ChildProcess;
+  readFile(path: string): string | undefined;
+  /** Replaces the file atomically: BIRD never reads half of it. */
+  writeFile(path: string, text: string): void;
+  /** Runs `birdc -s <socket> configure`; resolves to its output. */
+  reconfigure(birdc: string, socket: string): Promise<string>;
+}
+
+export interface BirdDaemon {
+  /** `bird` or `bird6`. */
+  readonly binary: string;
+  /** `birdc` or `birdc6`. */
+  readonly client: string;
+  readonly configFile: string;
+  readonly controlSocket: string;
+}
+
+const MIN_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+/** A daemon that stayed up this long is healthy again: the next crash restarts it at once. */
+const HEALTHY_AFTER_MS = 10_000;
+
+/**
+ * Keeps one BIRD daemon running with the configuration the agent renders. It writes the file only
+ * when the text changed and then asks BIRD to reload it, so an unchanged model costs nothing. If
+ * BIRD exits, it is restarted with exponential backoff; its output goes to calico-node's log.
+ * Stopping calico-node stops BIRD gently: the kernel keeps BIRD's routes (`persist`), so
+ * established flows carry on while the node restarts.
+ */
+export class BirdSupervisor {
+  private child: ChildProcess | undefined;
+  private text: string | undefined;
+  private stopped = false;
+  private backoff = MIN_BACKOFF_MS;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private startedAt = 0;
+
+  constructor(
+    private readonly daemon: BirdDaemon,
+    private readonly host: BirdHost,
+    private readonly log: Logger,
+  ) {}
+
+  /** Installs a configuration: starts BIRD on the first one, reloads it when the text changed. */
+  async configure(text: string): Promise<'unchanged' | 'started' | 'reloaded'> {
+    if (text === this.text && this.child) return 'unchanged';
+    const onDisk = this.host.readFile(this.daemon.configFile);
+    if (onDisk !== text) this.host.writeFile(this.daemon.configFile, text);
+    this.text = text;
+    if (!this.child) {
+      this.start();
+      return 'started';
+    }
+    if (onDisk === text) return 'unchanged';
+    const output = await this.host.reconfigure(this.daemon.client, this.daemon.controlSocket);
+    if (/error|failed/i.test(output) && !/Reconfigured|Reconfiguration in progress/i.test(output)) {
+      this.log.error(`${this.daemon.binary} refused the new configuration: ${output.trim()}`);
+    } else {
+      this.log.info(`${this.daemon.binary} reloaded its configuration`);
+    }
+    return 'reloaded';
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.child?.kill('SIGTERM');
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private start(): void {
+    if (this.stopped) return;
+    // A new configuration may arrive while a restart is pending: start once, not twice.
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const { binary, configFile, controlSocket } = this.daemon;
+    // -f: stay in the foreground, so this process notices when BIRD exits. -R: graceful restart,
+    // so peers keep this host's routes while BIRD comes back.
+    const child = this.host.spawn(binary, ['-f', '-R', '-s', controlSocket, '-c', configFile]);
+    this.child = child;
+    this.startedAt = Date.now();
+    const relay = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.log.info(`${binary}: ${line.trim()}`);
+    };
+    child.stdout?.on('data', relay);
+    child.stderr?.on('data', relay);
+    child.on('error', (error) => this.log.error(`Cannot run ${binary}: ${error.message}`));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this.stopped) return;
+      if (Date.now() - this.startedAt > HEALTHY_AFTER_MS) this.backoff = MIN_BACKOFF_MS;
+      this.log.warning(`${binary} exited (${signal ?? `code ${code}`}); restarting in ${this.backoff} ms`);
+      this.restartTimer = setTimeout(() => this.start(), this.backoff);
+      this.restartTimer.unref();
+      this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff * 2);
+    });
+    this.log.info(`Started ${binary} (pid ${child.pid ?? '?'}) with ${configFile}`);
+  }
+}
+
+/** The real host: processes, files written by rename, and birdc. */
+export const systemBirdHost: BirdHost = {
+  spawn: (command, args) => nodeSpawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  readFile(path) {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  },
+  writeFile(path, text) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+  },
+  reconfigure(birdc, socket) {
+    return new Promise((resolve) => {
+      const child = nodeSpawn(birdc, ['-s', socket, 'configure'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.on('error', (error) => resolve(`error: ${error.message}`));
+      child.on('close', () => resolve(output));
+    });
+  },
+};
+
+export const BIRD_DAEMONS = (stateDir: string, configDir: string): Record<4 | 6, BirdDaemon> => ({
+  4: { binary: 'bird', client: 'birdc', configFile: `${configDir}/bird.cfg`, controlSocket: `${stateDir}/bird.ctl` },
+  6: { binary: 'bird6', client: 'birdc6', configFile: `${configDir}/bird6.cfg`, controlSocket: `${stateDir}/bird6.ctl` },
+});

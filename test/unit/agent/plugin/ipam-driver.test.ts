@@ -1,0 +1,65 @@
+import { ipamDriverHandlers } from '../../../../src/agent/plugin/ipam-driver';
+import { pluginContext } from './fakes';
+
+function withPools(...pools: { cidr: string; disabled?: boolean }[]) {
+  const setup = pluginContext();
+  for (const pool of pools) {
+    const version = pool.cidr.includes(':') ? 6 : 4;
+    setup.kv.seed(`/calico/v1/ipam/v${version}/pool/${pool.cidr.replace('/', '-')}`, { cidr: pool.cidr, ...(pool.disabled && { disabled: true }) });
+  }
+  return { ...setup, handlers: ipamDriverHandlers(setup.ctx) };
+}
+
+describe('the IPAM driver', () => {
+  it('tells Docker the pool is everything, with the pseudo gateway, so Docker never picks a gateway', async () => {
+    const { handlers } = withPools({ cidr: '192.168.0.0/16' });
+    expect(await handlers['/IpamDriver.RequestPool']!({ AddressSpace: 'CalicoLocalAddressSpace' })).toEqual({
+      PoolID: 'CalicoPoolIPv4',
+      Pool: '0.0.0.0/0',
+      Data: { 'com.docker.network.gateway': '0.0.0.0/0' },
+    });
+    expect(await handlers['/IpamDriver.RequestPool']!({ V6: true })).toMatchObject({ PoolID: 'CalicoPoolIPv6', Pool: '::/0' });
+    expect(await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4', Options: { RequestAddressType: 'com.docker.network.gateway' } })).toEqual({ Address: '0.0.0.0/0', Data: {} });
+  });
+
+  it('accepts --subnet only when it is a Calico pool, and refuses sub-pools', async () => {
+    const { handlers } = withPools({ cidr: '10.1.0.0/16' });
+    expect(await handlers['/IpamDriver.RequestPool']!({ Pool: '10.1.0.0/16' })).toMatchObject({ PoolID: '10.1.0.0/16' });
+    await expect(handlers['/IpamDriver.RequestPool']!({ Pool: '10.2.0.0/16' })).rejects.toThrow("is not a Calico IP pool: add it with 'calicoctl pool add 10.2.0.0/16' first.");
+    await expect(handlers['/IpamDriver.RequestPool']!({ Pool: 'bogus' })).rejects.toThrow(/is not a Calico IP pool/);
+    await expect(handlers['/IpamDriver.RequestPool']!({ Pool: '10.1.0.0/16', SubPool: '10.1.1.0/24' })).rejects.toThrow(/sub-pools/);
+  });
+
+  it('assigns distinct host addresses, skipping the pool\'s first address, and records the host', async () => {
+    const { handlers, kv } = withPools({ cidr: '10.1.0.0/16' });
+    const first = await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' });
+    const second = await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' });
+    expect(first).toEqual({ Address: '10.1.0.1/32', Data: {} });
+    expect(second).toEqual({ Address: '10.1.0.2/32', Data: {} });
+    expect(JSON.parse(kv.data.get('/calico/ipam/v2/address/ipv4/10.1.0.1')!.value)).toMatchObject({ host: 'host1', pool: '10.1.0.0/16' });
+  });
+
+  it('gives a requested address when it is free and in a pool, and refuses it otherwise', async () => {
+    const { handlers } = withPools({ cidr: '10.1.0.0/16' });
+    expect(await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4', Address: '10.1.7.7' })).toEqual({ Address: '10.1.7.7/32', Data: {} });
+    await expect(handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4', Address: '10.1.7.7' })).rejects.toThrow(/already assigned/);
+    await expect(handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4', Address: '172.31.0.1' })).rejects.toThrow(/not in any Calico IP pool/);
+  });
+
+  it('never assigns from a disabled pool, and says so when there is no pool', async () => {
+    const { handlers } = withPools({ cidr: '10.1.0.0/16', disabled: true });
+    await expect(handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' })).rejects.toThrow(/No IPv4 pool/);
+  });
+
+  it('releases an address once, ignores the pseudo gateway and unassigned addresses', async () => {
+    const { handlers, kv } = withPools({ cidr: '10.1.0.0/16' });
+    await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' });
+    await handlers['/IpamDriver.ReleaseAddress']!({ PoolID: 'CalicoPoolIPv4', Address: '10.1.0.1/32' });
+    expect(kv.data.has('/calico/ipam/v2/address/ipv4/10.1.0.1')).toBe(false);
+    const commits = kv.commits;
+    for (const address of ['10.1.0.1', '0.0.0.0/0', '::/0', 'garbage', undefined]) {
+      await expect(handlers['/IpamDriver.ReleaseAddress']!({ PoolID: 'CalicoPoolIPv4', Address: address })).resolves.toEqual({});
+    }
+    expect(kv.commits).toBe(commits);
+  });
+});
