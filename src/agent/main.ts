@@ -7,7 +7,11 @@ import { type CorruptReporter, reportOnce } from '../datastore/errors';
 import { Etcd3KvStore } from '../datastore/etcd3-store';
 import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
-import { Syncer } from '../datastore/syncer';
+import { BgpStore, parseAsNumber } from '../datastore/bgp';
+import { AGENT_PREFIX, type DatastoreUpdate, Syncer, type SyncTarget } from '../datastore/syncer';
+import { parseIp } from '../policy/cidr';
+import { BgpController } from './bgp/controller';
+import { BIRD_DAEMONS, BirdSupervisor, systemBirdHost } from './bgp/supervisor';
 import { cleanupDataplane } from './dataplane/cleanup';
 import { Dataplane } from './dataplane/driver';
 import { systemRunner } from '../host/exec';
@@ -30,7 +34,16 @@ export interface AgentOptions {
   readonly stateDir: string;
   readonly version: string;
   readonly timeout?: string;
+  /** `bird` runs BIRD for BGP between hosts; `none` is a policy-only node. */
+  readonly backend: Backend;
+  /** This host's addresses for BGP (BIRD's router id and source addresses), and its own AS. */
+  readonly ip?: string;
+  readonly ip6?: string;
+  readonly as?: string;
 }
+
+export const BACKENDS = ['bird', 'none'] as const;
+export type Backend = (typeof BACKENDS)[number];
 
 /** calico-node's command tree (also what its man page is generated from). */
 export function agentProgram(env: NodeJS.ProcessEnv, version: string): Command {
@@ -45,6 +58,10 @@ export function agentProgram(env: NodeJS.ProcessEnv, version: string): Command {
     .option('--cleanup', 'remove every chain, ipset and route the agent created, then exit')
     .option('--state-dir <dir>', 'where the agent reports its status', STATE_DIR)
     .option('--timeout <duration>', 'bound on each etcd request (env ETCD_TIMEOUT; default 5s)')
+    .addOption(new Option('--backend <backend>', 'bird: exchange routes with the other hosts over BGP; none: policy only').default(env.CALICO_NETWORKING_BACKEND ?? 'bird'))
+    .option('--ip <address>', "this host's IPv4 address for BGP (env IP); registered in etcd", env.IP || undefined)
+    .option('--ip6 <address>', "this host's IPv6 address for BGP (env IP6)", env.IP6 || undefined)
+    .option('--as <number>', "this host's own AS number, asplain or dotted (env AS); default: the cluster's", env.AS || undefined)
     .version(version, '--version')
     .exitOverride();
 }
@@ -68,7 +85,23 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     cleanup?: boolean;
     stateDir: string;
     timeout?: string;
+    backend: string;
+    ip?: string;
+    ip6?: string;
+    as?: string;
   }>();
+  const usage = (message: string): never => {
+    program.error(`error: ${message}`, { exitCode: 2, code: 'calico-node.usage' });
+    throw new Error(message);
+  };
+  if (opts.backend === 'gobgp') usage("the gobgp backend is not available in this calico-node: use --backend=bird or --backend=none");
+  if (!(BACKENDS as readonly string[]).includes(opts.backend)) usage(`--backend must be one of ${BACKENDS.join(', ')}, not '${opts.backend}'`);
+  const ip = opts.ip === undefined ? undefined : parseIp(opts.ip);
+  if (opts.ip !== undefined && ip?.version !== 4) usage(`--ip must be an IPv4 address, not '${opts.ip}'`);
+  const ip6 = opts.ip6 === undefined ? undefined : parseIp(opts.ip6);
+  if (opts.ip6 !== undefined && ip6?.version !== 6) usage(`--ip6 must be an IPv6 address, not '${opts.ip6}'`);
+  const asNum = opts.as === undefined ? undefined : parseAsNumber(opts.as);
+  if (opts.as !== undefined && asNum === undefined) usage(`--as must be an AS number (asplain or dotted), not '${opts.as}'`);
   return {
     ...(opts.logDir !== undefined && { logDir: opts.logDir }),
     logLevel: opts.logLevel,
@@ -80,6 +113,10 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     stateDir: opts.stateDir,
     version,
     ...(opts.timeout !== undefined && { timeout: opts.timeout }),
+    backend: opts.backend as Backend,
+    ...(ip && { ip: ip.text }),
+    ...(ip6 && { ip6: ip6.text }),
+    ...(asNum !== undefined && { as: asNum }),
   };
 }
 
@@ -174,6 +211,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   // A value that does not decode (a bad pool, say) is logged once and skipped: it never stops the agent.
   const report = reportOnce((message) => log.warning(message));
   await prepareDatastore(kv, env, log, report);
+  await registerBgp(kv, options);
 
   // The plugin socket first: it also tells whether another agent already runs on this host, and
   // then this one must not touch the dataplane either.
@@ -185,12 +223,18 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
   }
   let dataplane: Dataplane | undefined;
-  let sync: Syncer | undefined;
+  const targets: SyncTarget[] = [];
   if (options.dataplane) {
     enableForwarding(log);
     const status = new StatusFile(options.stateDir, options.hostname, options.version, log);
     dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
-    sync = new Syncer(kv, dataplane, log, { report });
+    targets.push(dataplane);
+  }
+  const bgp = startBgp(options, log);
+  if (bgp) targets.push(bgp.controller);
+  let sync: Syncer | undefined;
+  if (targets.length > 0) {
+    sync = new Syncer(kv, fanOut(targets), log, { report, prefix: AGENT_PREFIX });
     await sync.start();
   }
 
@@ -202,6 +246,9 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
       log.info('Stopping calico-node (the dataplane stays as it is)');
       dataplane?.stop();
       sync?.stop();
+      // BIRD's routes stay in the kernel (`persist`), and peers keep this host's routes while it
+      // restarts (graceful restart), so established connections carry on.
+      bgp?.stop();
       if (server) {
         await new Promise<void>((resolve) => server?.close(() => resolve()));
         try {
@@ -213,6 +260,46 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
       kv.close();
     },
   };
+}
+
+/** One syncer feeds the dataplane and BGP alike; each takes the updates it needs. */
+function fanOut(targets: readonly SyncTarget[]): SyncTarget {
+  return {
+    resync: (updates: readonly DatastoreUpdate[]) => targets.forEach((target) => target.resync(updates)),
+    update: (updates: readonly DatastoreUpdate[]) => targets.forEach((target) => target.update(updates)),
+  };
+}
+
+/** BIRD for each IP family this host has an address of, driven by a controller; none with --backend=none. */
+function startBgp(options: AgentOptions, log: Logger): { controller: BgpController; stop(): void } | undefined {
+  if (options.backend !== 'bird') {
+    log.info('BGP backend: none (this node enforces policy only; routes between hosts are not exchanged)');
+    return undefined;
+  }
+  if (options.ip === undefined) {
+    log.warning('BGP backend bird needs this host\'s IPv4 address (--ip or IP): not running BIRD');
+    return undefined;
+  }
+  const daemons = BIRD_DAEMONS(options.stateDir, options.stateDir);
+  const supervisors = {
+    4: new BirdSupervisor(daemons[4], systemBirdHost, log),
+    ...(options.ip6 !== undefined && { 6: new BirdSupervisor(daemons[6], systemBirdHost, log) }),
+  };
+  const controller = new BgpController(options.hostname, { ipv4: options.ip, ...(options.ip6 !== undefined && { ipv6: options.ip6 }) }, supervisors, log);
+  return {
+    controller,
+    stop() {
+      controller.stop();
+      for (const supervisor of Object.values(supervisors)) supervisor.stop();
+    },
+  };
+}
+
+/** Registers this host's BGP addresses and AS, as `calicoctl node` does, when they were given. */
+async function registerBgp(kv: KvStore, options: AgentOptions): Promise<void> {
+  if (options.ip === undefined && options.ip6 === undefined) return;
+  await new HostStore(kv).register({ hostname: options.hostname, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  await new BgpStore(kv).setHostAs(options.hostname, options.as);
 }
 
 /** Routing between containers needs IP forwarding; failing to enable it is reported, not fatal. */

@@ -1,4 +1,5 @@
 import type { IpVersion, RuleSet } from '../policy/ast';
+import { type BgpUpdate, decodeBgpKey } from './bgp';
 import { decodeEndpoint, type Endpoint } from './endpoints';
 import { CorruptDataError, type CorruptReporter, reportOnce } from './errors';
 import { decodeHostIp } from './hosts';
@@ -22,7 +23,11 @@ export type DatastoreUpdate =
   | { readonly kind: 'profileRules'; readonly id: string; readonly rules: RuleSet | 'undecodable' | undefined }
   | { readonly kind: 'profileLabels'; readonly id: string; readonly labels: Readonly<Record<string, string>> | undefined }
   | { readonly kind: 'endpoint'; readonly key: keys.EndpointKey; readonly endpoint: Endpoint | undefined }
-  | { readonly kind: 'pool'; readonly version: IpVersion; readonly name: string; readonly pool: Pool | undefined };
+  | { readonly kind: 'pool'; readonly version: IpVersion; readonly name: string; readonly pool: Pool | undefined }
+  | BgpUpdate;
+
+/** The prefixes calico-node follows: the v1 model, BGP settings, and hosts' claims on address blocks. */
+export const AGENT_PREFIX = '/calico/';
 
 /** What a key means to the agent: how to decode its value, and what its absence is. */
 interface KeyMeaning {
@@ -78,12 +83,27 @@ function meaning(key: string): KeyMeaning | undefined {
     const name = host.config;
     return { decode: (value) => ({ kind: 'hostConfig', hostname, name, value }), absent: () => ({ kind: 'hostConfig', hostname, name, value: undefined }), consequence: '' };
   }
+  const bgp = decodeBgpKey(key, undefined);
+  if (bgp) {
+    return { decode: (value) => decodeBgpValue(key, value), absent: () => bgp, consequence: 'the setting is ignored until it is fixed' };
+  }
   const pool = keys.parsePoolKey(key);
   if (pool) {
     const { version, name } = pool;
     return { decode: (value) => ({ kind: 'pool', version, name, pool: decodePool(key, value) }), absent: () => ({ kind: 'pool', version, name, pool: undefined }), consequence: 'the pool is ignored until it is fixed' };
   }
   return undefined;
+}
+
+/** A BGP setting's value, or CorruptDataError when it is not what the model allows. */
+function decodeBgpValue(key: string, value: string): DatastoreUpdate {
+  const update = decodeBgpKey(key, value) as BgpUpdate;
+  const bad =
+    (update.kind === 'bgpPeer' && update.peer === undefined) ||
+    ((update.kind === 'bgpDefaultAs' || update.kind === 'bgpHostAs') && update.asNum === undefined) ||
+    (update.kind === 'bgpHostIp' && value !== '' && update.ip === undefined);
+  if (bad) throw new CorruptDataError(key, update.kind === 'bgpPeer' ? 'expected {"ip": <address>, "as_num": <AS number>}' : update.kind === 'bgpHostIp' ? 'not an address of that IP version' : 'not an AS number');
+  return update;
 }
 
 /**

@@ -145,12 +145,17 @@ function aggregation(blocks: readonly string[]): string[] {
   ];
 }
 
-/** Only routes inside a pool leave this host: blocks whole, and single addresses outside them. */
+/**
+ * Only routes inside a pool leave this host: blocks whole, and single addresses outside them. A
+ * route as wide as the pool (the dataplane blackholes each pool, so that traffic to a free address
+ * dies here) is never announced: block-sized and narrower only.
+ */
 function poolFilters(pools: readonly string[]): string[] {
+  const narrow = (cidr: string) => (cidr.includes(':') ? '{122,128}' : '{26,32}');
   return [
     'filter calico_pools {',
     '  calico_aggr();',
-    ...[...pools].sort().flatMap((cidr) => [`  if ( net ~ ${cidr} ) then {`, '    accept;', '  }']),
+    ...[...pools].sort().flatMap((cidr) => [`  if ( net ~ [ ${cidr}${narrow(cidr)} ] ) then {`, '    accept;', '  }']),
     '  reject;',
     '}',
   ];

@@ -1,4 +1,6 @@
-import type { BgpUpdate, Peer } from '../../datastore/bgp';
+import type { Peer } from '../../datastore/bgp';
+import type { DatastoreUpdate } from '../../datastore/syncer';
+import { cidrNetworkText } from '../../policy/cidr';
 import type { Logger } from '../log';
 import { type BgpHost, type BgpLogLevel, type BgpModel, type Family, renderBirdConfig } from './bird-config';
 
@@ -7,7 +9,7 @@ export interface BirdTarget {
   configure(text: string): Promise<unknown>;
 }
 
-export interface PoolInfo {
+interface PoolInfo {
   readonly cidr: string;
   readonly disabled: boolean;
 }
@@ -19,8 +21,9 @@ const asLogLevel = (level: string | undefined): BgpLogLevel | undefined => (leve
 const SETTLE_MS = 20;
 
 /**
- * Keeps BIRD's configuration in step with the BGP part of the data model. It folds typed updates
- * into one model, and after each batch renders both families' configurations and hands them to
+ * Keeps BIRD's configuration in step with the BGP part of the data model. It folds the syncer's
+ * typed updates (the BGP settings, this host's blocks and the pools; it ignores the rest) into one
+ * model, and after each batch renders both families' configurations and hands them to
  * their targets, which reload BIRD only when the text changed. Nothing is rendered before the
  * first snapshot, so a restarted agent keeps BIRD's old configuration (and so its routes) until
  * it knows the new one.
@@ -34,7 +37,7 @@ export class BgpController {
   private readonly nodePeers = new Map<string, Peer>();
   private readonly hosts = new Map<string, { ipv4?: string; ipv6?: string; asNum?: string }>();
   private readonly blocks = new Set<string>();
-  private pools = new Map<string, PoolInfo>();
+  private readonly pools = new Map<string, PoolInfo>();
   private synced = false;
   private timer: NodeJS.Timeout | undefined;
   private rendering: Promise<void> = Promise.resolve();
@@ -46,31 +49,20 @@ export class BgpController {
     private readonly log: Logger,
   ) {}
 
-  /** Replaces everything with a snapshot, then renders. */
-  resync(updates: readonly BgpUpdate[], pools: readonly PoolInfo[]): void {
-    this.defaultAs = undefined;
-    this.nodeMesh = true;
-    this.globalLogLevel = undefined;
-    this.hostLogLevels.clear();
-    this.globalPeers.clear();
-    this.nodePeers.clear();
-    this.hosts.clear();
-    this.blocks.clear();
-    this.pools = new Map(pools.map((pool) => [pool.cidr, pool]));
+  /**
+   * A snapshot's changes (the syncer sends only what differs from what it delivered before,
+   * deletions included), then the first render.
+   */
+  resync(updates: readonly DatastoreUpdate[]): void {
     for (const update of updates) this.fold(update);
     this.synced = true;
     this.schedule();
   }
 
-  update(updates: readonly BgpUpdate[]): void {
-    for (const update of updates) this.fold(update);
-    this.schedule();
-  }
-
-  setPool(name: string, pool: PoolInfo | undefined): void {
-    if (pool) this.pools.set(name, pool);
-    else this.pools.delete(name);
-    this.schedule();
+  update(updates: readonly DatastoreUpdate[]): void {
+    let relevant = false;
+    for (const update of updates) relevant = this.fold(update) || relevant;
+    if (relevant) this.schedule();
   }
 
   /** The model as it stands, e.g. for tests and `calicoctl status`. */
@@ -105,25 +97,32 @@ export class BgpController {
     this.timer = undefined;
   }
 
-  private fold(update: BgpUpdate): void {
+  /** Records one update; false for those that do not shape BIRD's configuration. */
+  private fold(update: DatastoreUpdate): boolean {
     switch (update.kind) {
+      case 'pool': {
+        const id = `${update.version}/${update.name}`;
+        if (update.pool === undefined) this.pools.delete(id);
+        else this.pools.set(id, { cidr: cidrNetworkText(update.pool.cidr), disabled: update.pool.disabled === true });
+        return true;
+      }
       case 'bgpDefaultAs':
         this.defaultAs = update.asNum;
-        return;
+        return true;
       case 'bgpNodeMesh':
         this.nodeMesh = update.enabled;
-        return;
+        return true;
       case 'bgpLogLevel':
         if (update.hostname === undefined) this.globalLogLevel = update.level;
         else if (update.level === undefined) this.hostLogLevels.delete(update.hostname);
         else this.hostLogLevels.set(update.hostname, update.level);
-        return;
+        return true;
       case 'bgpPeer': {
-        if (update.hostname !== undefined && update.hostname !== this.hostname) return;
+        if (update.hostname !== undefined && update.hostname !== this.hostname) return false;
         const peers = update.hostname === undefined ? this.globalPeers : this.nodePeers;
         if (update.peer) peers.set(update.ip, update.peer);
         else peers.delete(update.ip);
-        return;
+        return true;
       }
       case 'bgpHostIp':
       case 'bgpHostAs': {
@@ -133,13 +132,15 @@ export class BgpController {
         else host.ipv6 = update.ip;
         if (host.ipv4 === undefined && host.ipv6 === undefined && host.asNum === undefined) this.hosts.delete(update.hostname);
         else this.hosts.set(update.hostname, host);
-        return;
+        return true;
       }
       case 'blockAffinity':
-        if (update.hostname !== this.hostname) return;
+        if (update.hostname !== this.hostname) return false;
         if (update.present) this.blocks.add(update.cidr);
         else this.blocks.delete(update.cidr);
-        return;
+        return true;
+      default:
+        return false;
     }
   }
 

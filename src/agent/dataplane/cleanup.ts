@@ -4,8 +4,10 @@ import { CHAIN_PREFIX, IPSET_PREFIXES, ROUTE_PROTOCOL, TOP_CHAINS } from './name
 
 /**
  * `calico-node --cleanup`: removes everything the agent creates, and nothing else: the jumps from
- * the kernel chains, every chain and set with our prefix, and the routes marked with our protocol.
- * Containers on Calico networks lose connectivity until an agent runs again.
+ * the kernel chains, every chain and set with our prefix, the routes marked with our protocol, and
+ * the routes BIRD installed (`proto bird`: its blackholes for this host's blocks, and the other
+ * hosts' routes, which BIRD leaves behind on purpose when it stops). Containers on Calico networks
+ * lose connectivity until an agent runs again.
  */
 export async function cleanupDataplane(runner: CommandRunner, log: Logger): Promise<void> {
   for (const family of [4, 6] as const) {
@@ -31,10 +33,12 @@ export async function cleanupDataplane(runner: CommandRunner, log: Logger): Prom
     log.info(`Removed ${sets.length} ipsets`);
   }
   for (const family of [4, 6] as const) {
-    try {
-      await runner.run('ip', [`-${family}`, 'route', 'flush', 'proto', ROUTE_PROTOCOL]);
-    } catch (error) {
-      log.warning(`Could not remove IPv${family} routes: ${(error as Error).message}`);
+    for (const proto of [ROUTE_PROTOCOL, 'bird']) {
+      try {
+        await runner.run('ip', [`-${family}`, 'route', 'flush', 'proto', proto]);
+      } catch (error) {
+        log.warning(`Could not remove IPv${family} routes: ${(error as Error).message}`);
+      }
     }
   }
 }

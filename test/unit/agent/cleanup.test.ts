@@ -24,7 +24,7 @@ async function programmedHost(kernel = new FakeKernel()): Promise<FakeKernel> {
 const foreignRoutes = (kernel: FakeKernel): FakeRoute[] => [...kernel.routes[4].values()].filter((r) => r.proto !== '157');
 
 describe('cleanupDataplane', () => {
-  it('removes our chains, jumps, sets and proto-157 routes, and nothing else', async () => {
+  it('removes our chains, jumps, sets, proto-157 routes and the routes BIRD installed, and nothing else', async () => {
     const kernel = await programmedHost();
     // Sanity: the agent did program the host.
     expect(kernel.chainsWithPrefix(4).size).toBeGreaterThan(10);
@@ -57,7 +57,7 @@ describe('cleanupDataplane', () => {
     expect([...kernel.routes[4].values()].some((r) => r.proto === '157')).toBe(false);
     expect(kernel.routes[4].get('10.50.0.0/24')).toMatchObject({ dev: 'eth0', proto: 'static' });
 
-    // One transaction per family for the chains, one for the sets, a flush per family for routes.
+    // One transaction per family for the chains, one for the sets, a flush per family and owner for routes.
     expect(
       kernel.calls
         .slice(mark)
@@ -70,7 +70,9 @@ describe('cleanupDataplane', () => {
       'ipset list -n',
       'ipset restore',
       'ip -4 route flush proto 157',
+      'ip -4 route flush proto bird',
       'ip -6 route flush proto 157',
+      'ip -6 route flush proto bird',
     ]);
   });
 
