@@ -1,8 +1,2 @@
-/**
- * The base of every error calicoctl and calico-node raise on purpose: its message is written for
- * the user, and `code` names its kind, stable for scripts and tests. Anything else that is thrown
- * is a bug, and the CLI says so ("Internal error"); src/cli/errors.ts maps the types to exit codes.
- */
-export abstract class CalicoError extends Error {
-  abstract readonly code: string;
-}
+/** The one error base of the project; see src/policy/errors.ts for why it is defined there. */
+export { CalicoError } from './policy/errors';

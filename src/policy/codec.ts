@@ -1,4 +1,4 @@
-import { CalicoError } from '../errors';
+import { CalicoError } from './errors';
 import {
   type Action,
   type AddressMatch,

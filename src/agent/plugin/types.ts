@@ -1,3 +1,4 @@
+import { CalicoError } from '../../errors';
 import type { KvStore } from '../../datastore/kv';
 import type { Logger } from '../log';
 import type { LinkManager } from './links';
@@ -14,7 +15,8 @@ export type Handler = (request: Record<string, unknown>) => Promise<object>;
 export type Handlers = Record<string, Handler>;
 
 /** A request the plugin refuses; its message goes back to Docker (and so to the user) as `Err`. */
-export class PluginError extends Error {
+export class PluginError extends CalicoError {
+  readonly code = 'plugin';
   constructor(message: string) {
     super(message);
     this.name = 'PluginError';
