@@ -1,24 +1,15 @@
-import { CalicoError } from '../errors';
 import type { Cidr, IpVersion } from '../policy/ast';
-import { addressToBigInt, bigIntToAddress, cidrBounds, cidrContains, cidrNetworkText, parseCidr, parseIp } from '../policy/cidr';
+import { addressToBigInt, bigIntToAddress, cidrBounds, cidrNetworkText, parseCidr } from '../policy/cidr';
 import { CorruptDataError, parseStoredObject } from './errors';
-import type { KeyValue, KvOperation, KvStore, RevisionGuard } from './kv';
-import { AFFINITY_HOSTS, affinityKey, blockKey, blockPrefix, hostBlocksPrefix, parseAffinityKey } from './keys';
-import { type Pool, PoolStore } from './pools';
-import { RETRY, untilCommitted } from './retry';
+import type { KeyValue } from './kv';
+import { AFFINITY_HOSTS } from './keys';
+import type { Pool } from './pools';
 
 /**
- * Address assignment in blocks with host affinity, in pycalico v0.18's layout, so that each host
- * announces its containers as a few aggregated routes instead of one /32 each:
- *
- * - keys.blockKey, `/calico/ipam/v2/assignment/ipv4/block/<net>-<len>`, holds one block of 64 addresses (/26 for
- *   IPv4, /122 for IPv6): who has affinity to it, and which ordinals are allocated to what.
- * - keys.affinityKey, `/calico/ipam/v2/host/<host>/ipv4/block/<net>-<len>`, marks that the host holds the block.
- *
- * A host takes addresses from its own blocks first, claims a free block when they are full, and
- * borrows a single address from another host's block only when the pool has no free block left.
- * Every change to a block is a transaction guarded by the block's revision, so two hosts (or two
- * `docker run`s) can never be given the same address.
+ * Allocation blocks, in pycalico v0.18's layout: one block of 64 addresses (/26 for IPv4, /122 for
+ * IPv6) per key `/calico/ipam/v2/assignment/ipv<N>/block/<net>-<len>`, saying which host holds it
+ * and which ordinals are allocated to what. Pure: the codec and the edits; src/datastore/ipam.ts
+ * reads and writes them.
  */
 
 export const BLOCK_BITS = 6;
@@ -47,7 +38,7 @@ export interface Block {
   readonly attributes: readonly AllocationAttributes[];
 }
 
-export interface BlockAssignment {
+export interface Assignment {
   readonly address: string;
   readonly version: IpVersion;
   /** The host the address was assigned for (its owner). */
@@ -60,15 +51,7 @@ export interface BlockAssignment {
 }
 
 /** The secondary attribute that records which host an address was assigned for. */
-const OWNER = 'hostname';
-
-export class BlockIpamError extends CalicoError {
-  readonly code = 'ipam';
-  constructor(message: string) {
-    super(message);
-    this.name = 'IpamError';
-  }
-}
+export const OWNER = 'hostname';
 
 export function encodeBlock(block: Block): string {
   return JSON.stringify({
@@ -117,7 +100,7 @@ export function blockOf(address: string, version: IpVersion): string {
   return `${bigIntToAddress(value - (value % size), version)}/${BLOCK_PREFIX[version]}`;
 }
 
-function emptyBlock(cidr: string, version: IpVersion, affinity: string | undefined): Block {
+export function emptyBlock(cidr: string, version: IpVersion, affinity: string | undefined): Block {
   return {
     cidr,
     version,
@@ -130,7 +113,7 @@ function emptyBlock(cidr: string, version: IpVersion, affinity: string | undefin
 }
 
 /** The block with `ordinal` allocated for `host`; attributes are shared by equal allocations. */
-function allocate(block: Block, ordinal: number, host: string, attributes: Readonly<Record<string, string>>): Block {
+export function allocate(block: Block, ordinal: number, host: string, attributes: Readonly<Record<string, string>>): Block {
   const secondary = { ...attributes, [OWNER]: host };
   const wanted = JSON.stringify(secondary);
   let index = block.attributes.findIndex((a) => a.handle_id === null && JSON.stringify(a.secondary) === wanted);
@@ -142,7 +125,7 @@ function allocate(block: Block, ordinal: number, host: string, attributes: Reado
 }
 
 /** The block with `ordinal` free again, and attributes nothing uses any more dropped. */
-function free(block: Block, ordinal: number): Block {
+export function free(block: Block, ordinal: number): Block {
   const allocations = [...block.allocations];
   allocations[ordinal] = null;
   const used = [...new Set(allocations.filter((a): a is number => a !== null))].sort((a, b) => a - b);
@@ -155,213 +138,13 @@ function free(block: Block, ordinal: number): Block {
   };
 }
 
-const isEmpty = (block: Block): boolean => block.allocations.every((a) => a === null);
+export const isEmpty = (block: Block): boolean => block.allocations.every((a) => a === null);
 
-function addressAt(block: Block, ordinal: number): string {
+export function addressAt(block: Block, ordinal: number): string {
   return bigIntToAddress(addressToBigInt(block.cidr.split('/')[0] as string) + BigInt(ordinal), block.version);
 }
 
-export class BlockIpam {
-  constructor(private readonly kv: KvStore) {}
-
-  /** Assigns a free address for `host` from the usable pools of that version (or from one pool). */
-  async assign(version: IpVersion, host: string, onlyPool?: string, attributes: Record<string, string> = {}): Promise<BlockAssignment> {
-    const pools = usablePools(await new PoolStore(this.kv).list(version)).filter((p) => onlyPool === undefined || p.cidr.text === onlyPool || cidrNetworkText(p.cidr) === onlyPool);
-    if (pools.length === 0) {
-      throw new BlockIpamError(onlyPool === undefined ? `No IPv${version} pool to assign an address from: add one with 'calicoctl pool add'.` : `No usable pool ${onlyPool}.`);
-    }
-    return untilCommitted(hostBlocksPrefix(host, version), async () => {
-      const [affine, all] = await Promise.all([this.kv.getPrefix(hostBlocksPrefix(host, version)), this.kv.getPrefix(blockPrefix(version))]);
-      const blocks = new Map(all.kvs.map((kv) => [kv.key, kv]));
-      const inPool = (cidr: string) => pools.find((p) => cidrContains(p.cidr, cidr.split('/')[0] as string));
-
-      // 1. This host's own blocks, in address order.
-      const own = affine.kvs.map((kv) => parseAffinityKey(kv.key)?.cidr).filter((c): c is string => c !== undefined && inPool(c) !== undefined);
-      for (const cidr of own.sort(byAddress)) {
-        const stored = blocks.get(blockKey(version, cidr));
-        if (!stored) continue;
-        const result = await this.takeFrom(stored, host, attributes, inPool(cidr) as Pool);
-        if (result !== undefined) return result;
-      }
-      // 2. A block nobody holds yet: claim it and take its first address, in one transaction.
-      for (const pool of pools) {
-        for (const cidr of blocksOf(pool.cidr)) {
-          const key = blockKey(version, cidr);
-          const stored = blocks.get(key);
-          if (stored && decodeOrUndefined(stored)?.affinity !== undefined) continue;
-          const block = stored ? decodeOrUndefined(stored) : emptyBlock(cidr, version, undefined);
-          if (!block) continue;
-          const claimed: Block = { ...block, affinity: host };
-          const ordinal = firstFree(claimed, pool);
-          if (ordinal === undefined) continue;
-          const next = allocate(claimed, ordinal, host, attributes);
-          const committed = await this.kv.commit(
-            [{ key, modRevision: stored?.modRevision ?? 0 }],
-            [
-              { type: 'put', key, value: encodeBlock(next) },
-              { type: 'put', key: affinityKey(host, version, cidr), value: '' },
-            ],
-          );
-          if (!committed) return RETRY;
-          return assignmentOf(next, ordinal, pool);
-        }
-      }
-      // 3. The pool has no free block: borrow one address from any block that has room.
-      for (const stored of [...blocks.values()].sort((a, b) => byAddress(keyCidr(a.key), keyCidr(b.key)))) {
-        const pool = inPool(keyCidr(stored.key));
-        if (!pool) continue;
-        const block = decodeOrUndefined(stored);
-        if (!block || (block.strictAffinity && block.affinity !== host)) continue;
-        const result = await this.takeFrom(stored, host, attributes, pool);
-        if (result !== undefined) return result;
-      }
-      throw new BlockIpamError(`No free IPv${version} address left in ${pools.map((p) => p.cidr.text).join(', ')}.`);
-    });
-  }
-
-  /** Assigns one given address for `host`; it must lie in a usable pool and be free. */
-  async assignAddress(address: string, host: string, attributes: Record<string, string> = {}): Promise<BlockAssignment> {
-    const parsed = parseIp(address);
-    if (!parsed) throw new BlockIpamError(`'${address}' is not an IP address.`);
-    const pool = usablePools(await new PoolStore(this.kv).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
-    if (!pool) throw new BlockIpamError(`${parsed.text} is not in any Calico IP pool.`);
-    const cidr = blockOf(parsed.text, parsed.version);
-    const key = blockKey(parsed.version, cidr);
-    return untilCommitted(key, async () => {
-      const stored = await this.kv.get(key);
-      // A block made for one chosen address belongs to nobody: the address is announced on its
-      // own, and the block stays free for a host to claim.
-      const block = stored ? decodeBlock(key, stored.value) : emptyBlock(cidr, parsed.version, undefined);
-      if (block.strictAffinity && block.affinity !== host) throw new BlockIpamError(`${parsed.text} is in a block that host ${block.affinity} holds strictly.`);
-      const ordinal = Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string));
-      if (block.allocations[ordinal] !== null) throw new BlockIpamError(`${parsed.text} is already assigned.`);
-      const next = allocate(block, ordinal, host, attributes);
-      if (!(await this.kv.commit([{ key, modRevision: stored?.modRevision ?? 0 }], [{ type: 'put', key, value: encodeBlock(next) }]))) return RETRY;
-      return assignmentOf(next, ordinal, pool);
-    });
-  }
-
-  async info(address: string): Promise<BlockAssignment | undefined> {
-    const parsed = parseIp(address);
-    if (!parsed) throw new BlockIpamError(`'${address}' is not an IP address.`);
-    const cidr = blockOf(parsed.text, parsed.version);
-    const stored = await this.kv.get(blockKey(parsed.version, cidr));
-    if (!stored) return undefined;
-    const block = decodeBlock(stored.key, stored.value);
-    const ordinal = Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string));
-    if (block.allocations[ordinal] === null) return undefined;
-    const pool = usablePools(await new PoolStore(this.kv).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
-    return assignmentOf(block, ordinal, pool);
-  }
-
-  /**
-   * Frees an address. Resolves false when it was not assigned (releasing is idempotent). A block
-   * that nobody holds is deleted once it is empty; a host keeps its blocks until it is removed.
-   */
-  async release(address: string): Promise<boolean> {
-    const parsed = parseIp(address);
-    if (!parsed) throw new BlockIpamError(`'${address}' is not an IP address.`);
-    const cidr = blockOf(parsed.text, parsed.version);
-    const key = blockKey(parsed.version, cidr);
-    return untilCommitted(key, async () => {
-      const stored = await this.kv.get(key);
-      if (!stored) return false;
-      const block = decodeBlock(key, stored.value);
-      const ordinal = Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string));
-      if (block.allocations[ordinal] === null) return false;
-      const next = free(block, ordinal);
-      const operation: KvOperation = isEmpty(next) && next.affinity === undefined ? { type: 'delete', key } : { type: 'put', key, value: encodeBlock(next) };
-      return (await this.kv.commit([{ key, modRevision: stored.modRevision }], [operation])) ? true : RETRY;
-    });
-  }
-
-  /** Every assigned address of that version. A block that does not decode is skipped. */
-  async list(version: IpVersion): Promise<BlockAssignment[]> {
-    const [{ kvs }, pools] = await Promise.all([this.kv.getPrefix(blockPrefix(version)), new PoolStore(this.kv).list(version)]);
-    return kvs.flatMap((kv) => {
-      const block = decodeOrUndefined(kv);
-      if (!block) return [];
-      const pool = pools.find((p) => cidrContains(p.cidr, block.cidr.split('/')[0] as string));
-      return block.allocations.flatMap((a, ordinal) => (a === null ? [] : [assignmentOf(block, ordinal, pool)]));
-    });
-  }
-
-  /** Every block, decoded; one that does not decode is skipped. */
-  async blocks(version: IpVersion): Promise<Block[]> {
-    const { kvs } = await this.kv.getPrefix(blockPrefix(version));
-    return kvs.flatMap((kv) => decodeOrUndefined(kv) ?? []);
-  }
-
-  /** The blocks a host holds, e.g. for BIRD's blackhole routes. */
-  async hostBlocks(host: string, version: IpVersion): Promise<string[]> {
-    const { kvs } = await this.kv.getPrefix(hostBlocksPrefix(host, version));
-    return kvs.map((kv) => parseAffinityKey(kv.key)?.cidr).filter((c): c is string => c !== undefined).sort(byAddress);
-  }
-
-  /**
-   * Gives up everything a removed host had: the addresses assigned for it are freed, its affinities
-   * are deleted, and each of its blocks is deleted when empty or left to nobody otherwise.
-   */
-  async releaseHost(host: string): Promise<{ addresses: number; blocks: number }> {
-    let addresses = 0;
-    let blocks = 0;
-    for (const version of [4, 6] as const) {
-      for (const block of await this.blocks(version)) {
-        const owned = block.allocations.flatMap((a, ordinal) => (a !== null && block.attributes[a]?.secondary[OWNER] === host ? [ordinal] : []));
-        if (owned.length === 0 && block.affinity !== host) continue;
-        const key = blockKey(version, block.cidr);
-        const freed = await untilCommitted(key, async () => {
-          const stored = await this.kv.get(key);
-          if (!stored) return 0;
-          let next = decodeBlock(key, stored.value);
-          let count = 0;
-          for (const [ordinal, a] of next.allocations.entries()) {
-            if (a !== null && next.attributes[a]?.secondary[OWNER] === host) {
-              next = free(next, ordinal);
-              count++;
-            }
-          }
-          if (next.affinity === host) next = { ...next, affinity: undefined };
-          const operation: KvOperation = isEmpty(next) && next.affinity === undefined ? { type: 'delete', key } : { type: 'put', key, value: encodeBlock(next) };
-          return (await this.kv.commit([{ key, modRevision: stored.modRevision }], [operation])) ? count : RETRY;
-        });
-        addresses += freed;
-        if (block.affinity === host) blocks++;
-      }
-    }
-    await this.kv.commit([], [{ type: 'deletePrefix', prefix: `${HOSTS_PREFIX}${host}/` }]);
-    return { addresses, blocks };
-  }
-
-  /** Deletes every block inside a pool, and the affinities to them: for `pool remove`. */
-  async releasePool(cidr: Cidr): Promise<void> {
-    const { kvs } = await this.kv.getPrefix(HOSTS_PREFIX);
-    const blocks = await this.kv.getPrefix(blockPrefix(cidr.version));
-    const inside = (blockCidr: string) => cidrContains(cidr, blockCidr.split('/')[0] as string);
-    const operations: KvOperation[] = [
-      ...blocks.kvs.filter((kv) => inside(keyCidr(kv.key))).map((kv): KvOperation => ({ type: 'delete', key: kv.key })),
-      ...kvs.filter((kv) => {
-        const parsed = parseAffinityKey(kv.key);
-        return parsed !== undefined && parsed.version === cidr.version && inside(parsed.cidr);
-      }).map((kv): KvOperation => ({ type: 'delete', key: kv.key })),
-    ];
-    const guards: RevisionGuard[] = blocks.kvs.filter((kv) => inside(keyCidr(kv.key))).map((kv) => ({ key: kv.key, modRevision: kv.modRevision }));
-    if (operations.length > 0) await this.kv.commit(guards, operations);
-  }
-
-  /** One address from a stored block, committed; undefined when the block is full. */
-  private async takeFrom(stored: KeyValue, host: string, attributes: Readonly<Record<string, string>>, pool: Pool): Promise<BlockAssignment | typeof RETRY | undefined> {
-    const block = decodeOrUndefined(stored);
-    if (!block) return undefined;
-    const ordinal = firstFree(block, pool);
-    if (ordinal === undefined) return undefined;
-    const next = allocate(block, ordinal, host, attributes);
-    if (!(await this.kv.commit([{ key: stored.key, modRevision: stored.modRevision }], [{ type: 'put', key: stored.key, value: encodeBlock(next) }]))) return RETRY;
-    return assignmentOf(next, ordinal, pool);
-  }
-}
-
-function assignmentOf(block: Block, ordinal: number, pool: Pool | undefined): BlockAssignment {
+export function assignmentOf(block: Block, ordinal: number, pool: Pool | undefined): Assignment {
   const index = block.allocations[ordinal] as number;
   const { [OWNER]: owner, ...attributes } = block.attributes[index]?.secondary ?? {};
   return {
@@ -379,7 +162,7 @@ function assignmentOf(block: Block, ordinal: number, pool: Pool | undefined): Bl
  * The first free ordinal in the block's order. The pool's own first and last addresses are never
  * handed out: they read as a network and a broadcast address.
  */
-function firstFree(block: Block, pool: Pool): number | undefined {
+export function firstFree(block: Block, pool: Pool): number | undefined {
   const { first, last } = cidrBounds(pool.cidr);
   const base = addressToBigInt(block.cidr.split('/')[0] as string);
   return block.unallocated.find((ordinal) => {
@@ -389,17 +172,17 @@ function firstFree(block: Block, pool: Pool): number | undefined {
 }
 
 /** The blocks of a pool, in address order (a pool smaller than a block is one partial block). */
-function* blocksOf(pool: Cidr): Generator<string> {
+export function* blocksOf(pool: Cidr): Generator<string> {
   const { first, last } = cidrBounds(pool);
   const size = BigInt(BLOCK_SIZE);
   for (let value = first - (first % size); value <= last; value += size) yield `${bigIntToAddress(value, pool.version)}/${BLOCK_PREFIX[pool.version]}`;
 }
 
-function usablePools(pools: readonly Pool[]): Pool[] {
+export function usablePools(pools: readonly Pool[]): Pool[] {
   return pools.filter((pool) => !pool.disabled && pool.ipam !== false).sort((a, b) => byAddress(a.cidr.text, b.cidr.text));
 }
 
-function decodeOrUndefined(kv: KeyValue): Block | undefined {
+export function decodeOrUndefined(kv: KeyValue): Block | undefined {
   try {
     return decodeBlock(kv.key, kv.value);
   } catch {
@@ -407,9 +190,9 @@ function decodeOrUndefined(kv: KeyValue): Block | undefined {
   }
 }
 
-const keyCidr = (key: string): string => key.slice(key.lastIndexOf('/') + 1).replace(/-(\d+)$/, '/$1');
+export const keyCidr = (key: string): string => key.slice(key.lastIndexOf('/') + 1).replace(/-(\d+)$/, '/$1');
 
-function byAddress(a: string, b: string): number {
+export function byAddress(a: string, b: string): number {
   const x = addressToBigInt(a.split('/')[0] as string);
   const y = addressToBigInt(b.split('/')[0] as string);
   return x < y ? -1 : x > y ? 1 : 0;

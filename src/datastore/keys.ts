@@ -95,12 +95,6 @@ export function parsePoolKey(key: string): { version: IpVersion; name: string } 
   return match ? { version: Number(match[1]) as IpVersion, name: match[2] as string } : undefined;
 }
 
-/** Address assignment: one key per assigned address. */
-export const addressPrefix = (version: IpVersion): string => `/calico/ipam/v2/address/ipv${version}/`;
-export const addressKey = (version: IpVersion, address: string): string => `${addressPrefix(version)}${address}`;
-/** The address an assignment key is for (the key must be under addressPrefix(version)). */
-export const addressOfKey = (version: IpVersion, key: string): string => key.slice(addressPrefix(version).length);
-
 /** The network driver's own record of each network. */
 export const libnetworkKey = (networkId: string): string => `/calico/libnetwork/v1/${networkId}`;
 

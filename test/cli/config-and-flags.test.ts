@@ -1,3 +1,4 @@
+import { IpamStore } from '../../src/datastore/ipam';
 import { type FakeWorld, fakeWorld, type RunResult } from '../fakes/cli';
 import { APP_ID, DB_ID, mustRun, networkWorld, runUnchanged, seedEndpoint, words } from './helpers';
 
@@ -206,7 +207,7 @@ describe('--dry-run', () => {
     await mustRun(world, ['pool', 'add', '10.65.0.0/16']);
     seedEndpoint(world, { host: 'host1', id: EP1, profiles: [DB_ID] });
     seedEndpoint(world, { host: 'host2', id: EP2, profiles: [APP_ID, 'web'], state: 'inactive' });
-    world.kv.seed('/calico/ipam/v2/address/ipv4/10.65.0.5', { host: 'host2', pool: '10.65.0.0/16', attributes: {} });
+    await new IpamStore(world.kv).assignAddress('10.65.0.5', 'host2');
     world.kv.seed('/calico/v1/host/host2/bird_ip', '192.0.2.20');
     world.kv.seed('/calico/bgp/v1/host/host2/ip_addr_v4', '192.0.2.20');
     return world;
@@ -245,9 +246,9 @@ describe('--dry-run', () => {
     ['profile tag add', ['profile', 'web', 'tag', 'add', 'databases'], [`Would set ${PROFILE}web/tags to ["web","frontend","databases"]`, 'Tag databases added to profile web']],
     ['profile tag remove', ['profile', 'web', 'tag', 'remove', 'frontend'], [`Would set ${PROFILE}web/tags to ["web"]`, 'Tag frontend removed from profile web']],
     ['pool add', ['pool', 'add', '10.66.0.0/16', '--ipip'], ['Would set /calico/v1/ipam/v4/pool/10.66.0.0-16 to {"cidr":"10.66.0.0/16","ipip":"tunl0"}']],
-    ['pool remove', ['pool', 'remove', '10.65.0.0/16'], ['Would delete /calico/v1/ipam/v4/pool/10.65.0.0-16', 'Deleted IP Pool 10.65.0.0/16']],
+    ['pool remove', ['pool', 'remove', '10.65.0.0/16'], ['Would delete /calico/v1/ipam/v4/pool/10.65.0.0-16', 'Would delete /calico/ipam/v2/assignment/ipv4/block/10.65.0.0-26', 'Deleted IP Pool 10.65.0.0/16']],
     ['pool range add', ['pool', 'range', 'add', '10.70.0.0', '10.70.3.255'], ['Would set /calico/v1/ipam/v4/pool/10.70.0.0-22 to {"cidr":"10.70.0.0/22"}']],
-    ['ipam release', ['ipam', 'release', '10.65.0.5'], ['Would delete /calico/ipam/v2/address/ipv4/10.65.0.5', 'Address successfully released']],
+    ['ipam release', ['ipam', 'release', '10.65.0.5'], ['Would delete /calico/ipam/v2/assignment/ipv4/block/10.65.0.0-26', 'Address successfully released']],
     [
       'endpoint profile append',
       ['endpoint', EP1, 'profile', 'append', 'web'],
@@ -267,7 +268,7 @@ describe('--dry-run', () => {
       'node remove (another host)',
       ['node', 'remove', '--hostname', 'host2', '--remove-endpoints'],
       [
-        'Would delete /calico/ipam/v2/address/ipv4/10.65.0.5',
+        'Would delete /calico/ipam/v2/assignment/ipv4/block/10.65.0.0-26',
         'Would delete every key under /calico/v1/host/host2/',
         'Would delete every key under /calico/bgp/v1/host/host2/',
         'Node configuration removed',

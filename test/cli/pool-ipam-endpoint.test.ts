@@ -1,3 +1,4 @@
+import { IpamStore } from '../../src/datastore/ipam';
 import { fakeWorld } from '../fakes/cli';
 import { fails, mustRun, ok, plainWorld, runUnchanged } from './helpers';
 
@@ -59,8 +60,11 @@ describe('pool', () => {
 describe('ipam', () => {
   it('shows and releases an assigned address', async () => {
     const world = fakeWorld();
-    world.kv.seed('/calico/ipam/v2/address/ipv4/10.65.0.7', { host: 'host1', pool: '10.65.0.0/16', attributes: {} });
-    expect(await world.run(['ipam', 'info', '10.65.0.7'])).toEqual(ok('IP 10.65.0.7 is assigned to host host1 from pool 10.65.0.0/16\n'));
+    await world.run(['pool', 'add', '10.65.0.0/16']);
+    await new IpamStore(world.kv).assignAddress('10.65.0.7', 'host1', { container: 'c1' });
+    const claimed = await new IpamStore(world.kv).assign(4, 'host2');
+    expect(await world.run(['ipam', 'info', '10.65.0.7'])).toEqual(ok('IP 10.65.0.7 is assigned to host host1 from pool 10.65.0.0/16\nBlock 10.65.0.0/26, held by host host2\n  container: c1\n'));
+    expect(claimed.block).toBe('10.65.0.0/26');
     expect(await world.run(['ipam', 'release', '10.65.0.7'])).toEqual(ok('Address successfully released\n'));
     expect(await world.run(['ipam', 'info', '10.65.0.7'])).toEqual(fails('IP 10.65.0.7 is not currently assigned'));
     expect(await world.run(['ipam', 'release', '10.65.0.7'])).toEqual(fails('IP 10.65.0.7 is not currently assigned'));

@@ -206,8 +206,13 @@ describe('calicoctl node remove, node show and diags', () => {
     const other = 'ct-other-host';
     await etcdctl(etcd, 'put', `/calico/v1/host/${other}/bird_ip`, '192.0.2.77');
     await etcdctl(etcd, 'put', `/calico/bgp/v1/host/${other}/ip_addr_v6`, '');
-    await etcdctl(etcd, 'put', `/calico/v1/host/${other}/workload/libnetwork/libnetwork/endpoint/e9`, '{"state":"active","name":"calie9","mac":"EE:EE:EE:EE:EE:EE","profile_ids":[],"ipv4_nets":["10.68.0.9/32"],"ipv6_nets":[],"labels":{}}');
-    await etcdctl(etcd, 'put', '/calico/ipam/v2/address/ipv4/10.68.0.9', `{"host":"${other}","pool":"10.68.0.0/16","attributes":{}}`);
+    await etcdctl(etcd, 'put', `/calico/v1/host/${other}/workload/libnetwork/libnetwork/endpoint/e9`, '{"state":"active","name":"calie9","mac":"EE:EE:EE:EE:EE:EE","profile_ids":[],"ipv4_nets":["10.68.0.201/32"],"ipv6_nets":[],"labels":{}}');
+    // Its block (one this host's own tests do not claim first), as the plugin on that host would have.
+    const allocations = Array.from({ length: 64 }, (_, i) => (i === 9 ? 0 : null)); // 10.68.0.201
+    const unallocated = allocations.flatMap((a, i) => (a === null ? [i] : []));
+    const block = { cidr: '10.68.0.192/26', affinity: `host:${other}`, strict_affinity: false, allocations, unallocated, attributes: [{ handle_id: null, secondary: { hostname: other } }] };
+    await etcdctl(etcd, 'put', '/calico/ipam/v2/assignment/ipv4/block/10.68.0.192-26', JSON.stringify(block));
+    await etcdctl(etcd, 'put', `/calico/ipam/v2/host/${other}/ipv4/block/10.68.0.192-26`, '');
     expect(await must('node', 'show')).toContain(`| ${other} |`);
 
     const refused = await run('node', 'remove', `--hostname=${other}`);
@@ -215,7 +220,8 @@ describe('calicoctl node remove, node show and diags', () => {
     expect(refused.stderr).toMatch(/^The node has active Calico endpoints so can't be deleted\. Force with --remove-endpoints/);
     expect(await must('node', 'remove', `--hostname=${other}`, '--remove-endpoints')).toBe('Node configuration removed\n');
     expect(await etcdctl(etcd, 'get', '--prefix', `/calico/v1/host/${other}/`, '--keys-only')).toBe('');
-    expect(await etcdctl(etcd, 'get', '/calico/ipam/v2/address/ipv4/10.68.0.9')).toBe('');
+    // Its address is freed and its block given up (an empty block nobody holds is deleted).
+    expect(await etcdctl(etcd, 'get', '--prefix', '/calico/ipam/v2/', '--keys-only')).not.toMatch(/10\.68\.0\.192-26|ct-other-host/);
     expect(await must('node', 'show')).not.toContain(other);
   });
 

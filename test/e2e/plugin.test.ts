@@ -1,3 +1,5 @@
+import { addressAt, decodeBlock, OWNER } from '../../src/datastore/blocks';
+import { blockPrefix } from '../../src/datastore/keys';
 import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
 import * as http from 'http';
@@ -19,8 +21,6 @@ const SOCKET = '/run/docker/plugins/calico.sock';
 // What calico-node uses for its host name (it inherits this process's environment).
 const HOSTNAME = process.env.HOSTNAME || os.hostname();
 const ENDPOINTS = `/calico/v1/host/${HOSTNAME}/workload/libnetwork/libnetwork/endpoint/`;
-const ADDRESSES_V4 = '/calico/ipam/v2/address/ipv4/';
-const ADDRESSES_V6 = '/calico/ipam/v2/address/ipv6/';
 const POOL_V4 = '10.65.0.0/16';
 const POOL_V6 = 'fd65::/64';
 const CREATE_NETWORK = ['network', 'create', '--driver', 'calico', '--ipam-driver', 'calico'];
@@ -99,6 +99,21 @@ async function etcdPrefix(prefix: string): Promise<Record<string, string>> {
   return result;
 }
 
+/** Every assigned address of a version, with the host it was assigned for, read from the blocks in etcd. */
+async function assignments(version: 4 | 6): Promise<Record<string, { host: string; block: string }>> {
+  const result: Record<string, { host: string; block: string }> = {};
+  for (const [key, value] of Object.entries(await etcdPrefix(blockPrefix(version)))) {
+    const block = decodeBlock(key, value);
+    block.allocations.forEach((index, ordinal) => {
+      if (index === null) return;
+      result[addressAt(block, ordinal)] = { host: block.attributes[index]?.secondary[OWNER] ?? '', block: block.cidr };
+    });
+  }
+  return result;
+}
+
+const assignedAddresses = async (version: 4 | 6): Promise<string[]> => Object.keys(await assignments(version)).sort();
+
 async function etcdKeys(prefix: string): Promise<string[]> {
   return (await etcdctl(etcd, 'get', '--prefix', '--keys-only', prefix)).split('\n').filter((line) => line !== '');
 }
@@ -163,9 +178,8 @@ async function exec(container: string, ...command: string[]): Promise<string> {
  * Docker's Leave, DeleteEndpoint and ReleaseAddress calls, so no polling is needed.
  */
 async function expectEndpointGone(endpointId: string, address: string, version: 4 | 6 = 4): Promise<void> {
-  const prefix = version === 4 ? ADDRESSES_V4 : ADDRESSES_V6;
   expect(await etcdValue(`${ENDPOINTS}${endpointId}`)).toBeUndefined();
-  expect(await etcdValue(`${prefix}${address}`)).toBeUndefined();
+  expect((await assignments(version))[address]).toBeUndefined();
   const link = await ip('link', 'show', hostVeth(endpointId));
   expect(link.code).not.toBe(0);
   expect(link.stderr).toContain('does not exist');
@@ -285,8 +299,11 @@ describe("the seed's networks on a real Docker Engine", () => {
       ipv6_nets: [],
       labels: {},
     });
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([`${ADDRESSES_V4}${address}`]);
-    expect(await etcdJson(`${ADDRESSES_V4}${address}`)).toMatchObject({ host: HOSTNAME, pool: POOL_V4 });
+    expect(await assignedAddresses(4)).toEqual([address]);
+    expect((await assignments(4))[address]).toMatchObject({ host: HOSTNAME });
+    expect(inPool(address, POOL_V4)).toBe(true);
+    // From a block this host holds.
+    expect(await etcdKeys(`/calico/ipam/v2/host/${HOSTNAME}/ipv4/block/`)).toEqual([`/calico/ipam/v2/host/${HOSTNAME}/ipv4/block/${(await assignments(4))[address]?.block.replace('/', '-')}`]);
 
     // Inside the container: lo and cali0 only; the fixed MAC, the /32, routes via 169.254.1.1.
     const links = await exec(container, 'ip', '-o', 'link');
@@ -332,7 +349,7 @@ describe("the seed's networks on a real Docker Engine", () => {
   it('removes the endpoint, veth and address with the container, and the profile with the network', async () => {
     await removeContainers([container]);
     await expectEndpointGone(endpointId, address);
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
     expect(await etcdKeys(ENDPOINTS)).toEqual([]);
 
     for (const net of [db, apps]) {
@@ -348,7 +365,7 @@ describe("the seed's networks on a real Docker Engine", () => {
 describe('concurrency', () => {
   it('gives 20 concurrent docker runs 20 distinct addresses, and frees them all', async () => {
     const net = await createNetwork('busy');
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
 
     const started = await Promise.all(Array.from({ length: 20 }, () => runContainer(net.name)));
     expect(started.filter((s) => s.result.code !== 0).map((s) => s.result.stderr)).toEqual([]);
@@ -356,7 +373,7 @@ describe('concurrency', () => {
     const addresses = attached.map((a) => a.IPAddress);
     expect(new Set(addresses).size).toBe(20);
     expect(addresses.every((a) => inPool(a, POOL_V4))).toBe(true);
-    expect((await etcdKeys(ADDRESSES_V4)).sort()).toEqual(addresses.map((a) => `${ADDRESSES_V4}${a}`).sort());
+    expect(await assignedAddresses(4)).toEqual([...addresses].sort());
     expect((await etcdKeys(ENDPOINTS)).sort()).toEqual(attached.map((a) => `${ENDPOINTS}${a.EndpointID}`).sort());
     const endpoints = await etcdPrefix(ENDPOINTS);
     for (const a of attached) {
@@ -364,7 +381,7 @@ describe('concurrency', () => {
     }
 
     await removeContainers(started.map((s) => s.name));
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
     expect(await etcdKeys(ENDPOINTS)).toEqual([]);
     const leftLinks = (await hostCaliLinks()).filter((link) => attached.some((a) => hostVeth(a.EndpointID) === link));
     expect(leftLinks).toEqual([]);
@@ -376,7 +393,7 @@ describe('IPAM under truly simultaneous requests', () => {
   // Docker serialises endpoint creation per network, so the runs above reach RequestAddress one
   // at a time; here 20 requests are in flight on the socket at once.
   it('answers 20 simultaneous RequestAddress calls with 20 distinct addresses, and releases them all', async () => {
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
     const request = JSON.stringify({ PoolID: 'CalicoPoolIPv4', Address: '', Options: null });
     const replies = await Promise.all(Array.from({ length: 20 }, () => plugin('/IpamDriver.RequestAddress', request)));
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200));
@@ -387,11 +404,11 @@ describe('IPAM under truly simultaneous requests', () => {
     const addresses = answers.map((a) => a.Address.replace('/32', ''));
     expect(new Set(addresses).size).toBe(20);
     expect(addresses.every((a) => inPool(a, POOL_V4))).toBe(true);
-    expect((await etcdKeys(ADDRESSES_V4)).sort()).toEqual(addresses.map((a) => `${ADDRESSES_V4}${a}`).sort());
+    expect(await assignedAddresses(4)).toEqual([...addresses].sort());
 
     const released = await Promise.all(addresses.map((a) => plugin('/IpamDriver.ReleaseAddress', JSON.stringify({ PoolID: 'CalicoPoolIPv4', Address: a }))));
     expect(released).toEqual(Array(20).fill({ status: 200, body: '{}' }));
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
   });
 });
 
@@ -401,7 +418,7 @@ describe('plugin restart', () => {
     const first = await Promise.all([runContainer(net.name), runContainer(net.name)]);
     expect(first.map((s) => s.result.code)).toEqual([0, 0]);
     const before = await Promise.all(first.map((s) => attachment(s.name, net.name)));
-    const state = async () => ({ endpoints: await etcdPrefix(ENDPOINTS), addresses: await etcdPrefix(ADDRESSES_V4) });
+    const state = async () => ({ endpoints: await etcdPrefix(ENDPOINTS), addresses: await assignments(4) });
     const snapshot = await state();
     expect(Object.keys(snapshot.endpoints)).toHaveLength(2);
     expect(Object.keys(snapshot.addresses)).toHaveLength(2);
@@ -422,7 +439,7 @@ describe('plugin restart', () => {
     expect(inPool(added.IPAddress, POOL_V4)).toBe(true);
     const after = await state();
     expect(Object.keys(after.endpoints).sort()).toEqual([...before, added].map((a) => `${ENDPOINTS}${a.EndpointID}`).sort());
-    expect(Object.keys(after.addresses).sort()).toEqual([...before, added].map((a) => `${ADDRESSES_V4}${a.IPAddress}`).sort());
+    expect(Object.keys(after.addresses).sort()).toEqual([...before, added].map((a) => a.IPAddress).sort());
 
     // An endpoint made by the previous agent is torn down by this one.
     const old = before[0] as Attachment;
@@ -431,7 +448,7 @@ describe('plugin restart', () => {
     expect(Object.keys(await etcdPrefix(ENDPOINTS))).toHaveLength(2);
 
     await removeContainers([first[1]!.name, next.name]);
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
     expect(await etcdKeys(ENDPOINTS)).toEqual([]);
     expect(await docker('network', 'rm', net.name)).toMatchObject({ code: 0, stderr: '' });
   });
@@ -507,8 +524,9 @@ describe('IPv6', () => {
       ipv6_nets: [`${v6}/128`],
       labels: {},
     });
-    expect(await etcdKeys(ADDRESSES_V6)).toEqual([`${ADDRESSES_V6}${v6}`]);
-    expect(await etcdJson(`${ADDRESSES_V6}${v6}`)).toMatchObject({ host: HOSTNAME, pool: POOL_V6 });
+    expect(await assignedAddresses(6)).toEqual([v6]);
+    expect((await assignments(6))[v6]).toMatchObject({ host: HOSTNAME });
+    expect(inPool(v6, POOL_V6)).toBe(true);
 
     const cali0 = await exec(started.name, 'ip', '-6', 'addr', 'show', 'cali0');
     expect(cali0).toContain(`inet6 ${v6}/128 scope global`);
@@ -524,7 +542,7 @@ describe('IPv6', () => {
 
     await removeContainers([started.name]);
     await expectEndpointGone(attached.EndpointID, v6, 6);
-    expect(await etcdKeys(ADDRESSES_V4)).toEqual([]);
+    expect(await assignedAddresses(4)).toEqual([]);
     expect(await docker('network', 'rm', net.name)).toMatchObject({ code: 0, stderr: '' });
     expect(await etcdKeys(`/calico/v1/policy/profile/${net.id}/`)).toEqual([]);
   });

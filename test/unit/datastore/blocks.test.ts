@@ -1,10 +1,11 @@
-import { affinityKey, BLOCK_SIZE, blockKey, blockOf, BlockIpam, decodeBlock } from '../../../src/datastore/blocks';
+import { affinityKey, BLOCK_SIZE, blockKey, blockOf, decodeBlock } from '../../../src/datastore/blocks';
+import { IpamStore } from '../../../src/datastore/ipam';
 import { MemoryKvStore } from '../../fakes/memory-kv';
 
 function withPools(...cidrs: string[]) {
   const kv = new MemoryKvStore();
   for (const cidr of cidrs) kv.seed(`/calico/v1/ipam/v${cidr.includes(':') ? 6 : 4}/pool/${cidr.replace('/', '-')}`, { cidr });
-  return { kv, ipam: new BlockIpam(kv) };
+  return { kv, ipam: new IpamStore(kv, () => undefined) };
 }
 
 const blockAt = (kv: MemoryKvStore, version: 4 | 6, cidr: string) => {
@@ -85,8 +86,8 @@ describe('block IPAM', () => {
     const { ipam } = withPools('10.1.0.0/16');
     await ipam.assign(4, 'host1', undefined, { container: 'c1' });
     expect(await ipam.info('10.1.0.1')).toMatchObject({ host: 'host1', blockHost: 'host1', attributes: { container: 'c1' } });
-    expect(await ipam.info('10.1.0.9')).toBeUndefined();
-    expect(await ipam.info('10.9.0.1')).toBeUndefined();
+    await expect(ipam.info('10.1.0.9')).rejects.toThrow('IP 10.1.0.9 is not currently assigned');
+    await expect(ipam.info('10.9.0.1')).rejects.toThrow('IP 10.9.0.1 is not currently assigned');
   });
 
   it('works the same for IPv6 with /122 blocks', async () => {
@@ -107,7 +108,7 @@ describe('block IPAM', () => {
     expect([...kv.data.keys()].some((k) => k.includes('/host/host1/'))).toBe(false);
     // host2's address in host1's old block survives; the block now belongs to nobody.
     expect(await ipam.info(borrowedOnHost2.address)).toMatchObject({ host: 'host2', blockHost: undefined });
-    expect(await ipam.info(kept.address)).toBeUndefined();
+    await expect(ipam.info(kept.address)).rejects.toThrow(/not currently assigned/);
   });
 
   it('skips a block that does not decode when listing, and refuses to assign into it', async () => {

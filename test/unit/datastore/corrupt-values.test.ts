@@ -40,9 +40,9 @@ describe('values that do not decode are skipped, with one report naming the key'
     const ipam = new IpamStore(kv, report);
     const assigned = await ipam.assign(4, 'host1');
     expect(assigned.pool).toBe('192.168.0.0/16');
-    kv.seed(keys.addressKey(4, '192.168.0.77'), 'garbage');
+    kv.seed(keys.blockKey(4, '192.168.0.64/26'), 'garbage');
     expect((await ipam.list(4)).map((a) => a.address)).toEqual([assigned.address]);
-    expect(new Set(reported.map((e) => e.key))).toEqual(new Set([BAD_POOL, keys.addressKey(4, '192.168.0.77')]));
+    expect(new Set(reported.map((e) => e.key))).toEqual(new Set([BAD_POOL, keys.blockKey(4, '192.168.0.64/26')]));
     expect(reported.every((e) => e.code === 'corrupt')).toBe(true);
   });
 

@@ -11,6 +11,7 @@ export default command<{ ip: string }>({
     const ip = parseAddress(options.ip);
     const assignment = await new IpamStore(ctx.kv()).info(ip);
     const attributes = Object.entries(assignment.attributes).map(([key, value]) => `  ${key}: ${value}\n`);
-    ctx.io.out.write(`IP ${ip} is assigned to host ${assignment.host} from pool ${assignment.pool}\n${attributes.join('')}`);
+    const holder = assignment.blockHost === undefined ? 'held by no host' : `held by host ${assignment.blockHost}`;
+    ctx.io.out.write(`IP ${ip} is assigned to host ${assignment.host} from pool ${assignment.pool}\nBlock ${assignment.block}, ${holder}\n${attributes.join('')}`);
   },
 });

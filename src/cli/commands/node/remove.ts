@@ -26,10 +26,8 @@ async function removeNode(ctx: CommandContext, options: { hostname?: string; rem
   if (endpoints.length > 0 && !options.removeEndpoints) {
     throw new CommandError(`The node has active Calico endpoints so can't be deleted. Force with --remove-endpoints (${endpoints.length} endpoints on ${target}).`);
   }
-  const ipam = new IpamStore(ctx.kv());
-  for (const version of [4, 6] as const) {
-    for (const assignment of await ipam.list(version)) if (assignment.host === target) await ipam.release(assignment.address);
-  }
+  // Its addresses are freed and its blocks given up, so that BIRD elsewhere withdraws their routes.
+  await new IpamStore(ctx.kv()).releaseHost(target);
   if (target === thisHostname(ctx)) {
     for (const endpoint of endpoints) {
       if (ctx.options.dryRun) {

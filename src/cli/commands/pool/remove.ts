@@ -1,3 +1,4 @@
+import { IpamStore } from '../../../datastore/ipam';
 import { PoolStore } from '../../../datastore/pools';
 import { cidrNetworkText } from '../../../policy/cidr';
 import { NotFoundError } from '../../../datastore/errors';
@@ -7,7 +8,7 @@ import { parsePoolCidr } from './options';
 
 export default command<{ cidrs: string[] }>({
   path: ['pool', 'remove'],
-  summary: 'Remove pools (addresses already assigned from them stay assigned)',
+  summary: 'Remove pools, and the address blocks hosts hold in them',
   args: [{ syntax: '<CIDRS...>', key: 'cidrs' }],
   writes: true,
   async run({ cidrs }, ctx) {
@@ -20,6 +21,9 @@ export default command<{ cidrs: string[] }>({
       if (index < 0) throw error;
       throw new NotFoundError('pool', (pools[index] as Cidr).text, `${cidrs[index]} is not a configured pool.`);
     });
+    // Its blocks and the hosts' claims on them go too, so that no host keeps announcing them.
+    const ipam = new IpamStore(ctx.kv());
+    for (const cidr of pools) await ipam.releasePool(cidr);
     for (const cidr of pools) ctx.io.out.write(`Deleted IP Pool ${cidrNetworkText(cidr)}\n`);
   },
 });

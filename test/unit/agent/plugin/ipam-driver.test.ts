@@ -36,7 +36,9 @@ describe('the IPAM driver', () => {
     const second = await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' });
     expect(first).toEqual({ Address: '10.1.0.1/32', Data: {} });
     expect(second).toEqual({ Address: '10.1.0.2/32', Data: {} });
-    expect(JSON.parse(kv.data.get('/calico/ipam/v2/address/ipv4/10.1.0.1')!.value)).toMatchObject({ host: 'host1', pool: '10.1.0.0/16' });
+    // From a block this host now holds.
+    expect(JSON.parse(kv.data.get('/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26')!.value)).toMatchObject({ affinity: 'host:host1' });
+    expect(kv.data.has('/calico/ipam/v2/host/host1/ipv4/block/10.1.0.0-26')).toBe(true);
   });
 
   it('gives a requested address when it is free and in a pool, and refuses it otherwise', async () => {
@@ -55,7 +57,7 @@ describe('the IPAM driver', () => {
     const { handlers, kv } = withPools({ cidr: '10.1.0.0/16' });
     await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' });
     await handlers['/IpamDriver.ReleaseAddress']!({ PoolID: 'CalicoPoolIPv4', Address: '10.1.0.1/32' });
-    expect(kv.data.has('/calico/ipam/v2/address/ipv4/10.1.0.1')).toBe(false);
+    expect(JSON.parse(kv.data.get('/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26')!.value).allocations[1]).toBeNull();
     const commits = kv.commits;
     for (const address of ['10.1.0.1', '0.0.0.0/0', '::/0', 'garbage', undefined]) {
       await expect(handlers['/IpamDriver.ReleaseAddress']!({ PoolID: 'CalicoPoolIPv4', Address: address })).resolves.toEqual({});
