@@ -484,6 +484,29 @@ describe('Dataplane: routes', () => {
     expect(batches[0]!.input).toBe(`route replace 192.168.0.3/32 dev ${APP1.iface} proto 157\nneigh replace 192.168.0.3 lladdr ee:ee:ee:ee:ee:ee dev ${APP1.iface} nud permanent\n`);
   });
 
+  it('programs a route whose interface appears while the agent is looking at routes (Docker’s Join racing a retry)', async () => {
+    jest.useFakeTimers();
+    const kernel = new FakeKernel();
+    const { dataplane, sysctl } = start(kernel, [DB1, DB2]);
+    // The interface is created (by the plugin's `ip link add`, another process) just after the
+    // agent first looked for it and found nothing, in the same pass.
+    const has = kernel.links.has.bind(kernel.links);
+    let looks = 0;
+    kernel.links.has = (name: string) => {
+      if (name !== APP1.iface || has(name)) return has(name);
+      if (++looks === 1) kernel.links.add(name);
+      return false;
+    };
+    dataplane.resync(scenarioSnapshot());
+    await dataplane.settle();
+    expect(has(APP1.iface)).toBe(true);
+    await jest.advanceTimersByTimeAsync(1000);
+    await dataplane.settle();
+    expect(kernel.routes[4].get('192.168.0.3/32')).toMatchObject({ dev: APP1.iface, proto: '157' });
+    expect(kernel.neighbours[4].get('192.168.0.3')).toEqual({ dev: APP1.iface, lladdr: 'ee:ee:ee:ee:ee:ee' });
+    expect(readFileSync(join(sysctl, 'net/ipv4/conf', APP1.iface, 'proxy_arp'), 'utf8')).toBe('1');
+  });
+
   it('adds and removes the blackhole route of a pool', async () => {
     const { kernel, dataplane } = start();
     dataplane.resync(scenarioSnapshot());
