@@ -47,6 +47,8 @@ export class Dataplane {
   /** Some endpoint's interface did not exist yet (Docker creates it at Join): check again soon. */
   private routesRetryDue = false;
   private pendingDelay = 50;
+  /** Routes still waiting for their interface, as of the last pass that looked at routes (this run). */
+  private routesPending: number | undefined;
   private chainsWritten = 0;
   private changed = false;
   lastApply: ApplyReport | undefined;
@@ -111,13 +113,17 @@ export class Dataplane {
     try {
       this.chainsWritten = 0;
       this.changed = false;
-      const pendingAtStart = this.started ? 0 : await this.start();
-      const pending = pendingAtStart + (await this.applyDirty());
+      this.routesPending = undefined;
+      if (!this.started) await this.start();
+      await this.applyDirty();
       // A pass that only re-checked missing interfaces changed nothing worth reporting.
       if (this.changed) this.report({ at: new Date().toISOString(), ok: true, durationMs: elapsed(), chains: this.chainsWritten });
       // An interface usually appears within milliseconds of its endpoint (Docker's Join); one that
-      // never does (a stale endpoint) is checked less and less often, up to every 5 s.
-      if (pending > 0) {
+      // never does (a stale endpoint) is checked less and less often, up to every 5 s. A pass that
+      // did not look at routes (a rule change) leaves that back-off alone: resetting it there made
+      // every rule change start a burst of retries over all the stale endpoints' routes.
+      if (this.routesPending === undefined) return;
+      if (this.routesPending > 0) {
         this.pendingDelay = Math.min(5000, this.pendingDelay * 2);
         this.retryLater(this.pendingDelay);
       } else {
@@ -141,7 +147,7 @@ export class Dataplane {
   }
 
   /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
-  private async start(): Promise<number> {
+  private async start(): Promise<void> {
     if (!this.probed) {
       try {
         await this.runner.run('ip6tables-save', ['-t', 'filter']);
@@ -157,7 +163,7 @@ export class Dataplane {
     }
     await this.routes.loadExisting();
     this.state.markAllDirty();
-    const pending = await this.applyDirty();
+    await this.applyDirty();
     for (const family of this.families) {
       const chains = this.iptables[family].orphans(this.state.chains[family]);
       if (chains.length > 0) {
@@ -171,11 +177,13 @@ export class Dataplane {
     this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
     this.refreshTimer.unref();
     this.log.info('Dataplane in sync with the datastore');
-    return pending;
   }
 
-  /** Sets first (chains match on them), then chains, then sets nothing uses any more, then routes. */
-  private async applyDirty(): Promise<number> {
+  /**
+   * Sets first (chains match on them), then chains, then sets nothing uses any more, then routes;
+   * sets `routesPending` when it looked at routes.
+   */
+  private async applyDirty(): Promise<void> {
     const dirty = this.state.takeDirty();
     this.chainsWritten += dirty.chains[4].size + dirty.chains[6].size;
     this.changed ||= this.chainsWritten + dirty.sets[4].size + dirty.sets[6].size > 0 || dirty.routes;
@@ -199,16 +207,16 @@ export class Dataplane {
     }
     // Routes are looked at when endpoints change, or when the retry timer says so: never on a mere
     // rule change, which must cost the same with 20 endpoints or 2,000.
-    if (!dirty.routes && !this.routesRetryDue) return 0;
+    if (!dirty.routes && !this.routesRetryDue) return;
     if (!dirty.routes && this.changed) {
       // A retry that falls due during a rule change runs in a pass of its own, right after.
       this.again = true;
-      return 0;
+      return;
     }
     if (dirty.routes) this.pendingDelay = 25; // endpoints changed: look for new interfaces soon
     this.routesRetryDue = false;
     const { pending } = await this.routes.apply(this.state.routes(), this.model.poolCidrs());
-    return pending;
+    this.routesPending = pending;
   }
 
   /** Periodically: put our jumps back on top if another tool moved them, and retry routes. */

@@ -507,6 +507,31 @@ describe('Dataplane: routes', () => {
     expect(readFileSync(join(sysctl, 'net/ipv4/conf', APP1.iface, 'proxy_arp'), 'utf8')).toBe('1');
   });
 
+  it('a rule change does not restart the back-off of routes still waiting for their interface', async () => {
+    jest.useFakeTimers();
+    const kernel = new FakeKernel();
+    const { dataplane } = start(kernel, [DB1, DB2]);
+    const has = kernel.links.has.bind(kernel.links);
+    let looks = 0;
+    kernel.links.has = (name: string) => {
+      if (name === APP1.iface) looks++;
+      return has(name);
+    };
+    dataplane.resync(scenarioSnapshot());
+    await dataplane.settle();
+    await jest.advanceTimersByTimeAsync(30_000); // the back-off has reached its 5 s ceiling
+    for (const with3306 of [true, false, true]) {
+      dataplane.update([rulesUpdate(with3306)]);
+      await dataplane.settle();
+      await jest.advanceTimersByTimeAsync(100);
+    }
+    looks = 0;
+    await jest.advanceTimersByTimeAsync(10_000);
+    // Every 5 s (one look per family's route), as before the rule changes; they used to restart it
+    // at 100 ms, 200 ms, 400 ms...
+    expect(looks).toBeLessThanOrEqual(4);
+  });
+
   it('adds and removes the blackhole route of a pool', async () => {
     const { kernel, dataplane } = start();
     dataplane.resync(scenarioSnapshot());
