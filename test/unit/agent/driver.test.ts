@@ -409,6 +409,20 @@ describe('Dataplane: restart and failures', () => {
 });
 
 describe('Dataplane: profiles and endpoints coming and going', () => {
+  it('a set the kernel still holds for a moment after its last rule went is destroyed once released, without a rewrite', async () => {
+    const { kernel, dataplane, logs } = start();
+    dataplane.resync(scenarioSnapshot());
+    await dataplane.settle();
+    const inUse = 'ipset v7.17: Error in line 1: Set cannot be destroyed: it is in use by a kernel component';
+    const destroysA = (call: RecordedCall) => call.file === 'ipset' && (call.input ?? '').includes(`destroy ${tagSet(4, A)}`);
+    kernel.failOnce(destroysA, inUse);
+    kernel.failOnce(destroysA, inUse);
+    dataplane.update((['tags', 'labels', 'rules'] as const).map((leaf) => ({ key: profileKey(A, leaf), value: undefined })));
+    await dataplane.settle();
+    expect(kernel.sets.has(tagSet(4, A))).toBe(false);
+    expect(logs.filter((line) => line.startsWith('ERROR'))).toEqual([]);
+  });
+
   it('deleting a profile in use (one DeleteRange: three events) makes its endpoints drop, and removes its chains and set', async () => {
     const { kernel, dataplane } = start();
     dataplane.resync(scenarioSnapshot());
