@@ -1,9 +1,10 @@
-import type { CommandRunner } from '../../host/exec';
+import { type CommandRunner, systemRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { IpsetApplier } from './ipsets';
 import { IptablesApplier } from './iptables';
 import { DatastoreModel, type KeyUpdate } from './model';
 import { type Family } from './names';
+import { RestoreSession } from './restore-session';
 import { RouteApplier } from './routes';
 import { DataplaneState } from './state';
 
@@ -11,6 +12,11 @@ import { DataplaneState } from './state';
 export interface HostPaths {
   readonly interfaceExists?: (iface: string) => boolean;
   readonly sysctlRoot?: string;
+  /**
+   * Chain updates go to one long-lived iptables-restore per family instead of a new process per
+   * change. On by default with the host's own runner; tests that fake the kernel keep one-shot runs.
+   */
+  readonly restoreSessions?: boolean;
 }
 
 export interface ApplyReport {
@@ -63,7 +69,12 @@ export class Dataplane {
   ) {
     this.state = new DataplaneState(hostname);
     this.model = new DatastoreModel(this.state, (message) => log.warning(message));
-    this.iptables = { 4: new IptablesApplier(4, runner, log), 6: new IptablesApplier(6, runner, log) };
+    const sessions = host.restoreSessions ?? runner === systemRunner;
+    const session = (file: string) => (sessions ? new RestoreSession(file) : undefined);
+    this.iptables = {
+      4: new IptablesApplier(4, runner, log, session('iptables-restore')),
+      6: new IptablesApplier(6, runner, log, session('ip6tables-restore')),
+    };
     this.ipsets = { 4: new IpsetApplier(4, runner), 6: new IpsetApplier(6, runner) };
     this.routes = new RouteApplier(runner, log, host.sysctlRoot, host.interfaceExists);
   }
@@ -89,6 +100,7 @@ export class Dataplane {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    for (const family of [4, 6] as const) this.iptables[family].close();
   }
 
   private schedule(): void {

@@ -1,6 +1,7 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './names';
+import type { RestoreCommitter } from './restore-session';
 
 /** The kernel chains our top-level chains hang from, and the jump each gets. */
 const JUMPS = Object.entries(TOP_CHAINS) as [keyof typeof TOP_CHAINS, string][];
@@ -19,6 +20,8 @@ export class IptablesApplier {
     readonly family: Family,
     private readonly runner: CommandRunner,
     private readonly log: Logger,
+    /** Where chain updates go when not through a one-shot iptables-restore (see RestoreSession). */
+    private readonly session?: RestoreCommitter,
   ) {}
 
   private get restore(): string {
@@ -41,7 +44,8 @@ export class IptablesApplier {
   async apply(desired: ReadonlyMap<string, readonly string[]>, names: Iterable<string>): Promise<void> {
     const input = buildRestore(desired, names, this.programmed);
     if (!input) return;
-    await this.runner.run(this.restore, ['--noflush'], input.text);
+    if (this.session) await this.session.commit(input.text);
+    else await this.runner.run(this.restore, ['--noflush'], input.text);
     for (const name of input.written) this.programmed.set(name, desired.get(name));
     for (const name of input.deleted) this.programmed.delete(name);
   }
@@ -73,9 +77,17 @@ export class IptablesApplier {
     return true;
   }
 
-  /** Forgets what was written, so the next apply rewrites everything (after a failed restore). */
+  /**
+   * Forgets what was written, so the next apply rewrites everything (after a failed restore); the
+   * next apply also starts a new iptables-restore, which reads the kernel's ruleset afresh.
+   */
   forget(): void {
     for (const name of this.programmed.keys()) this.programmed.set(name, undefined);
+    this.session?.close();
+  }
+
+  close(): void {
+    this.session?.close();
   }
 }
 
