@@ -160,20 +160,22 @@ export class Dataplane {
 
   /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
   private async start(): Promise<void> {
+    let saved6: string | undefined;
     if (!this.probed) {
       try {
-        await this.runner.run('ip6tables-save', ['-t', 'filter']);
+        saved6 = await this.runner.run('ip6tables-save', ['-t', 'filter']);
       } catch {
         this.log.warning('IPv6 filtering is not available on this host (ip6tables-save failed): IPv6 policy is off.');
         this.families = [4];
       }
       this.probed = true;
     }
-    for (const family of this.families) {
-      await this.iptables[family].loadExisting();
-      await this.ipsets[family].loadExisting();
-    }
-    await this.routes.loadExisting();
+    // Independent reads: run together, so start-up waits for the slowest, not for their sum.
+    await Promise.all([
+      ...this.families.map((family) => this.iptables[family].loadExisting(family === 6 ? saved6 : undefined)),
+      ...this.families.map((family) => this.ipsets[family].loadExisting()),
+      this.routes.loadExisting(),
+    ]);
     this.state.markAllDirty();
     await this.applyDirty();
     for (const family of this.families) {
@@ -214,7 +216,6 @@ export class Dataplane {
       if (sets.size + dirty.chains[family].size > 0) {
         this.log.debug(`IPv${family}: ${sets.size} sets in ${t1 - t0} ms, ${dirty.chains[family].size} chains in ${Date.now() - t1} ms`);
       }
-      if (!this.started) await this.iptables[family].ensureJumps();
       await this.ipsets[family].destroy(gone);
     }
     // Routes are looked at when endpoints change, or when the retry timer says so: never on a mere

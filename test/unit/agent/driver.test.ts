@@ -133,6 +133,19 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     expect(routes.some((r) => r.dst.startsWith('192.168.1.7'))).toBe(false);
   });
 
+  it('start-up writes the chains and the jumps to them in one transaction per family, with no iptables -S', async () => {
+    const { kernel, dataplane } = start();
+    dataplane.resync(scenarioSnapshot());
+    await dataplane.settle();
+    expect(kernel.callsOf('iptables').concat(kernel.callsOf('ip6tables'))).toEqual([]);
+    for (const file of ['iptables-restore', 'ip6tables-restore']) {
+      const [first, ...rest] = kernel.callsOf(file);
+      expect(first!.input).toContain(`:${TOP_CHAINS.FORWARD} - [0:0]`);
+      expect(first!.input).toContain(`-I FORWARD 1 -j ${TOP_CHAINS.FORWARD}`);
+      expect(rest).toEqual([]);
+    }
+  });
+
   it('the 3306 rule costs exactly one iptables-restore per family, touching only profile D’s inbound chain', async () => {
     const { kernel, dataplane } = start();
     dataplane.resync(scenarioSnapshot());
