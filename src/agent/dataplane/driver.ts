@@ -81,7 +81,9 @@ export class Dataplane {
 
   /** A full snapshot of /calico/v1/: from now on the model is in sync and the kernel is written. */
   resync(snapshot: readonly KeyUpdate[]): void {
+    const started = performance.now();
     this.model.reset(snapshot);
+    this.log.debug(`Rendered a snapshot of ${snapshot.length} keys in ${Math.round(performance.now() - started)} ms`);
     this.inSync = true;
     this.schedule();
   }
