@@ -2,14 +2,18 @@ import { type ChildProcess, spawn, spawnSync } from 'child_process';
 import { cleanupDataplane, startAgent } from '../test/e2e/harness/agent';
 import { CALICOCTL } from '../test/e2e/harness/cli';
 import { cleanupDocker, docker, ensureDocker, ensureTestImage, uniqueName } from '../test/e2e/harness/docker';
+import { containerEndpoint, diagnoseDataplane } from '../test/e2e/harness/diagnose';
 import { etcdctl, startEtcd } from '../test/e2e/harness/etcd';
+import { profileChain } from '../src/agent/dataplane/names';
 import { writeSyntheticEndpoints } from './synthetic';
 import { percentile } from './timing';
 
 /**
  * Convergence: the time from `calicoctl … rule add` returning to the first packet the new rule lets
  * through, over 50 changes, with 10 and with 500 endpoints (synthetic ones in etcd for the large
- * case). Target: p50 <= 100 ms, p99 <= 300 ms.
+ * case). Target: p50 <= 100 ms, p99 <= 300 ms. When a probe never gets the expected answer, it
+ * prints what the kernel has for the client and server (route, neighbour, proxy ARP, rules, sets)
+ * and the agent's log, then fails.
  *
  * A prober in the client container opens a TCP connection to the server every few milliseconds
  * (giving up on each after 50 ms) and prints the time of each attempt and whether it connected;
@@ -48,6 +52,8 @@ async function measure(endpoints: number, changes: number, nodeImage: string): P
     const events: { ok: boolean; at: number }[] = [];
     prober = spawn('docker', ['run', '--rm', '--name', client, '--net', clients, '--entrypoint', '/usr/local/bin/node', nodeImage, '-e', PROBER, ip, '8080']);
     let buffer = '';
+    let proberErrors = '';
+    prober.stderr?.on('data', (chunk: Buffer) => (proberErrors += chunk.toString()));
     prober.stdout?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const lines = buffer.split('\n');
@@ -62,24 +68,28 @@ async function measure(endpoints: number, changes: number, nodeImage: string): P
       const result = spawnSync(CALICOCTL, args, { env, encoding: 'utf8' });
       if (result.status !== 0) throw new Error(`calicoctl ${args.join(' ')}: ${result.stderr}`);
     };
-    const waitFor = async (ok: boolean, after: number) => {
+    const waitFor = async (ok: boolean, after: number, what: string) => {
       const deadline = Date.now() + 10_000;
       for (;;) {
         const hit = events.find((e) => e.at >= after && e.ok === ok);
         if (hit) return hit.at;
-        if (Date.now() > deadline) throw new Error(`no ${ok ? 'successful' : 'failed'} probe within 10 s`);
+        if (Date.now() > deadline) {
+          const networkId = (await mustDocker('network', 'inspect', '-f', '{{.Id}}', servers)).stdout.trim();
+          const diagnosis = diagnoseDataplane([containerEndpoint(client), containerEndpoint(server)], agent.log(), [profileChain(networkId, 'inbound')]);
+          throw new Error(`${endpoints} endpoints, ${what}: no ${ok ? 'successful' : 'failed'} probe within 10 s (${events.length} probes seen${proberErrors ? `; the prober said: ${proberErrors.trim()}` : ''})\n${diagnosis}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     };
-    await waitFor(false, 0); // the prober runs, and is blocked
+    await waitFor(false, 0, 'before the first rule'); // the prober runs, and is blocked
     const rule = ['inbound', 'allow', 'tcp', 'from', 'tag', clients, 'to', 'ports', '8080'];
     const latencies: number[] = [];
     for (let i = 0; i < changes; i++) {
       calicoctl('profile', servers, 'rule', 'add', ...rule);
       const returned = Date.now();
-      latencies.push(Math.max(0, (await waitFor(true, returned)) - returned));
+      latencies.push(Math.max(0, (await waitFor(true, returned, `after rule add ${i + 1}`)) - returned));
       calicoctl('profile', servers, 'rule', 'remove', ...rule);
-      await waitFor(false, Date.now());
+      await waitFor(false, Date.now(), `after rule remove ${i + 1}`);
       events.length = 0;
     }
     return latencies;
@@ -104,7 +114,8 @@ async function main(): Promise<void> {
   const nodeImage = process.argv[2] as string;
   console.log(`convergence: ${changes} rule changes per case, from 'calicoctl … rule add' returning to the first packet through`);
   console.log('endpoints   p50 ms   p99 ms   max ms');
-  for (const endpoints of [10, 500]) {
+  const sizes = process.env.ENDPOINTS ? process.env.ENDPOINTS.split(',').map(Number) : [10, 500];
+  for (const endpoints of sizes) {
     const latencies = await measure(endpoints, changes, nodeImage);
     console.log(
       `${String(endpoints).padStart(9)}  ${percentile(latencies, 50).toFixed(0).padStart(7)}  ${percentile(latencies, 99).toFixed(0).padStart(7)}  ${Math.max(...latencies).toFixed(0).padStart(7)}`,

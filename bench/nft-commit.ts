@@ -1,8 +1,6 @@
 import { spawnSync } from 'child_process';
-import { DataplaneState } from '../src/agent/dataplane/state';
 import { profileChain, TOP_CHAINS } from '../src/agent/dataplane/names';
-import { ruleFromV1 } from '../src/policy/codec';
-import { syntheticEndpoint, syntheticRules } from './synthetic';
+import { syntheticState } from './synthetic';
 import { percentile } from './timing';
 
 /**
@@ -39,29 +37,9 @@ interface Ruleset {
   readonly jumps: string[];
 }
 
-const rules = (list: readonly Record<string, unknown>[]) => list.map((v1) => ruleFromV1(v1, 'rule'));
-
 /** The shapes bench/dataplane-scale writes to etcd, handed to the agent's renderer directly. */
 function agentLayout(endpoints: number, profiles: number): Ruleset {
-  const state = new DataplaneState('bench');
-  for (let p = 0; p < profiles; p++) {
-    const id = `synthetic-${p}`;
-    const v1 = syntheticRules(id);
-    state.setProfile(id, { tags: [id], rules: { inbound: rules(v1.inbound_rules), outbound: rules(v1.outbound_rules) } });
-  }
-  for (let e = 0; e < endpoints; e++) {
-    const { id, value } = syntheticEndpoint(e, profiles);
-    state.setEndpoint(`/ep${e}`, {
-      hostname: 'bench',
-      state: value.state,
-      endpointId: id,
-      iface: value.name,
-      mac: value.mac.toLowerCase(),
-      profileIds: value.profile_ids,
-      ipv4Nets: value.ipv4_nets,
-      ipv6Nets: value.ipv6_nets,
-    });
-  }
+  const state = syntheticState(endpoints, profiles);
   const jumps = Object.entries(TOP_CHAINS).map(([kernel, ours]) => `-I ${kernel} 1 -j ${ours}`);
   return { sets: state.sets(4), chains: state.chains[4], jumps };
 }

@@ -1,7 +1,9 @@
 import { hostname } from 'os';
 import type { EtcdServer } from '../test/e2e/harness/etcd';
+import { DataplaneState } from '../src/agent/dataplane/state';
 import { etcdSettings } from '../src/datastore/config';
 import { GatewayKvStore } from '../src/datastore/gateway';
+import { ruleFromV1 } from '../src/policy/codec';
 
 /** The hostname calico-node uses when the harness starts it (no --hostname given). */
 export const AGENT_HOSTNAME = process.env.HOSTNAME || hostname();
@@ -55,4 +57,33 @@ export async function writeSyntheticEndpoints(etcd: EtcdServer, endpoints: numbe
   } finally {
     kv.close();
   }
+}
+
+const rules = (list: readonly Record<string, unknown>[]) => list.map((v1) => ruleFromV1(v1, 'rule'));
+
+/**
+ * The dataplane the agent renders for what writeSyntheticEndpoints stores: the same chains and
+ * sets, from the agent's own renderer, without etcd or an agent.
+ */
+export function syntheticState(endpoints: number, profiles: number): DataplaneState {
+  const state = new DataplaneState('bench');
+  for (let p = 0; p < profiles; p++) {
+    const id = `synthetic-${p}`;
+    const v1 = syntheticRules(id);
+    state.setProfile(id, { tags: [id], rules: { inbound: rules(v1.inbound_rules), outbound: rules(v1.outbound_rules) } });
+  }
+  for (let e = 0; e < endpoints; e++) {
+    const { id, value } = syntheticEndpoint(e, profiles);
+    state.setEndpoint(`/ep${e}`, {
+      hostname: 'bench',
+      state: value.state,
+      endpointId: id,
+      iface: value.name,
+      mac: value.mac.toLowerCase(),
+      profileIds: value.profile_ids,
+      ipv4Nets: value.ipv4_nets,
+      ipv6Nets: value.ipv6_nets,
+    });
+  }
+  return state;
 }

@@ -1,9 +1,10 @@
-import type { CommandRunner } from '../../host/exec';
+import { type CommandRunner, systemRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { IpsetApplier } from './ipsets';
 import { IptablesApplier } from './iptables';
 import { type DatastoreUpdate, DatastoreModel } from './model';
 import { type Family } from './names';
+import { RestoreSession } from './restore-session';
 import { RouteApplier } from './routes';
 import { DataplaneState } from './state';
 
@@ -11,6 +12,11 @@ import { DataplaneState } from './state';
 export interface HostPaths {
   readonly interfaceExists?: (iface: string) => boolean;
   readonly sysctlRoot?: string;
+  /**
+   * Chain updates go to one long-lived iptables-restore per family instead of a new process per
+   * change. On by default with the host's own runner; tests that fake the kernel keep one-shot runs.
+   */
+  readonly restoreSessions?: boolean;
 }
 
 export interface ApplyReport {
@@ -47,6 +53,8 @@ export class Dataplane {
   /** Some endpoint's interface did not exist yet (Docker creates it at Join): check again soon. */
   private routesRetryDue = false;
   private pendingDelay = 50;
+  /** Routes still waiting for their interface, as of the last pass that looked at routes (this run). */
+  private routesPending: number | undefined;
   private chainsWritten = 0;
   private changed = false;
   lastApply: ApplyReport | undefined;
@@ -61,14 +69,21 @@ export class Dataplane {
   ) {
     this.state = new DataplaneState(hostname);
     this.model = new DatastoreModel(this.state);
-    this.iptables = { 4: new IptablesApplier(4, runner, log), 6: new IptablesApplier(6, runner, log) };
+    const sessions = host.restoreSessions ?? runner === systemRunner;
+    const session = (file: string) => (sessions ? new RestoreSession(file) : undefined);
+    this.iptables = {
+      4: new IptablesApplier(4, runner, log, session('iptables-restore')),
+      6: new IptablesApplier(6, runner, log, session('ip6tables-restore')),
+    };
     this.ipsets = { 4: new IpsetApplier(4, runner), 6: new IpsetApplier(6, runner) };
     this.routes = new RouteApplier(runner, log, host.sysctlRoot, host.interfaceExists);
   }
 
   /** A full snapshot's changes: from now on the model is in sync and the kernel is written. */
   resync(snapshot: readonly DatastoreUpdate[]): void {
+    const started = performance.now();
     this.model.reset(snapshot);
+    this.log.debug(`Rendered a snapshot of ${snapshot.length} changes in ${Math.round(performance.now() - started)} ms`);
     this.inSync = true;
     this.schedule();
   }
@@ -87,6 +102,7 @@ export class Dataplane {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.refreshTimer);
+    for (const family of [4, 6] as const) this.iptables[family].close();
   }
 
   private schedule(): void {
@@ -111,13 +127,17 @@ export class Dataplane {
     try {
       this.chainsWritten = 0;
       this.changed = false;
-      const pendingAtStart = this.started ? 0 : await this.start();
-      const pending = pendingAtStart + (await this.applyDirty());
+      this.routesPending = undefined;
+      if (!this.started) await this.start();
+      await this.applyDirty();
       // A pass that only re-checked missing interfaces changed nothing worth reporting.
       if (this.changed) this.report({ at: new Date().toISOString(), ok: true, durationMs: elapsed(), chains: this.chainsWritten });
       // An interface usually appears within milliseconds of its endpoint (Docker's Join); one that
-      // never does (a stale endpoint) is checked less and less often, up to every 5 s.
-      if (pending > 0) {
+      // never does (a stale endpoint) is checked less and less often, up to every 5 s. A pass that
+      // did not look at routes (a rule change) leaves that back-off alone: resetting it there made
+      // every rule change start a burst of retries over all the stale endpoints' routes.
+      if (this.routesPending === undefined) return;
+      if (this.routesPending > 0) {
         this.pendingDelay = Math.min(5000, this.pendingDelay * 2);
         this.retryLater(this.pendingDelay);
       } else {
@@ -141,23 +161,25 @@ export class Dataplane {
   }
 
   /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
-  private async start(): Promise<number> {
+  private async start(): Promise<void> {
+    let saved6: string | undefined;
     if (!this.probed) {
       try {
-        await this.runner.run('ip6tables-save', ['-t', 'filter']);
+        saved6 = await this.runner.run('ip6tables-save', ['-t', 'filter']);
       } catch {
         this.log.warning('IPv6 filtering is not available on this host (ip6tables-save failed): IPv6 policy is off.');
         this.families = [4];
       }
       this.probed = true;
     }
-    for (const family of this.families) {
-      await this.iptables[family].loadExisting();
-      await this.ipsets[family].loadExisting();
-    }
-    await this.routes.loadExisting();
+    // Independent reads: run together, so start-up waits for the slowest, not for their sum.
+    await Promise.all([
+      ...this.families.map((family) => this.iptables[family].loadExisting(family === 6 ? saved6 : undefined)),
+      ...this.families.map((family) => this.ipsets[family].loadExisting()),
+      this.routes.loadExisting(),
+    ]);
     this.state.markAllDirty();
-    const pending = await this.applyDirty();
+    await this.applyDirty();
     for (const family of this.families) {
       const chains = this.iptables[family].orphans(this.state.chains[family]);
       if (chains.length > 0) {
@@ -171,11 +193,13 @@ export class Dataplane {
     this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
     this.refreshTimer.unref();
     this.log.info('Dataplane in sync with the datastore');
-    return pending;
   }
 
-  /** Sets first (chains match on them), then chains, then sets nothing uses any more, then routes. */
-  private async applyDirty(): Promise<number> {
+  /**
+   * Sets first (chains match on them), then chains, then sets nothing uses any more, then routes;
+   * sets `routesPending` when it looked at routes.
+   */
+  private async applyDirty(): Promise<void> {
     const dirty = this.state.takeDirty();
     this.chainsWritten += dirty.chains[4].size + dirty.chains[6].size;
     this.changed ||= this.chainsWritten + dirty.sets[4].size + dirty.sets[6].size > 0 || dirty.routes;
@@ -194,21 +218,20 @@ export class Dataplane {
       if (sets.size + dirty.chains[family].size > 0) {
         this.log.debug(`IPv${family}: ${sets.size} sets in ${t1 - t0} ms, ${dirty.chains[family].size} chains in ${Date.now() - t1} ms`);
       }
-      if (!this.started) await this.iptables[family].ensureJumps();
       await this.ipsets[family].destroy(gone);
     }
     // Routes are looked at when endpoints change, or when the retry timer says so: never on a mere
     // rule change, which must cost the same with 20 endpoints or 2,000.
-    if (!dirty.routes && !this.routesRetryDue) return 0;
+    if (!dirty.routes && !this.routesRetryDue) return;
     if (!dirty.routes && this.changed) {
       // A retry that falls due during a rule change runs in a pass of its own, right after.
       this.again = true;
-      return 0;
+      return;
     }
     if (dirty.routes) this.pendingDelay = 25; // endpoints changed: look for new interfaces soon
     this.routesRetryDue = false;
     const { pending } = await this.routes.apply(this.state.routes(), this.model.poolCidrs());
-    return pending;
+    this.routesPending = pending;
   }
 
   /** Periodically: put our jumps back on top if another tool moved them, and retry routes. */

@@ -1,6 +1,9 @@
 import type { CommandRunner } from '../../host/exec';
 import { type Family, IPSET_PREFIXES, tempTagSet } from './names';
 
+/** How many times a destroy waits for the kernel to release a set (5 ms, doubling: 315 ms in all). */
+const DESTROY_RETRIES = 6;
+
 /**
  * Tag sets in the kernel, through `ipset restore`. A changed set is rebuilt under a temporary name
  * and swapped in, so a packet sees either the old members or the new ones, never a partial set.
@@ -47,10 +50,26 @@ export class IpsetApplier {
     for (const temp of temps) this.programmed.delete(temp);
   }
 
+  /**
+   * Destroys sets that no rule uses any more. nf_tables frees deleted rules (and drops their
+   * references to sets) in deferred work after the commit returns, so a set can be "in use by a
+   * kernel component" for a moment after the last rule using it went: that is waited out, briefly.
+   */
   async destroy(names: Iterable<string>): Promise<void> {
-    const doomed = [...names].filter((name) => this.programmed.has(name));
-    if (doomed.length === 0) return;
-    await this.runner.run('ipset', ['restore'], `${doomed.map((name) => `destroy ${name}`).join('\n')}\n`);
+    let doomed = [...names].filter((name) => this.programmed.has(name));
+    for (let attempt = 0; doomed.length > 0; attempt++) {
+      try {
+        await this.runner.run('ipset', ['restore'], `${doomed.map((name) => `destroy ${name}`).join('\n')}\n`);
+        break;
+      } catch (error) {
+        if (attempt >= DESTROY_RETRIES || !/in use by a kernel component/.test((error as Error).message)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 << attempt));
+        // ipset restore stops at the failing line: the sets before it are gone already.
+        const present = new Set((await this.runner.run('ipset', ['list', '-n'])).split('\n'));
+        for (const name of doomed) if (!present.has(name)) this.programmed.delete(name);
+        doomed = doomed.filter((name) => present.has(name));
+      }
+    }
     for (const name of doomed) this.programmed.delete(name);
   }
 

@@ -1,6 +1,7 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './names';
+import type { RestoreCommitter } from './restore-session';
 
 /** The kernel chains our top-level chains hang from, and the jump each gets. */
 const JUMPS = Object.entries(TOP_CHAINS) as [keyof typeof TOP_CHAINS, string][];
@@ -14,11 +15,15 @@ const JUMPS = Object.entries(TOP_CHAINS) as [keyof typeof TOP_CHAINS, string][];
 export class IptablesApplier {
   /** What we wrote to each of our chains; undefined content means "exists, content unknown". */
   private readonly programmed = new Map<string, readonly string[] | undefined>();
+  /** INPUT, FORWARD and OUTPUT as loadExisting read them, until the first apply puts our jumps in. */
+  private kernelRules: Map<string, string[]> | undefined;
 
   constructor(
     readonly family: Family,
     private readonly runner: CommandRunner,
     private readonly log: Logger,
+    /** Where chain updates go when not through a one-shot iptables-restore (see RestoreSession). */
+    private readonly session?: RestoreCommitter,
   ) {}
 
   private get restore(): string {
@@ -29,21 +34,35 @@ export class IptablesApplier {
     return this.family === 4 ? 'iptables-save' : 'ip6tables-save';
   }
 
-  /** Learns which of our chains already exist (left by an earlier run): they are kept until replaced. */
-  async loadExisting(): Promise<string[]> {
-    const text = await this.runner.run(this.save, ['-t', 'filter']);
+  /**
+   * Learns which of our chains already exist (left by an earlier run): they are kept until
+   * replaced. `saved` is this family's `iptables-save -t filter` when the caller has it already.
+   */
+  async loadExisting(saved?: string): Promise<string[]> {
+    const text = saved ?? (await this.runner.run(this.save, ['-t', 'filter']));
     const chains = [...text.matchAll(/^:(\S+)/gm)].map((m) => m[1] as string).filter((name) => name.startsWith(CHAIN_PREFIX));
     for (const name of chains) if (!this.programmed.has(name)) this.programmed.set(name, undefined);
+    this.kernelRules = new Map(JUMPS.map(([kernelChain]) => [kernelChain, rulesOf(text, kernelChain)]));
     return chains;
   }
 
-  /** Applies the named chains' desired contents; names absent from `desired` are deleted. */
+  /**
+   * Applies the named chains' desired contents; names absent from `desired` are deleted. The first
+   * apply after loadExisting also puts our jumps first in INPUT, FORWARD and OUTPUT, in the same
+   * transaction: start-up then needs no more processes, and the chains and their jumps appear
+   * together.
+   */
   async apply(desired: ReadonlyMap<string, readonly string[]>, names: Iterable<string>): Promise<void> {
     const input = buildRestore(desired, names, this.programmed);
-    if (!input) return;
-    await this.runner.run(this.restore, ['--noflush'], input.text);
-    for (const name of input.written) this.programmed.set(name, desired.get(name));
-    for (const name of input.deleted) this.programmed.delete(name);
+    const jumps = this.kernelRules ? jumpFixes(this.kernelRules) : [];
+    if (!input && jumps.length === 0) return;
+    const text = input ? input.text.replace(/COMMIT\n$/, [...jumps, 'COMMIT\n'].join('\n')) : `*filter\n${[...jumps, 'COMMIT\n'].join('\n')}`;
+    if (this.session) await this.session.commit(text);
+    else await this.runner.run(this.restore, ['--noflush'], text);
+    this.kernelRules = undefined;
+    if (jumps.length > 0) this.log.info(`IPv${this.family}: put the jumps to our chains first in INPUT, FORWARD and OUTPUT`);
+    for (const name of input?.written ?? []) this.programmed.set(name, desired.get(name));
+    for (const name of input?.deleted ?? []) this.programmed.delete(name);
   }
 
   /** Names of our chains the kernel has that `desired` does not: left over from an earlier run. */
@@ -56,27 +75,49 @@ export class IptablesApplier {
    * policy is DROP, and Docker inserts its own rules at the top when it restarts).
    */
   async ensureJumps(): Promise<boolean> {
-    const lines: string[] = [];
-    for (const [kernelChain, ours] of JUMPS) {
+    const current = new Map<string, string[]>();
+    for (const [kernelChain] of JUMPS) {
       // One chain at a time: iptables-save of a table with thousands of our chains takes ~0.5 s.
-      const text = await this.runner.run(this.family === 4 ? 'iptables' : 'ip6tables', ['-t', 'filter', '-S', kernelChain]);
-      const rules = [...text.matchAll(new RegExp(`^-A ${kernelChain} (.*)$`, 'gm'))].map((m) => m[1] as string);
-      const jump = `-j ${ours}`;
-      const count = rules.filter((rule) => rule === jump).length;
-      if (rules[0] === jump && count === 1) continue;
-      for (let i = 0; i < count; i++) lines.push(`-D ${kernelChain} ${jump}`);
-      lines.push(`-I ${kernelChain} 1 ${jump}`);
+      current.set(kernelChain, rulesOf(await this.runner.run(this.family === 4 ? 'iptables' : 'ip6tables', ['-t', 'filter', '-S', kernelChain]), kernelChain));
     }
+    const lines = jumpFixes(current);
     if (lines.length === 0) return false;
     await this.runner.run(this.restore, ['--noflush'], `*filter\n${lines.join('\n')}\nCOMMIT\n`);
     this.log.info(`IPv${this.family}: put the jumps to our chains first in INPUT, FORWARD and OUTPUT`);
     return true;
   }
 
-  /** Forgets what was written, so the next apply rewrites everything (after a failed restore). */
+  /**
+   * Forgets what was written, so the next apply rewrites everything (after a failed restore); the
+   * next apply also starts a new iptables-restore, which reads the kernel's ruleset afresh.
+   */
   forget(): void {
     for (const name of this.programmed.keys()) this.programmed.set(name, undefined);
+    this.session?.close();
   }
+
+  close(): void {
+    this.session?.close();
+  }
+}
+
+/** A kernel chain's rules (what follows `-A <chain> `), from iptables-save or `iptables -S` output. */
+function rulesOf(text: string, chain: string): string[] {
+  return [...text.matchAll(new RegExp(`^-A ${chain} (.*)$`, 'gm'))].map((m) => m[1] as string);
+}
+
+/** The lines that leave exactly one jump to each of our top-level chains, first in its kernel chain. */
+function jumpFixes(rules: ReadonlyMap<string, readonly string[]>): string[] {
+  const lines: string[] = [];
+  for (const [kernelChain, ours] of JUMPS) {
+    const current = rules.get(kernelChain) ?? [];
+    const jump = `-j ${ours}`;
+    const count = current.filter((rule) => rule === jump).length;
+    if (current[0] === jump && count === 1) continue;
+    for (let i = 0; i < count; i++) lines.push(`-D ${kernelChain} ${jump}`);
+    lines.push(`-I ${kernelChain} 1 ${jump}`);
+  }
+  return lines;
 }
 
 /**

@@ -47,6 +47,10 @@ export class RouteApplier {
   async apply(routes: readonly Route[], pools: readonly string[]): Promise<RouteApplyResult> {
     const batch: Record<4 | 6, string[]> = { 4: [], 6: [] };
     const wanted = new Map(routes.map((route) => [`${route.iface} ${route.net}`, route]));
+    // Exactly the routes this pass writes. Whether an interface exists is asked once per route:
+    // the plugin creates interfaces concurrently (Docker's Join), so a second look could find one
+    // that this pass skipped, and a route recorded as programmed is never written again.
+    const written: [string, Route][] = [];
     let pending = 0;
 
     for (const [key, route] of wanted) {
@@ -59,6 +63,7 @@ export class RouteApplier {
       const address = route.net.split('/')[0] as string;
       batch[route.family].push(`route replace ${route.net} dev ${route.iface} proto ${ROUTE_PROTOCOL}`);
       batch[route.family].push(`neigh replace ${address} lladdr ${route.mac} dev ${route.iface} nud permanent`);
+      written.push([key, route]);
     }
     const removed: Route[] = [];
     for (const [key, route] of this.programmed) {
@@ -82,7 +87,7 @@ export class RouteApplier {
         pending++;
       }
     }
-    for (const [key, route] of wanted) if (!failed.has(route.family) && this.interfaceExists(route.iface)) this.programmed.set(key, route);
+    for (const [key, route] of written) if (!failed.has(route.family)) this.programmed.set(key, route);
     for (const route of removed) {
       this.programmed.delete(`${route.iface} ${route.net}`);
       await this.forgetConnections(route.net.split('/')[0] as string);

@@ -134,6 +134,19 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     expect(routes.some((r) => r.dst.startsWith('192.168.1.7'))).toBe(false);
   });
 
+  it('start-up writes the chains and the jumps to them in one transaction per family, with no iptables -S', async () => {
+    const { kernel, dataplane } = start();
+    feed(dataplane).resync(scenarioSnapshot());
+    await dataplane.settle();
+    expect(kernel.callsOf('iptables').concat(kernel.callsOf('ip6tables'))).toEqual([]);
+    for (const file of ['iptables-restore', 'ip6tables-restore']) {
+      const [first, ...rest] = kernel.callsOf(file);
+      expect(first!.input).toContain(`:${TOP_CHAINS.FORWARD} - [0:0]`);
+      expect(first!.input).toContain(`-I FORWARD 1 -j ${TOP_CHAINS.FORWARD}`);
+      expect(rest).toEqual([]);
+    }
+  });
+
   it('the 3306 rule costs exactly one iptables-restore per family, touching only profile D’s inbound chain', async () => {
     const { kernel, dataplane } = start();
     feed(dataplane).resync(scenarioSnapshot());
@@ -410,6 +423,20 @@ describe('Dataplane: restart and failures', () => {
 });
 
 describe('Dataplane: profiles and endpoints coming and going', () => {
+  it('a set the kernel still holds for a moment after its last rule went is destroyed once released, without a rewrite', async () => {
+    const { kernel, dataplane, logs } = start();
+    feed(dataplane).resync(scenarioSnapshot());
+    await dataplane.settle();
+    const inUse = 'ipset v7.17: Error in line 1: Set cannot be destroyed: it is in use by a kernel component';
+    const destroysA = (call: RecordedCall) => call.file === 'ipset' && (call.input ?? '').includes(`destroy ${tagSet(4, A)}`);
+    kernel.failOnce(destroysA, inUse);
+    kernel.failOnce(destroysA, inUse);
+    feed(dataplane).update((['tags', 'labels', 'rules'] as const).map((leaf) => ({ key: profileKey(A, leaf), value: undefined })));
+    await dataplane.settle();
+    expect(kernel.sets.has(tagSet(4, A))).toBe(false);
+    expect(logs.filter((line) => line.startsWith('ERROR'))).toEqual([]);
+  });
+
   it('deleting a profile in use (one DeleteRange: three events) makes its endpoints drop, and removes its chains and set', async () => {
     const { kernel, dataplane } = start();
     feed(dataplane).resync(scenarioSnapshot());
@@ -483,6 +510,54 @@ describe('Dataplane: routes', () => {
     const batches = since(kernel, mark).filter((c: RecordedCall) => c.file === 'ip');
     expect(batches).toHaveLength(2); // one per family
     expect(batches[0]!.input).toBe(`route replace 192.168.0.3/32 dev ${APP1.iface} proto 157\nneigh replace 192.168.0.3 lladdr ee:ee:ee:ee:ee:ee dev ${APP1.iface} nud permanent\n`);
+  });
+
+  it('programs a route whose interface appears while the agent is looking at routes (Docker’s Join racing a retry)', async () => {
+    jest.useFakeTimers();
+    const kernel = new FakeKernel();
+    const { dataplane, sysctl } = start(kernel, [DB1, DB2]);
+    // The interface is created (by the plugin's `ip link add`, another process) just after the
+    // agent first looked for it and found nothing, in the same pass.
+    const has = kernel.links.has.bind(kernel.links);
+    let looks = 0;
+    kernel.links.has = (name: string) => {
+      if (name !== APP1.iface || has(name)) return has(name);
+      if (++looks === 1) kernel.links.add(name);
+      return false;
+    };
+    feed(dataplane).resync(scenarioSnapshot());
+    await dataplane.settle();
+    expect(has(APP1.iface)).toBe(true);
+    await jest.advanceTimersByTimeAsync(1000);
+    await dataplane.settle();
+    expect(kernel.routes[4].get('192.168.0.3/32')).toMatchObject({ dev: APP1.iface, proto: '157' });
+    expect(kernel.neighbours[4].get('192.168.0.3')).toEqual({ dev: APP1.iface, lladdr: 'ee:ee:ee:ee:ee:ee' });
+    expect(readFileSync(join(sysctl, 'net/ipv4/conf', APP1.iface, 'proxy_arp'), 'utf8')).toBe('1');
+  });
+
+  it('a rule change does not restart the back-off of routes still waiting for their interface', async () => {
+    jest.useFakeTimers();
+    const kernel = new FakeKernel();
+    const { dataplane } = start(kernel, [DB1, DB2]);
+    const has = kernel.links.has.bind(kernel.links);
+    let looks = 0;
+    kernel.links.has = (name: string) => {
+      if (name === APP1.iface) looks++;
+      return has(name);
+    };
+    feed(dataplane).resync(scenarioSnapshot());
+    await dataplane.settle();
+    await jest.advanceTimersByTimeAsync(30_000); // the back-off has reached its 5 s ceiling
+    for (const with3306 of [true, false, true]) {
+      dataplane.update([rulesUpdate(with3306)]);
+      await dataplane.settle();
+      await jest.advanceTimersByTimeAsync(100);
+    }
+    looks = 0;
+    await jest.advanceTimersByTimeAsync(10_000);
+    // Every 5 s (one look per family's route), as before the rule changes; they used to restart it
+    // at 100 ms, 200 ms, 400 ms...
+    expect(looks).toBeLessThanOrEqual(4);
   });
 
   it('adds and removes the blackhole route of a pool', async () => {
