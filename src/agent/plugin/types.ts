@@ -1,11 +1,14 @@
 import type { KvStore } from '../../datastore/kv';
 import type { Logger } from '../log';
 import type { LinkManager } from './links';
+import type { EngineInfo } from './scope';
 
 export interface PluginContext {
   readonly kv: KvStore;
   readonly hostname: string;
   readonly links: LinkManager;
+  /** This host's Docker Engine: whether it has a cluster store decides the networks' scope. */
+  readonly engine: EngineInfo;
   readonly log: Logger;
 }
 
