@@ -120,6 +120,18 @@ describe('a calico network with the cluster store', () => {
     });
   });
 
+  it('is still global, and still serves containers, after host 3\'s dockerd restarts', async () => {
+    const h3 = hosts[2]!;
+    await h3.kill('dockerd');
+    await h3.startDockerd();
+    expect((await inspect(h3)).stdout.trim()).toBe(`${networkId} global calico`);
+    await must(h3.docker('rm', '-f', `c-${h3.index}`));
+    const run = await h3.docker('run', '-d', '--init', '--net', NETWORK, '--name', `c-${h3.index}`, 'lab/busybox:1', 'sleep', '600');
+    if (run.code !== 0) throw new Error(`docker run on ${h3.name}: ${run.stderr}\n${h3.log('calico-node').split('\n').slice(-30).join('\n')}`);
+    addresses.set(h3, await must(h3.docker('inspect', '-f', `{{.NetworkSettings.Networks.${NETWORK}.IPAddress}}`, `c-${h3.index}`)));
+    expect(new Set(addresses.values()).size).toBe(3);
+  });
+
   it('leaves no endpoint, address or profile behind once the containers and the network are gone', async () => {
     const [h1] = hosts as [LabHost];
     for (const host of hosts) await must(host.docker('rm', '-f', `c-${host.index}`));
@@ -129,10 +141,36 @@ describe('a calico network with the cluster store', () => {
     }
     expect(h1.log('calico-node')).toContain(`Deleted network ${networkId} and its profile`);
     expect(pluginCalls(h1, ...TEARDOWN).slice(-2)).toEqual(['IpamDriver.ReleasePool', 'NetworkDriver.DeleteNetwork']);
-    for (const host of hosts.slice(1)) expect(pluginCalls(host, ...TEARDOWN)).toEqual(['NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'IpamDriver.ReleaseAddress']);
+    for (const host of hosts.slice(1)) {
+      expect(pluginCalls(host, ...TEARDOWN).slice(-3)).toEqual(['NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'IpamDriver.ReleaseAddress']);
+      expect(pluginCalls(host, 'IpamDriver.ReleasePool', 'NetworkDriver.DeleteNetwork')).toEqual([]);
+    }
     const left = await calicoKeys(lab);
     expect(left.filter((key) => key.includes(networkId) || key.includes('/workload/') || key.startsWith('/calico/ipam/v2/address/'))).toEqual([]);
     for (const [host, ip] of addresses) expect((await host.calicoctl(['ipam', 'info', ip])).stderr).toContain(`IP ${ip} is not currently assigned`);
+  });
+});
+
+describe('an agent that starts before its engine answers', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    lab = await Lab.start({ hosts: 1, clusterStore: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    await lab?.stop();
+  }, 120_000);
+
+  it('answers local while the engine is down, and global once it has said it has a cluster store', async () => {
+    const [h1] = lab.hosts as [LabHost];
+    h1.spawn('calico-node', ['node', CALICO_NODE, '--hostname', h1.name, '--log-level', 'debug'], { ETCD_ENDPOINTS: LAB_ETCD });
+    await scopeLogged([h1], 'Cannot ask the Docker engine yet whether it has a cluster store');
+    await h1.startDockerd();
+    const id = await must(h1.docker('network', 'create', '--driver', 'calico', '--ipam-driver', 'calico', NETWORK));
+    expect((await inspect(h1)).stdout.trim()).toBe(`${id} global calico`);
+    expect(h1.log('calico-node')).toContain('Answering scope global');
+    await must(h1.docker('network', 'rm', NETWORK));
   });
 });
 

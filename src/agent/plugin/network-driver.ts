@@ -33,7 +33,7 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
   const profiles = new ProfileStore(ctx.kv);
   const endpoints = new EndpointWriter(ctx.kv);
   const records = new NetworkRecords(ctx.kv);
-  const scope = new ScopeOracle(ctx.engine, ctx.log);
+  const scope = new ScopeOracle(ctx.engine, ctx.log, undefined, ctx.scopeMemory);
   scope.prime();
 
   return {

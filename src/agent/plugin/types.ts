@@ -1,7 +1,7 @@
 import type { KvStore } from '../../datastore/kv';
 import type { Logger } from '../log';
 import type { LinkManager } from './links';
-import type { EngineInfo } from './scope';
+import type { EngineInfo, ScopeMemory } from './scope';
 
 export interface PluginContext {
   readonly kv: KvStore;
@@ -9,6 +9,8 @@ export interface PluginContext {
   readonly links: LinkManager;
   /** This host's Docker Engine: whether it has a cluster store decides the networks' scope. */
   readonly engine: EngineInfo;
+  /** The last scope the engine gave, for when it cannot answer in time (dockerd starting). */
+  readonly scopeMemory?: ScopeMemory;
   readonly log: Logger;
 }
 
