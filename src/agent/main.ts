@@ -21,6 +21,7 @@ import { createLogger, type Logger, type LogLevel } from './log';
 import { ipamDriverHandlers } from './plugin/ipam-driver';
 import { LinkManager } from './plugin/links';
 import { networkDriverHandlers } from './plugin/network-driver';
+import { fileScopeMemory, hostEngine } from './plugin/scope';
 import { createPluginServer, DEFAULT_SOCKET, listenOnSocket } from './plugin/server';
 
 export interface AgentOptions {
@@ -217,7 +218,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   // then this one must not touch the dataplane either.
   let server: Server | undefined;
   if (options.plugin) {
-    const context = { kv, hostname: options.hostname, links: new LinkManager(systemRunner), log };
+    const context = { kv, hostname: options.hostname, links: new LinkManager(systemRunner), engine: hostEngine(env), scopeMemory: fileScopeMemory(options.stateDir), log };
     server = createPluginServer({ ...networkDriverHandlers(context), ...ipamDriverHandlers(context) }, log);
     await listenOnSocket(server, options.socket);
     log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);

@@ -4,6 +4,7 @@ import { ProfileStore } from '../../datastore/profiles';
 import { libnetworkKey, NetworkRecords } from '../../datastore/libnetwork';
 import { isValidName } from '../../policy/ast';
 import { parseIp } from '../../policy/cidr';
+import { ScopeOracle } from './scope';
 import type { PluginContext, Handlers } from './types';
 import { PluginError } from './types';
 
@@ -32,9 +33,16 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
   const profiles = new ProfileStore(ctx.kv);
   const endpoints = new EndpointWriter(ctx.kv);
   const records = new NetworkRecords(ctx.kv);
+  const scope = new ScopeOracle(ctx.engine, ctx.log, undefined, ctx.scopeMemory);
+  scope.prime();
 
   return {
-    '/NetworkDriver.GetCapabilities': async () => ({ Scope: 'local', ConnectivityScope: 'local' }),
+    // With a global scope, only the creating host's plugin gets CreateNetwork and DeleteNetwork;
+    // the other hosts find the network's record and profile in etcd when a container joins.
+    '/NetworkDriver.GetCapabilities': async () => {
+      const answer = await scope.scope();
+      return { Scope: answer, ConnectivityScope: answer };
+    },
 
     '/NetworkDriver.CreateNetwork': async (request) => {
       const networkId = requireId(request, 'NetworkID');

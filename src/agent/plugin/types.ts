@@ -2,11 +2,16 @@ import { CalicoError } from '../../errors';
 import type { KvStore } from '../../datastore/kv';
 import type { Logger } from '../log';
 import type { LinkManager } from './links';
+import type { EngineInfo, ScopeMemory } from './scope';
 
 export interface PluginContext {
   readonly kv: KvStore;
   readonly hostname: string;
   readonly links: LinkManager;
+  /** This host's Docker Engine: whether it has a cluster store decides the networks' scope. */
+  readonly engine: EngineInfo;
+  /** The last scope the engine gave, for when it cannot answer in time (dockerd starting). */
+  readonly scopeMemory?: ScopeMemory;
   readonly log: Logger;
 }
 

@@ -31,6 +31,12 @@ export const SWITCH_IP = `${LAB_NET}.254`;
 export const LAB_NET6 = 'fd00:200:';
 export const SWITCH_IP6 = `${LAB_NET6}:fe`;
 export const LAB_ETCD = `http://${SWITCH_IP}:2379`;
+/**
+ * dockerd's flags for the lab's etcd as its cluster store: a network made on one host then
+ * exists on every host, with one ID (global scope, without swarm). Both flags are deprecated and
+ * hidden in Docker 20.10, and gone in 23.
+ */
+export const CLUSTER_STORE_FLAGS = [`--cluster-store=etcd://${SWITCH_IP}:2379`, '--cluster-advertise=eth0:2376'] as const;
 
 function exec(file: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -181,6 +187,7 @@ export class LabHost {
     }
   }
 
+  /** Starts this host's dockerd, with the lab's cluster store when the lab was started with one. */
   async startDockerd(extraArgs: readonly string[] = []): Promise<void> {
     // nsenter execs dockerd, so the child's pid is dockerd's own and a signal reaches it.
     this.spawn('dockerd', [
@@ -190,6 +197,7 @@ export class LabHost {
       '--cgroup-parent', `/${this.ns}`,
       '-H', 'unix:///run/docker.sock',
       '-H', `unix://${this.dockerSock}`,
+      ...(this.lab.clusterStore ? CLUSTER_STORE_FLAGS : []),
       ...extraArgs,
     ]);
     await waitUntil(`dockerd on ${this.name}`, async () => (await this.docker('version', '--format', '{{.Server.Version}}')).code === 0, 60_000, 50).catch((error: Error) => {
@@ -202,6 +210,8 @@ export interface LabOptions {
   readonly hosts: number;
   /** Start etcd in the switch namespace (with the v2 API, for Docker's cluster store). */
   readonly etcd?: boolean;
+  /** Start every dockerd with the lab's etcd as its cluster store (CLUSTER_STORE_FLAGS). */
+  readonly clusterStore?: boolean;
 }
 
 export class Lab {
@@ -212,14 +222,15 @@ export class Lab {
   private etcd: ChildProcess | undefined;
   private stopped = false;
 
-  private constructor() {
+  /** Whether every dockerd is started with the lab's etcd as its cluster store. */
+  private constructor(readonly clusterStore: boolean) {
     this.prefix = `ctl${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calicoctl-lab-'));
     this.switchNs = `${this.prefix}sw`;
   }
 
   static async start(options: LabOptions): Promise<Lab> {
-    const lab = new Lab();
+    const lab = new Lab(options.clusterStore === true);
     try {
       await lab.build(options);
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { Logger } from '../../../../src/agent/log';
 import { LinkManager } from '../../../../src/agent/plugin/links';
+import type { EngineInfo } from '../../../../src/agent/plugin/scope';
 import type { PluginContext } from '../../../../src/agent/plugin/types';
 import { CommandFailedError, type CommandRunner } from '../../../../src/host/exec';
 import { MemoryKvStore } from '../../../fakes/memory-kv';
@@ -35,9 +36,33 @@ export function memoryLog(): MemoryLog {
   return { lines, debug: at('DEBUG'), info: at('INFO'), warning: at('WARNING'), error: at('ERROR') };
 }
 
-export function pluginContext(hostname = 'host1'): { ctx: PluginContext; kv: MemoryKvStore; runner: RecordingRunner; log: MemoryLog } {
-  const kv = new MemoryKvStore();
+/**
+ * A Docker Engine whose `info()` answers what `answer` says at the time it is asked: a cluster
+ * store (empty for none), an error (the engine is down), or `hang` (dockerd is still starting).
+ * `release()` settles the questions left hanging with the current answer.
+ */
+export class FakeEngine implements EngineInfo {
+  answer: string | Error | 'hang' = '';
+  asked = 0;
+  private hanging: (() => void)[] = [];
+
+  info(): Promise<{ clusterStore: string }> {
+    this.asked++;
+    return new Promise((resolve, reject) => {
+      const settle = () => (this.answer instanceof Error ? reject(this.answer) : resolve({ clusterStore: this.answer }));
+      if (this.answer === 'hang') this.hanging.push(settle);
+      else settle();
+    });
+  }
+
+  release(): void {
+    for (const settle of this.hanging.splice(0)) settle();
+  }
+}
+
+/** One host's plugin context; hosts of one cluster share their `kv`. */
+export function pluginContext(hostname = 'host1', engine = new FakeEngine(), kv = new MemoryKvStore()): { ctx: PluginContext; kv: MemoryKvStore; runner: RecordingRunner; log: MemoryLog; engine: FakeEngine } {
   const runner = new RecordingRunner();
   const log = memoryLog();
-  return { ctx: { kv, hostname, links: new LinkManager(runner), log }, kv, runner, log };
+  return { ctx: { kv, hostname, links: new LinkManager(runner), engine, log }, kv, runner, log, engine };
 }
