@@ -549,7 +549,7 @@ describe('Dataplane: routes', () => {
     await dataplane.settle();
     await jest.advanceTimersByTimeAsync(30_000); // the back-off has reached its 5 s ceiling
     for (const with3306 of [true, false, true]) {
-      dataplane.update([rulesUpdate(with3306)]);
+      feed(dataplane).update([rulesUpdate(with3306)]);
       await dataplane.settle();
       await jest.advanceTimersByTimeAsync(100);
     }

@@ -1,3 +1,4 @@
+import { IpamStore } from '../../../../src/datastore/ipam';
 import { ipamDriverHandlers } from '../../../../src/agent/plugin/ipam-driver';
 import { networkDriverHandlers } from '../../../../src/agent/plugin/network-driver';
 import type { Handlers } from '../../../../src/agent/plugin/types';
@@ -63,7 +64,7 @@ describe('a global network, made on one host and used on all', () => {
     for (const [host, endpointId, address] of [[h2, e2, a2], [h3, e3, a3]] as const) {
       const key = `/calico/v1/host/${host.name}/workload/libnetwork/libnetwork/endpoint/${endpointId}`;
       expect(JSON.parse(kv.data.get(key)!.value)).toMatchObject({ profile_ids: [NET], ipv4_nets: [address] });
-      expect(JSON.parse(kv.data.get(`/calico/ipam/v2/address/ipv4/${address.split('/')[0]}`)!.value)).toMatchObject({ host: host.name });
+      expect(await new IpamStore(kv).info(address.split('/')[0] as string)).toMatchObject({ host: host.name, blockHost: host.name });
     }
 
     await removeContainer(h2.plugin, e2, a2);
@@ -72,7 +73,10 @@ describe('a global network, made on one host and used on all', () => {
     await call(h1.plugin, '/IpamDriver.ReleasePool', { PoolID: 'CalicoPoolIPv4' });
     await call(h1.plugin, '/NetworkDriver.DeleteNetwork', { NetworkID: NET });
     for (const host of hosts) expect(await call(host.plugin, '/NetworkDriver.DiscoverDelete', { DiscoveryType: 1, DiscoveryData: {} })).toEqual({});
-    expect([...kv.data.keys()].sort()).toEqual(before);
+    // Each host keeps the block it claimed (empty now), as it keeps announcing it; nothing else stays.
+    const ipam = new IpamStore(kv);
+    expect(await ipam.list(4)).toEqual([]);
+    expect([...kv.data.keys()].filter((key) => !key.startsWith('/calico/ipam/v2/')).sort()).toEqual(before);
   });
 
   it('refuses an endpoint on a network that no host created', async () => {
