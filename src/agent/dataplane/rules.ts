@@ -14,7 +14,7 @@ import {
 } from './names';
 
 /**
- * Pure rendering of Calico's filter chains (Felix 1.4's layout, spec §C.2) as iptables-restore rule
+ * Pure rendering of Calico's filter chains (Felix 1.4's layout; ARCHITECTURE.md, "The chain layout") as iptables-restore rule
  * specifications: each string is what follows `-A <chain> `. No I/O, no kernel: the applier writes
  * them, and tests compare them with golden files.
  */

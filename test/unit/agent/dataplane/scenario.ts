@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Dataplane } from '../../../src/agent/dataplane/driver';
-import { DatastoreModel } from '../../../src/agent/dataplane/model';
-import type { DataplaneState } from '../../../src/agent/dataplane/state';
-import { reportOnce } from '../../../src/datastore/errors';
-import { UpdateDecoder } from '../../../src/datastore/syncer';
-import type { Family } from '../../../src/agent/dataplane/names';
-import { buildRestore } from '../../../src/agent/dataplane/iptables';
-import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, profileChains, staticChains } from '../../../src/agent/dataplane/rules';
-import { ruleSetFromV1, type V1Rule, type V1Rules } from '../../../src/policy/codec';
+import type { Dataplane } from '../../../../src/agent/dataplane/driver';
+import { DatastoreModel } from '../../../../src/agent/dataplane/model';
+import type { DataplaneState } from '../../../../src/agent/dataplane/state';
+import { reportOnce } from '../../../../src/datastore/errors';
+import { UpdateDecoder } from '../../../../src/datastore/syncer';
+import type { Family } from '../../../../src/agent/dataplane/names';
+import { buildRestore } from '../../../../src/agent/dataplane/iptables';
+import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, profileChains, staticChains } from '../../../../src/agent/dataplane/rules';
+import { ruleSetFromV1, type V1Rule, type V1Rules } from '../../../../src/policy/codec';
 
 /**
- * The reference's minimal scenario (§E): networks "databases" (profile D, containers db1 and db2)
+ * The tutorial's minimal scenario: networks "databases" (profile D, containers db1 and db2)
  * and "applications" (profile A, container app1) on host1, and the rule
  * `calicoctl profile databases rule add inbound allow tcp from tag applications to ports 3306`.
  * Docker network and endpoint IDs are 64 hex characters, so every name derived from them is hashed.

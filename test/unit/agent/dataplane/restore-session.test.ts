@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RestoreSession } from '../../../src/agent/dataplane/restore-session';
+import { RestoreSession } from '../../../../src/agent/dataplane/restore-session';
 
 /**
  * A stand-in for `iptables-restore --noflush --verbose`: it logs each process start and each line

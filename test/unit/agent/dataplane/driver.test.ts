@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApplyReport, Dataplane } from '../../../src/agent/dataplane/driver';
-import { profileChain, shorten, tagSet, TOP_CHAINS } from '../../../src/agent/dataplane/names';
-import type { Logger } from '../../../src/agent/log';
-import { dockerTable, FakeKernel, type Family, type RecordedCall } from '../../fakes/fake-kernel';
+import { type ApplyReport, Dataplane } from '../../../../src/agent/dataplane/driver';
+import { profileChain, shorten, tagSet, TOP_CHAINS } from '../../../../src/agent/dataplane/names';
+import type { Logger } from '../../../../src/agent/log';
+import { dockerTable, FakeKernel, type Family, type RecordedCall } from '../../../fakes/fake-kernel';
 import {
   A,
   APP1,

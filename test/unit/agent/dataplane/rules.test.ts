@@ -10,12 +10,12 @@ import {
   TO_ENDPOINT,
   toEndpointChain,
   TOP_CHAINS,
-} from '../../../src/agent/dataplane/names';
-import { chunkPorts, endpointChains, profileChains, renderRule, ruleMatches } from '../../../src/agent/dataplane/rules';
-import { DataplaneState } from '../../../src/agent/dataplane/state';
-import type { PortSpec, Rule } from '../../../src/policy/ast';
-import { parseCidr } from '../../../src/policy/cidr';
-import { ruleFromV1 } from '../../../src/policy/codec';
+} from '../../../../src/agent/dataplane/names';
+import { chunkPorts, endpointChains, profileChains, renderRule, ruleMatches } from '../../../../src/agent/dataplane/rules';
+import { DataplaneState } from '../../../../src/agent/dataplane/state';
+import type { PortSpec, Rule } from '../../../../src/policy/ast';
+import { parseCidr } from '../../../../src/policy/cidr';
+import { ruleFromV1 } from '../../../../src/policy/codec';
 import { A, APP1, D, DB1, DB2, expectGolden, localEndpoint, restoreText, scenarioChains } from './scenario';
 
 const ACCEPT = '-j MARK --set-xmark 0x1000000/0x1000000';
@@ -31,14 +31,14 @@ const tcpTo = (ports: PortSpec[], from: PortSpec[] | undefined = undefined): Rul
   to: { ports },
 });
 
-describe('the reference scenario §E (databases D with db1+db2, applications A with app1, the 3306 rule)', () => {
+describe('the tutorial scenario (databases D with db1+db2, applications A with app1, the 3306 rule)', () => {
   for (const family of [4, 6] as const) {
     it(`renders the IPv${family} chains as in golden/scenario-e-ipv${family}.txt`, () => {
       expectGolden(`scenario-e-ipv${family}.txt`, restoreText(scenarioChains(family, true)));
     });
   }
 
-  it('has the chain layout of §C.2: top chains, dispatch, per-endpoint and per-profile chains', () => {
+  it('has the chain layout of ARCHITECTURE.md: top chains, dispatch, per-endpoint and per-profile chains', () => {
     const chains = scenarioChains(4, true);
     const sD = shorten(D);
     const sA = shorten(A);
@@ -369,7 +369,7 @@ describe('interfaces', () => {
 });
 
 describe('buildRestore: inserting instead of rewriting', () => {
-  const { buildRestore, insertions } = require('../../../src/agent/dataplane/iptables') as typeof import('../../../src/agent/dataplane/iptables');
+  const { buildRestore, insertions } = require('../../../../src/agent/dataplane/iptables') as typeof import('../../../src/agent/dataplane/iptables');
 
   it('finds the insertions that turn one rule list into another, or none when a rule went', () => {
     expect(insertions(['a', 'b'], ['a', 'x', 'b', 'y'])).toEqual([{ position: 2, rule: 'x' }, { position: 4, rule: 'y' }]);

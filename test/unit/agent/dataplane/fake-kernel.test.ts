@@ -1,5 +1,5 @@
-import { CommandFailedError } from '../../../src/host/exec';
-import { dockerTable, FakeKernel } from '../../fakes/fake-kernel';
+import { CommandFailedError } from '../../../../src/host/exec';
+import { dockerTable, FakeKernel } from '../../../fakes/fake-kernel';
 
 /** The fake is what the dataplane tests trust, so its semantics are tested too. */
 const restore = (kernel: FakeKernel, body: string, file = 'iptables-restore') => kernel.run(file, ['--noflush'], `*filter\n${body}\nCOMMIT\n`);

@@ -1,7 +1,7 @@
-import { FROM_ENDPOINT, fromEndpointChain, profileChain, tagSet, TO_ENDPOINT, toEndpointChain } from '../../../src/agent/dataplane/names';
-import { type Dirty, type EndpointData, type ProfileData, DataplaneState } from '../../../src/agent/dataplane/state';
-import type { Rule } from '../../../src/policy/ast';
-import { ruleFromV1 } from '../../../src/policy/codec';
+import { FROM_ENDPOINT, fromEndpointChain, profileChain, tagSet, TO_ENDPOINT, toEndpointChain } from '../../../../src/agent/dataplane/names';
+import { type Dirty, type EndpointData, type ProfileData, DataplaneState } from '../../../../src/agent/dataplane/state';
+import type { Rule } from '../../../../src/policy/ast';
+import { ruleFromV1 } from '../../../../src/policy/codec';
 import { A, APP1, D, DB1, DB2, endpointKey, HOST, endpointValue, parseRestore, profileKey, RawModel, readGolden, scenarioSnapshot, RULE_3306, rulesOfD } from './scenario';
 
 const rule = (v1: Record<string, unknown>): Rule => ruleFromV1(v1, 'rule');

@@ -1,7 +1,7 @@
-import { cleanupDataplane } from '../../../src/agent/dataplane/cleanup';
-import { Dataplane } from '../../../src/agent/dataplane/driver';
-import { silentLogger } from '../../../src/agent/log';
-import { dockerTable, FakeKernel, type FakeRoute } from '../../fakes/fake-kernel';
+import { cleanupDataplane } from '../../../../src/agent/dataplane/cleanup';
+import { Dataplane } from '../../../../src/agent/dataplane/driver';
+import { silentLogger } from '../../../../src/agent/log';
+import { dockerTable, FakeKernel, type FakeRoute } from '../../../fakes/fake-kernel';
 import { APP1, DB1, DB2, feed, HOST, scenarioSnapshot } from './scenario';
 
 /** A host after the agent ran the reference scenario, with other people's chains, sets and routes next to ours. */
