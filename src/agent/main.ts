@@ -248,7 +248,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
       dataplane?.stop();
       sync?.stop();
       // BIRD's routes stay in the kernel (`persist`), and peers keep this host's routes while it
-      // restarts (graceful restart), so established connections carry on.
+      // restarts (graceful restart; src/agent/bgp/supervisor.ts), so established connections carry on.
       bgp?.stop();
       if (server) {
         await new Promise<void>((resolve) => server?.close(() => resolve()));

@@ -125,9 +125,12 @@ export function renderBirdConfig(model: BgpModel, family: Family): string {
     lines.push('# (disabled)');
   }
   lines.push('', '# Global peers');
-  lines.push(...peers('Global', model.globalPeers.filter((peer) => ofFamily(family)(peer.ip))));
+  // A peer at this node's own address (one global peer list serves every host) is skipped, as the
+  // mesh skips this node: BIRD would refuse it ("Bad BGP identifier").
+  const others = (list: readonly BgpPeer[]) => list.filter((peer) => ofFamily(family)(peer.ip) && peer.ip !== source);
+  lines.push(...peers('Global', others(model.globalPeers)));
   lines.push('', '# Peers of this node');
-  lines.push(...peers('Node', model.nodePeers.filter((peer) => ofFamily(family)(peer.ip))));
+  lines.push(...peers('Node', others(model.nodePeers)));
   return `${lines.join('\n')}\n`;
 }
 

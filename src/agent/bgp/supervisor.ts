@@ -31,8 +31,7 @@ const HEALTHY_AFTER_MS = 10_000;
  * Keeps one BIRD daemon running with the configuration the agent renders. It writes the file only
  * when the text changed and then asks BIRD to reload it, so an unchanged model costs nothing. If
  * BIRD exits, it is restarted with exponential backoff; its output goes to calico-node's log.
- * Stopping calico-node stops BIRD gently: the kernel keeps BIRD's routes (`persist`), so
- * established flows carry on while the node restarts.
+ * Stopping calico-node stops BIRD so that routes stay everywhere while the node restarts (see stop()).
  */
 export class BirdSupervisor {
   private child: ChildProcess | undefined;
@@ -68,10 +67,16 @@ export class BirdSupervisor {
     return 'reloaded';
   }
 
+  /**
+   * Stops BIRD without a goodbye. A clean shutdown (SIGTERM) would send each peer a Cease, and
+   * they would withdraw this host's routes at once; killed, BIRD just drops its sessions, so the
+   * peers keep the routes for the graceful-restart time while calico-node comes back, and this
+   * host's kernel keeps BIRD's routes too (`persist`). Established flows carry on.
+   */
   stop(): void {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.child?.kill('SIGTERM');
+    this.child?.kill('SIGKILL');
   }
 
   get pid(): number | undefined {

@@ -88,12 +88,12 @@ describe('the BIRD supervisor', () => {
     ]);
   });
 
-  it('stops BIRD with SIGTERM and does not restart it', async () => {
+  it('stops BIRD with SIGKILL (no Cease to the peers, so they keep its routes) and does not restart it', async () => {
     const { host, children } = fakeHost();
     const supervisor = new BirdSupervisor(DAEMON, host, memoryLog());
     await supervisor.configure('a\n');
     supervisor.stop();
-    expect(children[0]!.killed).toBe('SIGTERM');
+    expect(children[0]!.killed).toBe('SIGKILL');
     children[0]!.emit('exit', 0, null);
     jest.advanceTimersByTime(60_000);
     expect(children).toHaveLength(1);

@@ -369,7 +369,7 @@ describe('interfaces', () => {
 });
 
 describe('buildRestore: inserting instead of rewriting', () => {
-  const { buildRestore, insertions } = require('../../../../src/agent/dataplane/iptables') as typeof import('../../../src/agent/dataplane/iptables');
+  const { buildRestore, insertions } = require('../../../../src/agent/dataplane/iptables') as typeof import('../../../../src/agent/dataplane/iptables');
 
   it('finds the insertions that turn one rule list into another, or none when a rule went', () => {
     expect(insertions(['a', 'b'], ['a', 'x', 'b', 'y'])).toEqual([{ position: 2, rule: 'x' }, { position: 4, rule: 'y' }]);
