@@ -1,3 +1,4 @@
+import { CalicoError } from '../errors';
 import type { IpVersion } from '../policy/ast';
 import { parseIp } from '../policy/cidr';
 import { parseStoredObject } from './errors';
@@ -15,6 +16,15 @@ export { BGP_AS_KEY, BGP_GLOBAL, BGP_LOGLEVEL_KEY, BGP_MESH_KEY, globalPeerPrefi
 export const hostBgpPrefix = keys.bgpHostPrefix;
 
 export const DEFAULT_AS = '64511';
+
+/** A BGP setting that cannot be stored (a peer that is not an IP address); nothing was written. */
+export class BgpError extends CalicoError {
+  readonly code = 'bgp';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BgpError';
+  }
+}
 
 export interface Peer {
   readonly ip: string;
@@ -119,7 +129,7 @@ export class BgpStore {
 
 function peerKey(prefix: (version: IpVersion) => string, ip: string): string {
   const parsed = parseIp(ip);
-  if (!parsed) throw new Error(`not an IP address: ${ip}`);
+  if (!parsed) throw new BgpError(`'${ip}' is not an IP address.`);
   return `${prefix(parsed.version)}${parsed.text}`;
 }
 
