@@ -229,6 +229,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     enableForwarding(log);
     const status = new StatusFile(options.stateDir, options.hostname, options.version, log);
     dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
+    dataplane.preload();
     targets.push(dataplane);
   }
   const bgp = startBgp(options, log);

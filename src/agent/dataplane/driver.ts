@@ -57,6 +57,8 @@ export class Dataplane {
   private routesPending: number | undefined;
   private chainsWritten = 0;
   private changed = false;
+  /** The kernel's state as read by `preload`, for the first start only. */
+  private preloaded: Promise<void> | undefined;
   lastApply: ApplyReport | undefined;
 
   constructor(
@@ -77,6 +79,17 @@ export class Dataplane {
     };
     this.ipsets = { 4: new IpsetApplier(4, runner), 6: new IpsetApplier(6, runner) };
     this.routes = new RouteApplier(runner, log, host.sysctlRoot, host.interfaceExists);
+  }
+
+  /**
+   * Reads what the kernel already has (an earlier run's chains, sets and routes) while the
+   * datastore's snapshot is still on its way, so that the first apply does not wait for both one
+   * after the other. Read-only: nothing is written before the first snapshot.
+   */
+  preload(): void {
+    this.preloaded ??= this.loadExisting();
+    // A failed read is retried by start(); it must not be an unhandled rejection meanwhile.
+    this.preloaded.catch(() => undefined);
   }
 
   /** A full snapshot's changes: from now on the model is in sync and the kernel is written. */
@@ -162,6 +175,28 @@ export class Dataplane {
 
   /** First apply: learn what an earlier run left, write everything, then remove leftovers. */
   private async start(): Promise<void> {
+    // A preload serves the first start only: a restart after a failed apply reads the kernel anew.
+    const preloaded = this.preloaded;
+    this.preloaded = undefined;
+    await (preloaded?.catch(() => this.loadExisting()) ?? this.loadExisting());
+    this.state.markAllDirty();
+    await this.applyDirty();
+    for (const family of this.families) {
+      const chains = this.iptables[family].orphans(this.state.chains[family]);
+      if (chains.length > 0) {
+        this.log.info(`IPv${family}: removing ${chains.length} chains left by an earlier run`);
+        await this.iptables[family].apply(this.state.chains[family], chains);
+      }
+      await this.ipsets[family].destroy(this.ipsets[family].orphans(this.state.sets(family)));
+    }
+    this.started = true;
+    clearInterval(this.refreshTimer);
+    this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.refreshTimer.unref();
+    this.log.info('Dataplane in sync with the datastore');
+  }
+
+  private async loadExisting(): Promise<void> {
     let saved6: string | undefined;
     if (!this.probed) {
       try {
@@ -178,21 +213,6 @@ export class Dataplane {
       ...this.families.map((family) => this.ipsets[family].loadExisting()),
       this.routes.loadExisting(),
     ]);
-    this.state.markAllDirty();
-    await this.applyDirty();
-    for (const family of this.families) {
-      const chains = this.iptables[family].orphans(this.state.chains[family]);
-      if (chains.length > 0) {
-        this.log.info(`IPv${family}: removing ${chains.length} chains left by an earlier run`);
-        await this.iptables[family].apply(this.state.chains[family], chains);
-      }
-      await this.ipsets[family].destroy(this.ipsets[family].orphans(this.state.sets(family)));
-    }
-    this.started = true;
-    clearInterval(this.refreshTimer);
-    this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
-    this.refreshTimer.unref();
-    this.log.info('Dataplane in sync with the datastore');
   }
 
   /**

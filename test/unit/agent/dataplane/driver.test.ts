@@ -273,6 +273,23 @@ describe('Dataplane: when it must not write', () => {
     expect([...kernel.sets.keys()].every((name) => name.startsWith('cali4-'))).toBe(true);
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
   });
+
+  it('reads the kernel ahead of the snapshot once, without writing, and the first apply uses that read', async () => {
+    const { kernel, dataplane } = start();
+    const writes = () => kernel.calls.filter((call) => /restore$/.test(call.file) || (call.file === 'ip' && !['show', 'list'].some((verb) => call.args.includes(verb))));
+    dataplane.preload();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const reads = kernel.calls.length;
+    expect(reads).toBeGreaterThan(0);
+    expect(writes()).toEqual([]);
+
+    feed(dataplane).resync(scenarioSnapshot());
+    await dataplane.settle();
+    // Not one read of the earlier run's state again: the saves and listings all came from the preload.
+    const reread = kernel.calls.slice(reads).filter((call) => /save$/.test(call.file) || (call.file === 'ipset' && call.args[0] === 'list'));
+    expect(reread).toEqual([]);
+    expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
+  });
 });
 
 describe('Dataplane: restart and failures', () => {
