@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ExponentialBackoff, type IBackoff, noop } from 'cockatiel';
-import { Etcd3, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, type IBackoff, noop } from 'cockatiel';
+import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 import * as RPC from 'etcd3/lib/rpc';
 import type { EtcdSettings } from './config';
 import { DatastoreUnavailableError } from './errors';
@@ -19,6 +19,11 @@ const GRPC_ENCODING: TxnEncoding<Buffer, RPC.CompareTarget, RPC.CompareResult> =
  * and can afford the client's ~100 ms load time once. The client's own retries are turned off so
  * that every call is bounded by the configured timeout; the agent decides when to retry.
  *
+ * With several endpoints, the client picks one at random for each call and, without a breaker,
+ * fails the call when that one is down. So each endpoint gets a breaker that opens on its first
+ * failure (calls then go to the others until it is tried again), and `guard` tries another
+ * endpoint when a call certainly did not reach etcd, or when it only read.
+ *
  * Watches use etcd's Watch stream directly, not the client's watch manager: that one resumes a
  * lost stream from the revision in the header of the `created` response, so the catch-up events
  * that had not arrived yet when the stream broke were never delivered. Here a watch simply ends,
@@ -33,7 +38,7 @@ export class Etcd3KvStore implements WatchableKvStore {
       dialTimeout: settings.timeoutMs,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + settings.timeoutMs }),
       // The watch reconnects quickly after an etcd restart (the default backoff grows to 30 s).
-      faultHandling: { host: () => noop, global: noop, watchBackoff: WATCH_BACKOFF },
+      faultHandling: { host: () => endpointBreaker(), global: noop, watchBackoff: WATCH_BACKOFF },
     };
     if (settings.caFile !== undefined) {
       options.credentials = {
@@ -47,12 +52,12 @@ export class Etcd3KvStore implements WatchableKvStore {
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const response = await this.guard(() => this.client.get(key).exec());
+    const response = await this.guard(() => this.client.get(key).exec(), READ);
     return response.kvs.map(decode)[0];
   }
 
   async getPrefix(prefix: string): Promise<RangeResult> {
-    const response = await this.guard(() => this.client.getAll().prefix(prefix).exec());
+    const response = await this.guard(() => this.client.getAll().prefix(prefix).exec(), READ);
     return { kvs: response.kvs.map(decode), revision: Number(response.header.revision) };
   }
 
@@ -63,7 +68,7 @@ export class Etcd3KvStore implements WatchableKvStore {
   }
 
   async serverVersion(): Promise<string> {
-    const status = await this.guard(() => this.client.maintenance.status());
+    const status = await this.guard(() => this.client.maintenance.status(), READ);
     return status.version;
   }
 
@@ -118,14 +123,37 @@ export class Etcd3KvStore implements WatchableKvStore {
     this.client.close();
   }
 
-  /** Turns the client's errors into ours, naming the endpoints and what to check. */
-  async guard<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw describeEtcd3Error(error as Error, this.settings);
+  /**
+   * Runs a call, on another endpoint when one fails and that is safe, within one timeout in all;
+   * turns the client's errors into ours, naming the endpoints and what to check. A write is tried
+   * again only when it never left this process: one that reached etcd may have been applied, and
+   * repeating a read-modify-write would apply its edit twice.
+   */
+  async guard<T>(call: () => Promise<T>, kind: CallKind = WRITE): Promise<T> {
+    const deadline = Date.now() + this.settings.timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        const retry = attempt < this.settings.endpoints.length && Date.now() < deadline && isRecoverableError(error as Error) && (kind === READ || neverSent(error as Error));
+        if (!retry) throw describeEtcd3Error(error as Error, this.settings);
+      }
     }
   }
+}
+
+type CallKind = 'read' | 'write';
+const READ: CallKind = 'read';
+const WRITE: CallKind = 'write';
+
+/** Opens on an endpoint's first failure that another endpoint might not have; half-opens after 2 s. */
+function endpointBreaker() {
+  return circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 2000, breaker: new ConsecutiveBreaker(1) });
+}
+
+/** gRPC's words for a call that failed before any connection carried it. */
+function neverSent(error: Error): boolean {
+  return /No connection established|ECONNREFUSED|failed to connect|Broken circuit/i.test(error.message);
 }
 
 /** etcd3 types this as a backoff but calls next() on it first, as on cockatiel's backoff factories. */

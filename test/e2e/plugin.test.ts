@@ -9,6 +9,7 @@ import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent
 import { calicoctl, type CliResult } from './harness/cli';
 import { cleanupDocker, docker, ensureDocker, ensureTestImage, type RunResult, uniqueName } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
+import { pluginRequest } from './harness/plugin-socket';
 import { Teardown } from './harness/teardown';
 
 // The Docker network + IPAM plugin against a real Docker Engine, a real etcd and the built
@@ -196,27 +197,7 @@ async function removeContainers(names: readonly string[]): Promise<void> {
   for (const name of names) expect(await docker('rm', '-f', name)).toMatchObject({ code: 0, stderr: '' });
 }
 
-function plugin(path: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        socketPath: SOCKET,
-        path,
-        method: 'POST',
-        headers: { 'Content-Type': 'application/vnd.docker.plugins.v1.2+json', 'Content-Length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
-      },
-    );
-    request.setTimeout(10_000, () => request.destroy(new Error(`${path}: no answer within 10 s`)));
-    request.on('error', reject);
-    request.end(body);
-  });
-}
+const plugin = (path: string, body: string) => pluginRequest(SOCKET, path, body);
 
 /** Parses calicoctl's PrettyTable output into rows of trimmed cells (header row excluded). */
 function tableRows(text: string): string[][] {

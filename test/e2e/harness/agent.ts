@@ -19,7 +19,7 @@ export interface AgentProcess {
  * Starts bin/calico-node against the test's etcd and waits for its "started successfully" line.
  * Only one agent can serve /run/docker/plugins/calico.sock, so e2e files run one at a time.
  */
-export async function startAgent(etcd: EtcdServer, extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<AgentProcess> {
+export async function startAgent(etcd: Pick<EtcdServer, 'env'>, extraArgs: string[] = [], extraEnv: Record<string, string> = {}): Promise<AgentProcess> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('ETCD_')) env[key] = value;
   const child = spawn(CALICO_NODE, ['--log-level', 'debug', ...extraArgs], {

@@ -121,6 +121,19 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** Starts one etcd process, logging to `logFile`, registered for the exit hook under `dir`. */
+function spawnEtcd(args: readonly string[], logFile: string, dir: string): ChildProcess {
+  const live = liveEtcds();
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(ETCD_BIN, [...args], { stdio: ['ignore', fd, fd], env: cleanEnv() });
+  fs.closeSync(fd);
+  // Unref'd so a forgotten etcd cannot keep jest from exiting; the exit hook then kills it.
+  child.unref();
+  live.set(child, dir);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
 export async function startEtcd(opts: { tls?: boolean; auth?: { username: string; password: string } } = {}): Promise<EtcdServer> {
   const live = liveEtcds();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'calicoctl-etcd-'));
@@ -147,14 +160,7 @@ export async function startEtcd(opts: { tls?: boolean; auth?: { username: string
 
     let child: ChildProcess | undefined;
     const launch = async (): Promise<void> => {
-      const fd = fs.openSync(logFile, 'a');
-      const c = spawn(ETCD_BIN, args, { stdio: ['ignore', fd, fd], env: cleanEnv() });
-      fs.closeSync(fd);
-      // Unref'd so a forgotten etcd cannot keep jest from exiting; the exit hook then kills it.
-      c.unref();
-      child = c;
-      live.set(c, dataDir);
-      c.once('exit', () => live.delete(c));
+      const c = (child = spawnEtcd(args, logFile, dataDir));
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (!(await healthy(endpoint, certs))) {
         if (c.exitCode !== null || c.signalCode !== null || Date.now() > deadline) {
@@ -221,4 +227,105 @@ export function etcdctl(server: EtcdServer, ...args: string[]): Promise<string> 
   if (server.certs) flags.push(`--cacert=${server.certs.ca}`, `--cert=${server.certs.cert}`, `--key=${server.certs.key}`);
   if (server.auth) flags.push(`--user=${server.auth.username}`, `--password=${server.auth.password}`);
   return run('etcdctl', [...flags, ...args], cleanEnv({ ETCDCTL_API: '3' }));
+}
+
+/** One member of a cluster: its own client endpoint, and a kill and restart that keep its data. */
+export interface EtcdMember {
+  readonly name: string;
+  readonly endpoint: string;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+  running(): boolean;
+}
+
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** ETCD_ENDPOINTS listing every member, in order. */
+  readonly env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A cluster of `size` members on loopback, each with its own data dir, started together (a member
+ * waits for its peers before it serves). A killed member restarts from its data dir and rejoins;
+ * while fewer than a majority run, the cluster has no leader and refuses every request.
+ */
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'calicoctl-etcd-cluster-'));
+  const ports = await freePorts(2 * size);
+  const names = Array.from({ length: size }, (_, i) => `m${i}`);
+  const peerUrl = (i: number) => `http://127.0.0.1:${ports[2 * i + 1]}`;
+  const clientUrl = (i: number) => `http://127.0.0.1:${ports[2 * i]}`;
+  const initialCluster = names.map((name, i) => `${name}=${peerUrl(i)}`).join(',');
+  const members = names.map((name, i) => {
+    const dataDir = path.join(root, name);
+    const logFile = path.join(root, `${name}.log`);
+    const endpoint = clientUrl(i);
+    const args = [
+      '--name', name, '--data-dir', dataDir,
+      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+      '--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i),
+      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', path.basename(root),
+      '--heartbeat-interval', '25', '--election-timeout', '250',
+    ];
+    let child: ChildProcess | undefined;
+    const launch = async (): Promise<void> => {
+      child = spawnEtcd(args, logFile, root);
+    };
+    const halt = async (signal: NodeJS.Signals): Promise<void> => {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      c.kill(signal);
+      const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+      await waitExit(c);
+      clearTimeout(t);
+    };
+    const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+    return { name, endpoint, logFile, launch, halt, running };
+  });
+  /** Every running member answers healthy (which needs a leader, so a quorum). */
+  const ready = async (): Promise<void> => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (const member of members.filter((m) => m.running())) {
+      while (!(await healthy(member.endpoint))) {
+        if (!member.running() || Date.now() > deadline) {
+          throw new Error(`etcd member ${member.name} is not healthy; last lines of its log:\n${logTail(member.logFile)}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const stopAll = async () => {
+    await Promise.all(members.map((m) => m.halt('SIGKILL')));
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(members.map((m) => m.launch()));
+    await ready();
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return {
+    members: members.map((m) => ({
+      name: m.name,
+      endpoint: m.endpoint,
+      // When a majority is left, wait until it has a leader again: a write that reached the old
+      // leader just before it died is lost with it, and its client waits out its whole timeout.
+      kill: async () => {
+        await m.halt('SIGKILL');
+        if (members.filter((x) => x.running()).length > size / 2) await ready();
+      },
+      // Rejoining needs a quorum: with one member up, restarting a second gives the pair a leader.
+      restart: async () => {
+        await m.halt('SIGTERM');
+        await m.launch();
+        const quorum = members.filter((x) => x.running()).length > size / 2;
+        if (quorum) await ready();
+      },
+      running: m.running,
+    })),
+    env: { ETCD_ENDPOINTS: members.map((m) => m.endpoint).join(',') },
+    stop: stopAll,
+  };
 }
