@@ -22,12 +22,13 @@ const common = {
   // Saves reading package.json on every start.
   define: { CALICOCTL_VERSION: JSON.stringify(version) },
 };
-// dockerode, yaml, cli-table3 and chalk stay outside the CLI bundle: the commands that need them
+// dockerode, yaml, cli-table3, chalk and etcd3 (gRPC, for certificate plus password; src/cli/system.ts)
+// stay outside the CLI bundle: the commands that need them
 // load them from node_modules on first use, so the others never read them.
 // The CLI is minified too (a smaller bundle compiles faster at every start); its source map is
 // only read when --debug asks for stack traces. Error classes set their names explicitly, so
 // renamed identifiers change no message.
-esbuild.buildSync({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/calicoctl.js', external: ['dockerode', 'yaml', 'cli-table3', 'chalk'], minify: true, sourcemap: true });
+esbuild.buildSync({ ...common, entryPoints: ['src/cli/index.ts'], outfile: 'dist/calicoctl.js', external: ['dockerode', 'yaml', 'cli-table3', 'chalk', 'etcd3'], minify: true, sourcemap: true });
 esbuild.buildSync({ ...common, entryPoints: ['src/agent/index.ts'], outfile: 'dist/node/calico-node.js' });
 // etcd3 loads its protocol definition at run time from `<bundle dir>/../proto/rpc.proto`.
 mkdirSync(path.join(root, 'dist/proto'), { recursive: true });

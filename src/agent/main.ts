@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { etcdSettings } from '../datastore/config';
-import { type CorruptReporter, reportOnce } from '../datastore/errors';
+import { type CorruptReporter, DatastoreRefusedError, reportOnce } from '../datastore/errors';
 import { Etcd3KvStore } from '../datastore/etcd3-store';
 import { HostStore } from '../datastore/hosts';
 import type { KvStore } from '../datastore/kv';
@@ -323,6 +323,7 @@ async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger
       await kv.serverVersion();
       break;
     } catch (error) {
+      if (error instanceof DatastoreRefusedError) throw error;
       log.warning(`${(error as Error).message} Retrying (attempt ${attempt}).`);
       await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)));
     }

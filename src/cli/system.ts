@@ -15,6 +15,13 @@ export function systemDeps(version: string): Deps {
     env: process.env,
     version,
     openKv: (settings, trace) => {
+      // etcd 3.4's JSON gateway refuses every request that carries a client certificate while
+      // auth is on ("CommonName of client sending a request against gateway will be ignored"), so
+      // certificate and password together go over gRPC, at the cost of loading its client.
+      if (settings.certFile !== undefined && settings.username !== undefined) {
+        const { Etcd3KvStore } = require('../datastore/etcd3-store') as typeof import('../datastore/etcd3-store');
+        return new Etcd3KvStore(settings);
+      }
       const { GatewayKvStore } = require('../datastore/gateway') as typeof import('../datastore/gateway');
       return new GatewayKvStore(settings, trace);
     },

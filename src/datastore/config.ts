@@ -68,6 +68,12 @@ export function etcdSettings(env: EtcdEnvironment, timeoutOverride?: string): Et
       `Invalid ETCD_CA_CERT_FILE. Certificate Authority cert is required and must be a readable file path. Value provided: ${caFile ?? ''}`,
     );
   }
+  if (scheme === 'http' && (caFile ?? certFile ?? keyFile) !== undefined) {
+    // A certificate configured for plain HTTP would be ignored: refuse rather than talk without TLS.
+    const named = caFile !== undefined ? 'ETCD_CA_CERT_FILE' : certFile !== undefined ? 'ETCD_CERT_FILE' : 'ETCD_KEY_FILE';
+    const source = endpointsVar !== undefined ? 'ETCD_ENDPOINTS' : 'ETCD_SCHEME';
+    throw new DatastoreConfigError(`${named} is set, but ${source} says plain http://: use https:// endpoints to talk TLS, or unset ${named}.`);
+  }
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new DatastoreConfigError(
       `Invalid ETCD_KEY_FILE, ETCD_CERT_FILE combination. Both must be set, or neither. Values provided: ETCD_KEY_FILE=${keyFile ?? ''}, ETCD_CERT_FILE=${certFile ?? ''}`,

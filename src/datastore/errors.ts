@@ -24,6 +24,18 @@ export class DatastoreUnavailableError extends CalicoError {
   }
 }
 
+/**
+ * etcd answered but will not have us: its certificate is not one our CA signed, it refused our
+ * certificate, or it refused the username and password. No retry can fix that, so a daemon stops
+ * on it instead of waiting; the message names the setting to fix.
+ */
+export class DatastoreRefusedError extends DatastoreUnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatastoreRefusedError';
+  }
+}
+
 /** A value in etcd is not what the Calico v1 data model allows. Names the key. */
 export class CorruptDataError extends CalicoError {
   readonly code = 'corrupt';

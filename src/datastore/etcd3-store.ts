@@ -3,7 +3,7 @@ import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, typ
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 import * as RPC from 'etcd3/lib/rpc';
 import type { EtcdSettings } from './config';
-import { DatastoreUnavailableError } from './errors';
+import { DatastoreRefusedError, DatastoreUnavailableError } from './errors';
 import { type KeyValue, type KvOperation, prefixEnd, type RangeResult, type RevisionGuard, type WatchableKvStore, type WatchHandle, type WatchListener } from './kv';
 import { type TxnEncoding, txnRequest } from './txn';
 
@@ -161,14 +161,35 @@ const WATCH_BACKOFF = new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000
 
 export function describeEtcd3Error(error: Error, settings: EtcdSettings): Error {
   const where = settings.endpoints.join(',');
-  const text = error.message.replace(/\s+/g, ' ');
+  const text = tidyGrpcMessage(error.message);
   if (/auth|permission/i.test(error.name + text)) {
-    return new DatastoreUnavailableError(`etcd at ${where} refused the request: ${text}. Check ETCD_USERNAME and ETCD_PASSWORD.`);
+    return new DatastoreRefusedError(`etcd at ${where} refused the request: ${text}. Check ETCD_USERNAME and ETCD_PASSWORD.`);
+  }
+  // What OpenSSL says when the server's certificate is not signed by our CA (or not for its address).
+  const untrusted = /unable to verify[a-z ]*certificate|self[- ]signed|unable to get (local )?issuer|certificate verify failed|certificate has expired|does not match certificate|altname/i.exec(text);
+  if (untrusted) {
+    return new DatastoreRefusedError(`TLS with etcd at ${where} failed: ${untrusted[0]} (its certificate is not trusted). Check ETCD_CA_CERT_FILE (${settings.caFile ?? 'not set'}).`);
+  }
+  // A TLS alert from the server: it refused the certificate we presented (expired, unknown CA, none).
+  const alert = /alert (bad certificate|certificate expired|certificate revoked|unknown ca|certificate unknown|certificate required|handshake failure|access denied)/i.exec(text);
+  if (alert) {
+    return new DatastoreRefusedError(`etcd at ${where} refused this client's certificate (TLS ${alert[0]}). Check ETCD_CERT_FILE (${settings.certFile ?? 'not set'}) and ETCD_KEY_FILE.`);
   }
   if (/Unavailable|Deadline|ECONNREFUSED|connect/i.test(error.name + text)) {
     return new DatastoreUnavailableError(`Cannot reach etcd at ${where}: ${text}. Is etcd running? Check ${settings.source}.`);
   }
   return error;
+}
+
+/** gRPC's message without OpenSSL's source locations, empty notes and timestamps. */
+function tidyGrpcMessage(message: string): string {
+  return message
+    .replace(/\s+/g, ' ')
+    .replace(/[0-9A-F]{8,}:error:[0-9A-F]+:SSL routines:\w+:/g, '')
+    .replace(/:\.\.\/deps\/\S+:\d+:SSL alert number \d+/g, '')
+    .replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '')
+    .replace(/\. Resolution note: \./g, '')
+    .replace(/\.$/, '');
 }
 
 function decode(kv: { key: Buffer; value: Buffer; mod_revision: string }): KeyValue {

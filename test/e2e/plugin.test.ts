@@ -2,7 +2,6 @@ import { addressAt, decodeBlock, OWNER } from '../../src/datastore/blocks';
 import { blockPrefix } from '../../src/datastore/keys';
 import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
-import * as http from 'http';
 import * as ipaddr from 'ipaddr.js';
 import * as os from 'os';
 import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';

@@ -329,3 +329,29 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     stop: stopAll,
   };
 }
+
+/**
+ * Certificates that must be refused, made beside a TLS server's own: a CA that did not sign the
+ * server's certificate, and a client certificate from the right CA that expired in 2020.
+ */
+export async function makeBadCerts(server: EtcdServer): Promise<{ otherCa: string; expiredCert: string; expiredKey: string }> {
+  if (!server.certs) throw new Error('makeBadCerts needs a server started with { tls: true }');
+  const dir = path.dirname(server.certs.ca);
+  const p = (f: string) => path.join(dir, f);
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await run('openssl', ['req', '-x509', ...newKey, '-keyout', p('other-ca.key'), '-out', p('other-ca.crt'), '-days', '30', '-subj', '/CN=another-ca']);
+  await run('openssl', ['req', ...newKey, '-keyout', p('expired.key'), '-out', p('expired.csr'), '-subj', '/CN=expired-client']);
+  // `openssl x509 -req` cannot date a certificate in the past; `openssl ca` can, with a minimal database.
+  const db = p('ca-db');
+  fs.mkdirSync(db, { recursive: true });
+  fs.writeFileSync(path.join(db, 'index.txt'), '');
+  fs.writeFileSync(path.join(db, 'serial'), '01\n');
+  fs.writeFileSync(p('ca.cnf'), [
+    '[ ca ]', 'default_ca = test', '[ test ]', `database = ${db}/index.txt`, `new_certs_dir = ${db}`, `serial = ${db}/serial`,
+    'default_md = sha256', 'policy = anything', 'x509_extensions = client', '[ anything ]', 'commonName = supplied',
+    '[ client ]', 'extendedKeyUsage = clientAuth', '',
+  ].join('\n'));
+  await run('openssl', ['ca', '-batch', '-config', p('ca.cnf'), '-cert', server.certs.ca, '-keyfile', p('ca.key'), '-in', p('expired.csr'),
+    '-out', p('expired.crt'), '-startdate', '20200101000000Z', '-enddate', '20200102000000Z']);
+  return { otherCa: p('other-ca.crt'), expiredCert: p('expired.crt'), expiredKey: p('expired.key') };
+}
