@@ -1,3 +1,5 @@
+import { execFileSync } from 'child_process';
+import { readFileSync } from 'fs';
 import { CALICO_NODE } from './agent';
 import { importBusybox, Lab, LAB_ETCD, type LabHost, waitUntil } from './lab';
 
@@ -42,6 +44,20 @@ export async function startCalicoLab(options: { hosts: number; clusterStore?: bo
 export async function birdc(host: LabHost, family: 4 | 6, ...command: string[]): Promise<string> {
   const [client, socket] = family === 4 ? ['birdc', '/run/calico/bird.ctl'] : ['birdc6', '/run/calico/bird6.ctl'];
   return (await host.exec([client, '-s', socket, ...command])).stdout;
+}
+
+/** The BIRD daemons (bird, bird6) running in a host, by name (pidof would see every host's: the lab shares one pid namespace). */
+export function birdDaemons(host: LabHost): string[] {
+  const names: string[] = [];
+  for (const pid of execFileSync('ip', ['netns', 'pids', host.ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (name === 'bird' || name === 'bird6') names.push(name);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return names.sort();
 }
 
 /** How many of a host's BGP sessions of one family are Established. */
