@@ -6,7 +6,7 @@ import { type Lab, type LabHost, waitUntil } from './harness/lab';
  * IPv6 between hosts, and connections that outlive calico-node. Two lab hosts run calico-node with
  * --ip and --ip6, so BIRD and bird6 each mesh over the hosts' own addresses; one global network
  * (the lab's etcd is every dockerd's cluster store) made with --ipv6 gives each container an
- * address of each family (from the default IPv4 pool and an IPv6 pool added here), in /26 and /122 blocks held by its host and
+ * address of each family from the default pools calico-node made, in /26 and /122 blocks held by its host and
  * announced over BGP. Every check is a real packet between this file's two containers.
  */
 jest.setTimeout(180_000);
@@ -24,9 +24,6 @@ describe('IPv6 across hosts with bird6, and established connections across a cal
   beforeAll(async () => {
     lab = await startCalicoLab({ hosts: 2, clusterStore: true });
     [h1, h2] = lab.hosts as [LabHost, LabHost];
-    // calico-node makes only the default IPv4 pool.
-    const pool = await h1.calicoctl(['pool', 'add', POOL_V6]);
-    if (pool.code !== 0) throw new Error(`calicoctl pool add ${POOL_V6}: ${pool.stderr}`);
     const created = await h1.docker('network', 'create', '--driver', 'calico', '--ipam-driver', 'calico', '--ipv6', NETWORK);
     if (created.code !== 0) throw new Error(`docker network create --ipv6: ${created.stderr}`);
     for (const host of lab.hosts) {
@@ -39,6 +36,12 @@ describe('IPv6 across hosts with bird6, and established connections across a cal
   afterAll(async () => {
     await lab?.stop();
   }, 120_000);
+
+  it('has the default IPv6 pool, made by calico-node as the hosts have IPv6', async () => {
+    const shown = await h2.calicoctl(['pool', 'show', '--ipv6']);
+    expect(shown).toMatchObject({ code: 0, stdout: expect.stringContaining(POOL_V6) });
+    expect(lab.hosts.filter((host) => host.log('calico-node').includes(`Created the default IPv6 pool ${POOL_V6}`))).toHaveLength(1);
+  });
 
   it('runs bird6 on every host, its sessions Established between the hosts\' --ip6 addresses', async () => {
     for (const host of lab.hosts) await waitForMesh(host, 6);
@@ -53,7 +56,7 @@ describe('IPv6 across hosts with bird6, and established connections across a cal
   });
 
   it('gives each container an IPv6 address in a /122 block its host holds, announced to the other host', async () => {
-    for (const host of lab.hosts) expect(v6.get(host)).toMatch(/^fd80:24e2:f998:72d6:/);
+    for (const host of lab.hosts) expect(blockOf(v6.get(host)!, 6)).toMatch(/^fd80:24e2:f998:72d6:/);
     const blocks = lab.hosts.map((host) => blockOf(v6.get(host)!, 6));
     expect(new Set(blocks).size).toBe(2);
     for (const [i, host] of lab.hosts.entries()) {
