@@ -54,7 +54,7 @@ The Docker Engine, used to map network names to profiles.
 This host's name in etcd.
 .TP
 .B NO_DEFAULT_POOLS
-When true, no default pool 192.168.0.0/16 is created.
+When true, neither default pool is created (192.168.0.0/16 when there is no IPv4 pool, fd80:24e2:f998:72d6::/64 when there is no IPv6 pool and the kernel has IPv6).
 `;
 
 const EXIT_STATUS = `.TP

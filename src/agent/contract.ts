@@ -19,8 +19,12 @@ export const PROCESS_FILE = `${STATE_DIR}/calico-node.process.json`;
 
 /** Routing between containers needs both; the agent and `calicoctl node` turn them on. */
 export const FORWARDING_SYSCTLS = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding'] as const;
+/** There exactly when the kernel has IPv6: the default IPv6 pool is made only then. */
+export const KERNEL_IPV6_FILE = '/proc/sys/net/ipv6/conf/all/forwarding';
+/** How the agent and `calicoctl node` report a default pool they made. */
+export const defaultPoolMessage = (cidr: string): string => `Created the default IPv${cidr.includes(':') ? 6 : 4} pool ${cidr}`;
 
-/** The environment variable that stops the agent and `calicoctl node` from creating the default pool. */
+/** The environment variable that stops the agent and `calicoctl node` from creating the default pools. */
 export const NO_DEFAULT_POOLS = 'NO_DEFAULT_POOLS';
 export function noDefaultPools(env: NodeJS.ProcessEnv): boolean {
   return (env[NO_DEFAULT_POOLS] ?? '').toLowerCase() === 'true';

@@ -1,4 +1,4 @@
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { hostname as osHostname } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
@@ -15,7 +15,7 @@ import { BIRD_DAEMONS, BirdSupervisor, systemBirdHost } from './bgp/supervisor';
 import { cleanupDataplane } from './dataplane/cleanup';
 import { Dataplane } from './dataplane/driver';
 import { systemRunner } from '../host/exec';
-import { FORWARDING_SYSCTLS, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
+import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
 import { StatusFile } from './status';
 import { createLogger, type Logger, type LogLevel } from './log';
 import { ipamDriverHandlers } from './plugin/ipam-driver';
@@ -315,7 +315,7 @@ function enableForwarding(log: Logger): void {
   }
 }
 
-/** Waits for etcd (retrying, as a daemon must), then writes the global config, Ready flag and default pool. */
+/** Waits for etcd (retrying, as a daemon must), then writes the global config, Ready flag and default pools. */
 async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger, report: CorruptReporter): Promise<void> {
   const hosts = new HostStore(kv, report);
   for (let attempt = 1; ; attempt++) {
@@ -329,8 +329,7 @@ async function prepareDatastore(kv: KvStore, env: NodeJS.ProcessEnv, log: Logger
     }
   }
   await hosts.ensureGlobalConfig();
-  const pool = await hosts.ensureDefaultPool(noDefaultPools(env));
-  if (pool) log.info(`Created the default IPv4 pool ${pool}`);
+  for (const pool of await hosts.ensureDefaultPools({ noDefaultPools: noDefaultPools(env), ipv6: existsSync(KERNEL_IPV6_FILE) })) log.info(defaultPoolMessage(pool));
 }
 
 /** `calico-node --cleanup`. */

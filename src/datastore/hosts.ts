@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { CorruptDataError, type CorruptReporter, warnOnStderr } from './errors';
 import type { KvStore } from './kv';
 import * as keys from './keys';
-import { DEFAULT_IPV4_POOL, PoolStore } from './pools';
+import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL, PoolStore } from './pools';
 import { parseCidr } from '../policy/cidr';
 
 /** Global settings every agent reads, written only where absent (as libcalico's ensure_global_config). */
@@ -41,19 +41,20 @@ export class HostStore {
     await this.kv.commit([], [{ type: 'put', key: keys.READY, value: 'true' }]);
   }
 
-  /** A default IPv4 pool when there is none, unless NO_DEFAULT_POOLS is true. Resolves to the pool created. */
-  async ensureDefaultPool(noDefaultPools: boolean): Promise<string | undefined> {
-    if (noDefaultPools) return undefined;
+  /**
+   * The default pools, unless NO_DEFAULT_POOLS is true: an IPv4 pool when there is none, and an
+   * IPv6 pool when there is none and the kernel has IPv6 (an --ipv6 network needs one, and a host
+   * without IPv6 could not route it). Resolves to the pools created.
+   */
+  async ensureDefaultPools(options: { readonly noDefaultPools: boolean; readonly ipv6: boolean }): Promise<string[]> {
+    if (options.noDefaultPools) return [];
     const pools = new PoolStore(this.kv, this.report);
-    if ((await pools.list(4)).length > 0) return undefined;
-    const cidr = parseCidr(DEFAULT_IPV4_POOL);
-    if (!cidr) return undefined;
-    try {
-      await pools.add([{ cidr }]);
-    } catch {
-      return undefined; // another host created a pool at the same moment
+    const created: string[] = [];
+    for (const [version, text] of [[4, DEFAULT_IPV4_POOL], [6, DEFAULT_IPV6_POOL]] as const) {
+      const cidr = parseCidr(text);
+      if (cidr && (version === 4 || options.ipv6) && (await pools.addIfNone({ cidr }))) created.push(text);
     }
-    return DEFAULT_IPV4_POOL;
+    return created;
   }
 
   async register(host: HostRegistration): Promise<void> {

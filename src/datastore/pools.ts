@@ -21,6 +21,7 @@ export { poolKey, poolPrefix } from './keys';
 /** The smallest pool Calico's IPAM hands addresses from (its block size). */
 export const MIN_POOL_PREFIX = { 4: 26, 6: 122 } as const;
 export const DEFAULT_IPV4_POOL = '192.168.0.0/16';
+export const DEFAULT_IPV6_POOL = 'fd80:24e2:f998:72d6::/64';
 
 /** A pool that cannot be added; nothing was written. */
 export class PoolError extends CalicoError {
@@ -49,6 +50,20 @@ export class PoolStore {
       pools.push(...this.decode(kvs));
     }
     return pools;
+  }
+
+  /**
+   * Adds a pool when its IP version has no pool yet, for the default pools: hosts starting together
+   * all find none, and the transaction lets only one of them add it. False when there was one.
+   */
+  async addIfNone(pool: Pool): Promise<boolean> {
+    const prefix = poolPrefix(pool.cidr.version);
+    return untilCommitted(ALL_POOLS, async () => {
+      const range = await this.kv.getPrefix(prefix);
+      if (this.decode(range.kvs).length > 0) return false;
+      const put = { type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(pool)) };
+      return (await this.kv.commit([{ prefix, unchangedSince: range.revision }], [put])) ? true : RETRY;
+    });
   }
 
   /**

@@ -189,6 +189,25 @@ describe('calicoctl node', () => {
     expect((await world.run(['node', '--runtime=process', '--name=other'])).stderr).toContain('with other settings');
   });
 
+  it('makes the default IPv4 pool, and the default IPv6 pool when the kernel has IPv6, where there is none of that family', async () => {
+    const withIpv6 = nodeWorld();
+    withIpv6.env = { HOSTNAME: 'host1' };
+    withIpv6.fakeHost.files.set('/proc/sys/net/ipv6/conf/all/forwarding', '0\n');
+    expect((await withIpv6.run(['node', '--runtime=process', '--dry-run'])).stdout).toContain(
+      'the default pool 192.168.0.0/16 if there is no IPv4 pool and fd80:24e2:f998:72d6::/64 if there is no IPv6 pool.\n',
+    );
+    const started = await withIpv6.run(['node', '--runtime=process']);
+    expect(started.stderr).toContain('Created the default IPv4 pool 192.168.0.0/16\nCreated the default IPv6 pool fd80:24e2:f998:72d6::/64\n');
+    expect(Object.keys(withIpv6.kv.dump()).filter((key) => key.includes('/pool/'))).toEqual(['/calico/v1/ipam/v4/pool/192.168.0.0-16', '/calico/v1/ipam/v6/pool/fd80:24e2:f998:72d6::-64']);
+
+    const withoutIpv6 = nodeWorld();
+    withoutIpv6.env = { HOSTNAME: 'host1' };
+    withoutIpv6.kv.seed('/calico/v1/ipam/v4/pool/10.1.0.0-16', { cidr: '10.1.0.0/16' });
+    expect((await withoutIpv6.run(['node', '--runtime=process', '--dry-run'])).stdout).toContain('the default pool 192.168.0.0/16 if there is no IPv4 pool.\n');
+    expect((await withoutIpv6.run(['node', '--runtime=process'])).stderr).not.toContain('Created the default');
+    expect(Object.keys(withoutIpv6.kv.dump()).filter((key) => key.includes('/pool/'))).toEqual(['/calico/v1/ipam/v4/pool/10.1.0.0-16']);
+  });
+
   it('needs root', async () => {
     const world = nodeWorld();
     world.host = { ...world.host, isRoot: () => false };

@@ -250,7 +250,7 @@ describe('calicoctl node: --dry-run and validation', () => {
       code: 0,
       stderr: '',
       stdout:
-        `Would register host host1 in etcd (http://127.0.0.1:2379): IPv4 ${HOST_IP}, IPv6 none, the default pool 192.168.0.0/16 if there is no IPv4 pool.\n` +
+        `Would register host host1 in etcd (http://127.0.0.1:2379): IPv4 ${HOST_IP}, IPv6 none, the default pool 192.168.0.0/16 if there is no IPv4 pool${fs.existsSync('/proc/sys/net/ipv6') ? ' and fd80:24e2:f998:72d6::/64 if there is no IPv6 pool' : ''}.\n` +
         'Would enable IPv4 and IPv6 forwarding.\n' +
         'Would run:\n' +
         `docker run --detach --name=calico-node --restart=always --net=host --cap-add=NET_ADMIN --cap-add=NET_RAW --security-opt=systempaths=unconfined ` +

@@ -36,7 +36,7 @@ describe('values that do not decode are skipped, with one report naming the key'
     const pools = new PoolStore(kv, report);
     expect(await pools.list()).toEqual([]);
     // The agent's start: no usable pool, so the default one is created despite the bad value.
-    expect(await new HostStore(kv, report).ensureDefaultPool(false)).toBe('192.168.0.0/16');
+    expect(await new HostStore(kv, report).ensureDefaultPools({ noDefaultPools: false, ipv6: false })).toEqual(['192.168.0.0/16']);
     const ipam = new IpamStore(kv, report);
     const assigned = await ipam.assign(4, 'host1');
     expect(assigned.pool).toBe('192.168.0.0/16');

@@ -1,4 +1,5 @@
-import { FORWARDING_SYSCTLS, noDefaultPools, PID_FILE } from '../../../agent/contract';
+import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, PID_FILE } from '../../../agent/contract';
+import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL } from '../../../datastore/pools';
 import { HostStore } from '../../../datastore/hosts';
 import { detectAddress } from '../../../host/facts';
 import { parseIp } from '../../../policy/cidr';
@@ -91,7 +92,7 @@ async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Lau
     modulesDirExists: ctx.deps.host.exists('/lib/modules'),
   });
   if (raw.dryRun) {
-    ctx.io.out.write(dryRunText(options, settings.endpoints.join(','), ctx.env, plan));
+    ctx.io.out.write(dryRunText(options, settings.endpoints.join(','), ctx.env, plan, kernelHasIpv6(ctx)));
     return;
   }
   if (!ctx.deps.host.isRoot()) throw new CommandError('This command must be run as root.');
@@ -115,8 +116,12 @@ async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Lau
   else await launcher.follow(agent);
 }
 
-function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Record<string, string | undefined>>, plan: StartPlan): string {
-  const pools = noDefaultPools(env) ? 'no default pool (NO_DEFAULT_POOLS=true)' : 'the default pool 192.168.0.0/16 if there is no IPv4 pool';
+const kernelHasIpv6 = (ctx: CommandContext): boolean => ctx.deps.host.readFile(KERNEL_IPV6_FILE) !== undefined;
+
+function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Record<string, string | undefined>>, plan: StartPlan, ipv6: boolean): string {
+  const pools = noDefaultPools(env)
+    ? 'no default pool (NO_DEFAULT_POOLS=true)'
+    : `the default pool ${DEFAULT_IPV4_POOL} if there is no IPv4 pool${ipv6 ? ` and ${DEFAULT_IPV6_POOL} if there is no IPv6 pool` : ''}`;
   const command = describePlan(plan);
   return (
     `Would register host ${options.name} in etcd (${endpoints}): IPv4 ${options.ip ?? 'none'}, IPv6 ${options.ip6 ?? 'none'}, ${pools}.\n` +
@@ -151,8 +156,7 @@ async function registerHost(ctx: CommandContext, options: NodeOptions): Promise<
   }
   await hosts.ensureGlobalConfig();
   await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
-  const pool = await hosts.ensureDefaultPool(noDefaultPools(ctx.env));
-  if (pool) ctx.io.err.write(`Created the default IPv4 pool ${pool}\n`);
+  for (const pool of await hosts.ensureDefaultPools({ noDefaultPools: noDefaultPools(ctx.env), ipv6: kernelHasIpv6(ctx) })) ctx.io.err.write(`${defaultPoolMessage(pool)}\n`);
   for (const path of FORWARDING_SYSCTLS) {
     const error = ctx.deps.host.writeFile(path, '1');
     if (error !== undefined && path.includes('ipv4')) throw new CommandError(`Could not enable IPv4 forwarding: ${error}`);
