@@ -106,6 +106,8 @@ interface NodeWorld extends FakeWorld {
   tools: string[];
 }
 
+const BIRD_TOOLS = ['/usr/sbin/bird', '/usr/sbin/birdc', '/usr/sbin/bird6', '/usr/sbin/birdc6'];
+
 /** A root host with every kernel module and tool, an etcd, and a Docker without containers. */
 function nodeWorld(): NodeWorld {
   const world = fakeWorld() as NodeWorld;
@@ -124,7 +126,7 @@ function nodeWorld(): NodeWorld {
   world.host = {
     ...base,
     readFile: (path) => world.fakeHost.files.get(path),
-    exists: (path) => path.startsWith('/sys/module/') || world.fakeHost.dirs.has(path),
+    exists: (path) => path.startsWith('/sys/module/') || BIRD_TOOLS.includes(path) || world.fakeHost.dirs.has(path) || world.fakeHost.files.has(path),
     writeFile: (path, text) => void world.fakeHost.files.set(path, text),
   };
   world.env = { HOSTNAME: 'host1', NO_DEFAULT_POOLS: 'true' };
