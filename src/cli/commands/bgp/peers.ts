@@ -5,7 +5,7 @@ import type { CommandContext } from '../../context';
 import { CommandError, UsageError } from '../../errors';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../../output';
 import type { ArgumentSpec, OptionSpec } from '../../spec';
-import { renderTable, sortRows } from '../../table';
+import { renderTable } from '../../table';
 
 /**
  * What `bgp peer …` (global peers) and `node bgp peer …` (this host's peers) share: the words,
@@ -60,17 +60,22 @@ export async function showPeers(
   const versions: IpVersion[] = flags.ipv4 ? [4] : flags.ipv6 ? [6] : [4, 6];
   const peers = await Promise.all(versions.map(async (version) => ({ version, peers: await list(version) })));
   if (isDataFormat(flags.output)) {
-    const documents = peers.flatMap(({ version, peers: found }) => sortRows(found.map((p) => [p.ip, p.asNum])).map(([ip, asNum]) => ({ ip, version, as_num: asNum })));
+    const documents = peers.flatMap(({ version, peers: found }) => sortedPeers(found).map((p) => ({ ip: p.ip, version, as_num: p.asNum })));
     ctx.io.out.write(renderData(flags.output, documents));
     return;
   }
   for (const { version, peers: found } of peers) {
     if (found.length === 0) ctx.io.out.write(`${empty(version)}\n\n`);
-    else ctx.io.out.write(renderTable([heading(version), 'AS Num'], sortRows(found.map((p) => [p.ip, p.asNum])), 'left'));
+    else ctx.io.out.write(renderTable([heading(version), 'AS Num'], sortedPeers(found).map((p) => [p.ip, p.asNum]), 'left'));
   }
+}
+
+/** By address, compared as v0.23's PrettyTable compared them: as text. */
+export function sortedPeers(peers: readonly Peer[]): Peer[] {
+  return [...peers].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
 }
 
 /** `<ip> as <as>`, one per line: a peers cell of `node show`. */
 export function peerLines(peers: readonly Peer[]): string {
-  return sortRows(peers.map((p) => [p.ip, p.asNum])).map(([ip, asNum]) => `${ip} as ${asNum}`).join('\n');
+  return sortedPeers(peers).map((p) => `${p.ip} as ${p.asNum}`).join('\n');
 }

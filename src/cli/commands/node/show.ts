@@ -2,8 +2,8 @@ import { BgpStore } from '../../../datastore/bgp';
 import { HostStore } from '../../../datastore/hosts';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../../output';
 import { command } from '../../spec';
-import { renderTable, sortRows } from '../../table';
-import { peerLines } from '../bgp/peers';
+import { renderTable } from '../../table';
+import { peerLines, sortedPeers } from '../bgp/peers';
 
 export default command<{ output: OutputFormat }>({
   path: ['node', 'show'],
@@ -28,8 +28,8 @@ export default command<{ output: OutputFormat }>({
         ipv6: n.ipv6,
         as_num: n.asNum ?? defaultAs,
         as_inherited: n.asNum === undefined,
-        peers_v4: sortRows(n.peersV4.map((p) => [p.ip, p.asNum])).map(([ip, asNum]) => ({ ip, as_num: asNum })),
-        peers_v6: sortRows(n.peersV6.map((p) => [p.ip, p.asNum])).map(([ip, asNum]) => ({ ip, as_num: asNum })),
+        peers_v4: sortedPeers(n.peersV4).map((p) => ({ ip: p.ip, as_num: p.asNum })),
+        peers_v6: sortedPeers(n.peersV6).map((p) => ({ ip: p.ip, as_num: p.asNum })),
         endpoints: n.endpoints,
       }));
       ctx.io.out.write(renderData(output, documents));
