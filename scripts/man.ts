@@ -12,6 +12,7 @@ const GROUPS: Record<string, string> = {
   profile: 'manage profiles: the tags and rules that a Docker network\'s policy is made of',
   endpoint: 'show workload endpoints and change the profiles they use',
   pool: 'manage the IP pools Calico IPAM assigns container addresses from',
+  bgp: "manage the cluster's BGP settings: global peers, the node-to-node mesh and the default AS",
   ipam: 'look at or release addresses assigned by Calico IPAM',
   node: 'start, stop, remove and list the Calico host agents',
 };
@@ -25,6 +26,10 @@ through the Docker Engine. Rules are printed in the words of rule add, so a prin
 pasted back. Every change is a compare-and-swap transaction in etcd.`,
   endpoint: 'An endpoint is a container interface that Calico polices; it uses its profiles in order.',
   pool: 'Pools are the address ranges Calico IPAM assigns from; the agent routes each pool locally.',
+  bgp: `calico-node runs BIRD on each host and peers it with every other host (the node-to-node
+mesh, unless it is turned off), with the global peers, and with the host's own peers (calicoctl
+node bgp peer). A host's AS is its own (calicoctl node --as) or the default AS. AS numbers are
+asplain (64512) or dotted (1.10, stored as 65546). Every setting is a key under /calico/bgp/v1/.`,
   ipam: 'Each assigned address is one key in etcd, created by a transaction.',
   node: `calicoctl node checks the host, registers it in etcd (its addresses, the Ready flag, the
 default pool unless NO_DEFAULT_POOLS=true), and starts calico-node as the container calico-node, as

@@ -50,3 +50,29 @@ export function maskPassword(text: string): string {
     .replace(/ETCD_PASSWORD="(?:[^"\\]|\\.)*"/g, 'ETCD_PASSWORD=<hidden>')
     .replace(/ETCD_PASSWORD=(?!<hidden>)\S+/g, 'ETCD_PASSWORD=<hidden>');
 }
+
+/**
+ * BIRD as calico-node runs it (src/agent/bgp/supervisor.ts): per IP family, the daemon, its
+ * control client and the control socket in STATE_DIR, which `calicoctl status` and `checksystem`
+ * use too.
+ */
+export const BIRD_FAMILIES = {
+  4: { binary: 'bird', client: 'birdc', socket: 'bird.ctl', config: 'bird.cfg' },
+  6: { binary: 'bird6', client: 'birdc6', socket: 'bird6.ctl', config: 'bird6.cfg' },
+} as const;
+
+/** The kinds of BGP peer, as the first word of a BIRD protocol's name, and how `calicoctl status` calls them. */
+export const PEER_KINDS = { Mesh: 'node-to-node mesh', Node: 'node specific', Global: 'global' } as const;
+export type PeerKind = keyof typeof PEER_KINDS;
+
+/** `Mesh_10_0_0_2`, `Global_fd00__1`: the BIRD protocol of one peer (BIRD names allow no dots or colons). */
+export function protocolName(kind: PeerKind, ip: string): string {
+  return `${kind}_${ip.split(ip.includes(':') ? ':' : '.').join('_')}`;
+}
+
+/** The peer a protocol name was made for by protocolName, or undefined for BIRD's other protocols (kernel, device, …). */
+export function parseProtocolName(name: string, version: 4 | 6): { kind: PeerKind; ip: string } | undefined {
+  const match = /^(Mesh|Node|Global)_([0-9A-Fa-f_]+)$/.exec(name);
+  if (!match) return undefined;
+  return { kind: match[1] as PeerKind, ip: (match[2] as string).split('_').join(version === 4 ? '.' : ':') };
+}

@@ -66,7 +66,8 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
 
   // Commands that write take --dry-run: the context then describes writes instead of making them.
   // `node` has a --dry-run of its own, and Commander gives it the flag also when it follows a node
-  // subcommand (`node remove --dry-run`), so the subcommand must look at its parent's too.
+  // subcommand (`node remove --dry-run`, `node bgp peer add … --dry-run`), so the subcommand must
+  // look at its ancestors' too.
   const owners = new Set<Command>();
   const writers = new Set<Command>();
   for (const [path, command] of byPath) {
@@ -78,8 +79,9 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
   }
   program.hook('preAction', (_root, action) => {
     if (owners.has(action)) return;
-    const fromParent = action.parent !== null && owners.has(action.parent) && action.parent.opts().dryRun === true;
-    if (action.opts().dryRun !== true && !fromParent) return;
+    let fromAncestor = false;
+    for (let up = action.parent; up !== null; up = up.parent) if (owners.has(up) && up.opts().dryRun === true) fromAncestor = true;
+    if (action.opts().dryRun !== true && !fromAncestor) return;
     if (!writers.has(action)) throw new UsageError(`'${action.parent?.name()} ${action.name()}' has no --dry-run: it would run for real.`);
     dryRun = true;
   });
@@ -90,7 +92,10 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
 }
 
 function defineAction(command: Command, spec: CommandSpec<unknown>, version: string, action: (options: Record<string, unknown>) => Promise<void> | void): void {
-  for (const arg of spec.args ?? []) command.addArgument(new Argument(arg.syntax, arg.description));
+  for (const arg of spec.args ?? []) {
+    const argument = new Argument(arg.syntax, arg.description);
+    command.addArgument(arg.choices ? argument.choices(arg.choices) : argument);
+  }
   for (const option of spec.options ?? []) command.addOption(toOption(option, version));
   command.action(async (...received: unknown[]) => {
     const self = received[received.length - 1] as Command;

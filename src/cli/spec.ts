@@ -20,6 +20,8 @@ export interface ArgumentSpec {
   /** The property of the parsed options that receives the argument. */
   readonly key: string;
   readonly description?: string;
+  /** The only words allowed here: the literal `as` of `bgp peer add <PEER_IP> as <AS_NUM>`, or `on`/`off`. */
+  readonly choices?: readonly string[];
 }
 
 interface Described {

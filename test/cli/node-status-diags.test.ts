@@ -3,7 +3,7 @@ import type { Environment } from '../../src/cli/context';
 import type { HostSystem, SpawnedProcess } from '../../src/cli/host-system';
 import type { ContainerRuntime, ContainerSpec, ContainerState } from '../../src/docker/containers';
 import { type FakeWorld, fakeWorld } from '../fakes/cli';
-import { seedEndpoint } from './helpers';
+import { runUnchanged, seedEndpoint } from './helpers';
 
 /**
  * `node`, `node stop`, `status` and `diags` in-process: the host's files and processes, Docker's
@@ -80,8 +80,10 @@ class FakeContainers implements ContainerRuntime {
   async inspect(name: string): Promise<ContainerState | undefined> {
     return this.containers.get(name);
   }
+  lastSpec: ContainerSpec | undefined;
   async run(spec: ContainerSpec): Promise<string> {
     this.calls.push(`run ${spec.name}`);
+    this.lastSpec = spec;
     const id = 'abcdef0123456789';
     this.containers.set(spec.name, { id, running: true, status: 'running', image: spec.image, startedAt: '2026-01-01T00:00:00Z', labels: spec.labels, log: `${STARTED_MESSAGE}\n` });
     return id;
@@ -106,6 +108,8 @@ interface NodeWorld extends FakeWorld {
   tools: string[];
 }
 
+const BIRD_TOOLS = ['/usr/sbin/bird', '/usr/sbin/birdc', '/usr/sbin/bird6', '/usr/sbin/birdc6'];
+
 /** A root host with every kernel module and tool, an etcd, and a Docker without containers. */
 function nodeWorld(): NodeWorld {
   const world = fakeWorld() as NodeWorld;
@@ -124,7 +128,7 @@ function nodeWorld(): NodeWorld {
   world.host = {
     ...base,
     readFile: (path) => world.fakeHost.files.get(path),
-    exists: (path) => path.startsWith('/sys/module/') || world.fakeHost.dirs.has(path),
+    exists: (path) => path.startsWith('/sys/module/') || BIRD_TOOLS.includes(path) || world.fakeHost.dirs.has(path) || world.fakeHost.files.has(path),
     writeFile: (path, text) => void world.fakeHost.files.set(path, text),
   };
   world.env = { HOSTNAME: 'host1', NO_DEFAULT_POOLS: 'true' };
@@ -215,6 +219,71 @@ describe('calicoctl node', () => {
   });
 });
 
+describe('calicoctl node --as and --backend', () => {
+  const AS_KEY = '/calico/bgp/v1/host/host1/as_num';
+
+  it('--as (dotted or asplain) is stored as the host\'s AS and passed to the agent with the backend', async () => {
+    const world = nodeWorld();
+    expect((await world.run(['node', '--runtime=process', '--as=1.5'])).code).toBe(0);
+    expect((await world.kv.get(AS_KEY))?.value).toBe('65541');
+    expect(world.fakeHost.spawned?.env).toMatchObject({ AS: '65541', CALICO_NETWORKING_BACKEND: 'bird' });
+  });
+
+  it('without --as the host\'s own AS is deleted: it inherits the default again', async () => {
+    const world = nodeWorld();
+    world.kv.seed(AS_KEY, '65000');
+    expect((await world.run(['node', '--runtime=process'])).code).toBe(0);
+    expect(await world.kv.get(AS_KEY)).toBeUndefined();
+    expect(world.fakeHost.spawned?.env).toMatchObject({ AS: '', CALICO_NETWORKING_BACKEND: 'bird' });
+  });
+
+  it('a bad --as, or --backend=gobgp: one line, exit 1, nothing written or started', async () => {
+    for (const [argv, message] of [
+      [['node', '--as=65536.0'], 'Invalid AS Number specified.'],
+      [['node', '--as', 'big'], 'Invalid AS Number specified.'],
+      [['node', '--backend=gobgp'], 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.'],
+      [['node', '--backend=gobgp', '--dry-run'], 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.'],
+    ] as const) {
+      const world = nodeWorld();
+      expect(await runUnchanged(world, [...argv])).toEqual({ code: 1, stdout: '', stderr: `${message}\n` });
+      expect(world.fakeContainers.calls).toEqual([]);
+      expect(world.fakeHost.spawned).toBeUndefined();
+    }
+    expect((await nodeWorld().run(['node', '--backend=quagga'])).code).toBe(2);
+  });
+
+  it('the container gets the backend, the AS and the Docker socket (DOCKER_HOST\'s when it is a unix socket)', async () => {
+    const world = nodeWorld();
+    expect((await world.run(['node', '--backend=none', '--as=64512'])).code).toBe(0);
+    expect(world.fakeContainers.lastSpec?.env).toEqual(expect.arrayContaining(['CALICO_NETWORKING_BACKEND=none', 'AS=64512']));
+    expect(world.fakeContainers.lastSpec?.binds).toContain('/var/run/docker.sock:/var/run/docker.sock');
+    const other = nodeWorld();
+    other.env = { ...other.env, DOCKER_HOST: 'unix:///srv/docker/engine.sock' };
+    const dry = await other.run(['node', '--dry-run']);
+    expect(dry.stdout).toContain('--volume=/srv/docker/engine.sock:/var/run/docker.sock');
+    expect(dry.stdout).toContain('AS inherited from the default');
+    expect(dry.stdout).toContain('--env=CALICO_NETWORKING_BACKEND=bird --env=AS=');
+  });
+
+  it('CALICO_NETWORKING=false without --backend means none, with a deprecation warning', async () => {
+    const world = nodeWorld();
+    world.env = { ...world.env, CALICO_NETWORKING: 'false' };
+    const result = await world.run(['node', '--runtime=process']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("WARNING: CALICO_NETWORKING will be deprecated: use '--backend' instead\n");
+    expect(world.fakeHost.spawned?.env).toMatchObject({ CALICO_NETWORKING_BACKEND: 'none' });
+  });
+
+  it('as a host process with backend bird, the host needs BIRD; with --backend=none it does not', async () => {
+    const world = nodeWorld();
+    world.host = { ...world.host, exists: (path) => path.startsWith('/sys/module/') || world.fakeHost.dirs.has(path) };
+    const result = await world.run(['node', '--runtime=process']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('FAIL BIRD (IPv4): bird and birdc not found in PATH');
+    expect((await world.run(['node', '--runtime=process', '--backend=none'])).code).toBe(0);
+  });
+});
+
 describe('calicoctl node stop', () => {
   it('stops a host-process agent with SIGTERM and removes its pid files', async () => {
     const world = nodeWorld();
@@ -259,6 +328,134 @@ describe('calicoctl status', () => {
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({ agent: { running: false }, etcd: { reachable: true }, dataplane: {} });
     expect(result.stderr).toBe('calico-node is not running: start it with calicoctl node.\n');
+  });
+});
+
+describe('calicoctl status: BGP', () => {
+  const PROTOCOLS = [
+    'BIRD 1.6.8 ready.',
+    'name     proto    table    state  since       info',
+    'static1  Static   master   up     00:01:02    ',
+    'kernel1  Kernel   master   up     00:01:02    ',
+    'device1  Device   master   up     00:01:02    ',
+    'direct1  Direct   master   up     00:01:02    ',
+    'Mesh_192_0_2_20 BGP      master   up     00:01:05    Established   ',
+    'Node_192_0_2_30 BGP      master   start  00:01:05    Active        Socket: Connection refused',
+    'Global_192_0_2_40 BGP      master   down   00:01:02    ',
+    '',
+  ].join('\n');
+  const PROTOCOLS6 = ['BIRD 1.6.8 ready.', 'name     proto    table    state  since       info', 'Mesh_fd00__20 BGP      master   up     00:01:05    Established', ''].join('\n');
+
+  const birdWorld = () => {
+    const world = nodeWorld();
+    world.kv.seed('/calico/v1/host/host1/bird_ip', '192.0.2.10');
+    world.fakeHost.files.set(`${STATE_DIR}/bird.ctl`, '');
+    world.runner = {
+      run: async (file, args) => {
+        world.tools.push([file, ...args].join(' '));
+        if (file === 'birdc') return PROTOCOLS;
+        if (file === 'birdc6') return PROTOCOLS6;
+        return `${file} output\n`;
+      },
+    };
+    return world;
+  };
+  it("prints v0.23's IPv4 table from birdc show protocols: peers by kind, BIRD's other protocols left out", async () => {
+    const world = birdWorld();
+    await world.run(['node', '--runtime=process']);
+    const result = await world.run(['status']);
+    expect(result.code).toBe(0);
+    expect(world.tools).toContain(`birdc -s ${STATE_DIR}/bird.ctl show protocols`);
+    expect(world.tools.filter((t) => t.startsWith('birdc6'))).toEqual([]);
+    const text = result.stdout.slice(result.stdout.indexOf('\nIPv4 BGP status'));
+    expect(text).toBe(
+      [
+        '',
+        'IPv4 BGP status',
+        'IP: 192.0.2.10    AS Number: 64511 (inherited)',
+        '+--------------+-------------------+-------+----------+------------------------------------------+',
+        '| Peer address |     Peer type     | State |  Since   |                   Info                   |',
+        '+--------------+-------------------+-------+----------+------------------------------------------+',
+        '|  192.0.2.20  | node-to-node mesh |   up  | 00:01:05 |               Established                |',
+        '|  192.0.2.30  |   node specific   | start | 00:01:05 | Active        Socket: Connection refused |',
+        '|  192.0.2.40  |       global      |  down | 00:01:02 |                                          |',
+        '+--------------+-------------------+-------+----------+------------------------------------------+',
+        '',
+        'IPv6 BGP status',
+        'No IPv6 address configured.',
+        '',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('the host\'s own AS, IPv6 from bird6.ctl with birdc6, and -o json with the same data', async () => {
+    const world = birdWorld();
+    world.kv.seed('/calico/bgp/v1/host/host1/ip_addr_v6', 'fd00::10');
+    world.kv.seed('/calico/bgp/v1/host/host1/as_num', '65010');
+    world.fakeHost.files.set(`${STATE_DIR}/bird6.ctl`, '');
+    const result = await world.run(['status', '-o', 'json']);
+    expect(world.tools).toContain(`birdc6 -s ${STATE_DIR}/bird6.ctl show protocols`);
+    expect(JSON.parse(result.stdout).bgp).toEqual({
+      backend: 'bird',
+      ipv4: {
+        ip: '192.0.2.10',
+        asNum: '65010',
+        asInherited: false,
+        peers: [
+          { address: '192.0.2.20', type: 'node-to-node mesh', state: 'up', since: '00:01:05', info: 'Established' },
+          { address: '192.0.2.30', type: 'node specific', state: 'start', since: '00:01:05', info: 'Active        Socket: Connection refused' },
+          { address: '192.0.2.40', type: 'global', state: 'down', since: '00:01:02', info: '' },
+        ],
+      },
+      ipv6: { ip: 'fd00::10', asNum: '65010', asInherited: false, peers: [{ address: 'fd00::20', type: 'node-to-node mesh', state: 'up', since: '00:01:05', info: 'Established' }] },
+    });
+    const text = (await world.run(['status'])).stdout;
+    expect(text).toContain('IP: fd00::10    AS Number: 65010\n');
+    expect(text).toContain('|   fd00::20   | node-to-node mesh |   up  | 00:01:05 | Established |');
+  });
+
+  it('BIRD not running (no socket), not installed, or backend none: one line, not a failure', async () => {
+    const noSocket = birdWorld();
+    noSocket.fakeHost.files.delete(`${STATE_DIR}/bird.ctl`);
+    await noSocket.run(['node', '--runtime=process']);
+    const a = await noSocket.run(['status']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toContain(`IP: 192.0.2.10    AS Number: 64511 (inherited)\nBIRD is not running (no ${STATE_DIR}/bird.ctl).\n\n`);
+
+    const missing = birdWorld();
+    missing.runner = { run: async (file) => { throw new Error(`spawn ${file} ENOENT`); } };
+    expect((await missing.run(['status'])).stdout).toContain("birdc is not installed: BIRD's sessions cannot be shown.\n");
+
+    const refused = birdWorld();
+    refused.runner = { run: async () => { throw new Error('birdc -s /var/run/calico/bird.ctl show protocols failed (exit 1): Unable to connect to server control socket'); } };
+    expect((await refused.run(['status'])).stdout).toContain(`Could not ask BIRD (birdc -s ${STATE_DIR}/bird.ctl): birdc -s /var/run/calico/bird.ctl show protocols failed (exit 1): Unable to connect to server control socket\n`);
+
+    const none = birdWorld();
+    const result = await none.run(['status', '--backend=none']);
+    expect(result.stdout).toContain('IP: 192.0.2.10    AS Number: 64511 (inherited)\nBIRD is not run on this host (backend none).\n\n');
+    expect(none.tools.filter((t) => t.startsWith('birdc'))).toEqual([]);
+  });
+
+  it('--backend=gobgp: one line, exit 1', async () => {
+    expect(await birdWorld().run(['status', '--backend=gobgp'])).toEqual({ code: 1, stdout: '', stderr: 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.\n' });
+  });
+});
+
+describe('calicoctl checksystem: BIRD', () => {
+  it('checks bird and birdc (FAIL when missing) and bird6 and birdc6 (WARN), unless --backend=none', async () => {
+    const world = nodeWorld();
+    const ok = await world.run(['checksystem']);
+    expect(ok.stdout).toContain('OK   BIRD (IPv4): bird and birdc installed\nOK   BIRD (IPv6): bird6 and birdc6 installed\n');
+    world.host = { ...world.host, exists: (path) => path.startsWith('/sys/module/') || path === '/usr/sbin/bird' };
+    const missing = await world.run(['checksystem']);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('FAIL BIRD (IPv4): birdc not found in PATH: install BIRD 1.6 (e.g. apt-get install bird), or use --backend=none\n');
+    expect(missing.stdout).toContain('WARN BIRD (IPv6): bird6 and birdc6 not found in PATH');
+    expect((await world.run(['checksystem', '--backend=none'])).stdout).not.toContain('BIRD');
+    world.env = { ...world.env, PATH: '/opt/bird/bin' };
+    world.host = { ...world.host, exists: (path) => path.startsWith('/sys/module/') || path.startsWith('/opt/bird/bin/') };
+    expect((await world.run(['checksystem'])).stdout).toContain('OK   BIRD (IPv4)');
   });
 });
 

@@ -524,35 +524,81 @@ describe('pool show', () => {
 });
 
 describe('node show', () => {
-  it('-o json and -o yaml: {hostname, ipv4, ipv6, endpoints}, sorted by hostname', async () => {
+  const withBgp = async () => {
     const world = await seeded();
+    world.kv.seed('/calico/bgp/v1/host/host2/as_num', '65002');
+    await mustRun(world, ['node', 'bgp', 'peer', 'add', '192.0.2.99', 'as', '65100']);
+    await mustRun(world, ['node', 'bgp', 'peer', 'add', '192.0.2.9', 'as', '1.5']);
+    await mustRun(world, ['node', 'bgp', 'peer', 'add', 'fd00::99', 'as', '65100']);
+    return world;
+  };
+
+  it('-o json and -o yaml: {hostname, ipv4, ipv6, as_num, as_inherited, peers_v4, peers_v6, endpoints}, sorted by hostname', async () => {
+    const world = await withBgp();
     const docs = [
-      { hostname: 'host1', ipv4: '192.0.2.10', ipv6: '', endpoints: 1 },
-      { hostname: 'host2', ipv4: '192.0.2.20', ipv6: 'fd00::20', endpoints: 1 },
+      {
+        hostname: 'host1',
+        ipv4: '192.0.2.10',
+        ipv6: '',
+        as_num: '64511',
+        as_inherited: true,
+        peers_v4: [{ ip: '192.0.2.9', as_num: '65541' }, { ip: '192.0.2.99', as_num: '65100' }],
+        peers_v6: [{ ip: 'fd00::99', as_num: '65100' }],
+        endpoints: 1,
+      },
+      { hostname: 'host2', ipv4: '192.0.2.20', ipv6: 'fd00::20', as_num: '65002', as_inherited: false, peers_v4: [], peers_v6: [], endpoints: 1 },
     ];
     const json = await show(world, ['node', 'show', '-o', 'json']);
     expect(json).toBe(jsonText(docs));
     expectClean(json);
     const yaml = await show(world, ['node', 'show', '-o', 'yaml']);
     expect(yaml).toBe(
-      ['- hostname: host1', '  ipv4: 192.0.2.10', '  ipv6: ""', '  endpoints: 1', '- hostname: host2', '  ipv4: 192.0.2.20', '  ipv6: fd00::20', '  endpoints: 1', ''].join('\n'),
+      [
+        '- hostname: host1',
+        '  ipv4: 192.0.2.10',
+        '  ipv6: ""',
+        '  as_num: "64511"',
+        '  as_inherited: true',
+        '  peers_v4:',
+        '    - ip: 192.0.2.9',
+        '      as_num: "65541"',
+        '    - ip: 192.0.2.99',
+        '      as_num: "65100"',
+        '  peers_v6:',
+        '    - ip: fd00::99',
+        '      as_num: "65100"',
+        '  endpoints: 1',
+        '- hostname: host2',
+        '  ipv4: 192.0.2.20',
+        '  ipv6: fd00::20',
+        '  as_num: "65002"',
+        '  as_inherited: false',
+        '  peers_v4: []',
+        '  peers_v6: []',
+        '  endpoints: 1',
+        '',
+      ].join('\n'),
     );
     expectClean(yaml);
   });
 
-  it('-o table is the table without -o', async () => {
-    const world = await seeded();
+  it("-o table is v0.23's table: the host's own AS or the default (inherited), its peers one per line; -o wide adds the endpoints", async () => {
+    const world = await withBgp();
     const table = [
-      '+----------+------------+----------+-----------+',
-      '| Hostname |    IPv4    |   IPv6   | Endpoints |',
-      '+----------+------------+----------+-----------+',
-      '|  host1   | 192.0.2.10 |          |     1     |',
-      '|  host2   | 192.0.2.20 | fd00::20 |     1     |',
-      '+----------+------------+----------+-----------+',
+      '+----------+------------+-----------+-------------------+---------------------+-------------------+',
+      '| Hostname | Bird IPv4  | Bird IPv6 |       AS Num      |     BGP Peers v4    |    BGP Peers v6   |',
+      '+----------+------------+-----------+-------------------+---------------------+-------------------+',
+      '|  host1   | 192.0.2.10 |           | 64511 (inherited) |  192.0.2.9 as 65541 | fd00::99 as 65100 |',
+      '|          |            |           |                   | 192.0.2.99 as 65100 |                   |',
+      '|  host2   | 192.0.2.20 |  fd00::20 |       65002       |                     |                   |',
+      '+----------+------------+-----------+-------------------+---------------------+-------------------+',
+      '',
       '',
     ].join('\n');
     expect(await show(world, ['node', 'show'])).toBe(table);
     expect(await show(world, ['node', 'show', '-o', 'table'])).toBe(table);
+    const wide = await show(world, ['node', 'show', '-o', 'wide']);
+    expect(wide.split('\n')[1]).toBe('| Hostname | Bird IPv4  | Bird IPv6 |       AS Num      |     BGP Peers v4    |    BGP Peers v6   | Endpoints |');
   });
 });
 
@@ -569,6 +615,11 @@ describe('status', () => {
         etcd: { reachable: true, endpoints: ['http://127.0.0.1:2379'], version: '3.4.0-memory' },
         host: { name: 'host1', endpoints: 1, profiles: 3 },
         dataplane: {},
+        bgp: {
+          backend: 'bird',
+          ipv4: { ip: '192.0.2.10', asNum: '64511', asInherited: true, bird: 'BIRD is not running (no /var/run/calico/bird.ctl).' },
+          ipv6: {},
+        },
       }),
       stderr: NOT_RUNNING,
     });
@@ -601,6 +652,14 @@ describe('status', () => {
         '    at: 2024-01-02T03:04:05.000Z',
         '    ok: true',
         '    durationMs: 12',
+        'bgp:',
+        '  backend: bird',
+        '  ipv4:',
+        '    ip: 192.0.2.10',
+        '    asNum: "64511"',
+        '    asInherited: true',
+        '    bird: BIRD is not running (no /var/run/calico/bird.ctl).',
+        '  ipv6: {}',
         '',
       ].join('\n'),
       stderr: NOT_RUNNING,
@@ -623,7 +682,10 @@ describe('status', () => {
 
   it('-o table is the text without -o', async () => {
     const world = await seeded();
-    const text = 'calico-node is not running.\netcd: reachable at http://127.0.0.1:2379 (etcd 3.4.0-memory).\nHost host1: 1 endpoint; 3 profiles in etcd.\nDataplane: not applied yet.\n';
+    const text =
+      'calico-node is not running.\netcd: reachable at http://127.0.0.1:2379 (etcd 3.4.0-memory).\nHost host1: 1 endpoint; 3 profiles in etcd.\nDataplane: not applied yet.\n' +
+      '\nIPv4 BGP status\nIP: 192.0.2.10    AS Number: 64511 (inherited)\nBIRD is not running (no /var/run/calico/bird.ctl).\n\n' +
+      'IPv6 BGP status\nNo IPv6 address configured.\n\n';
     expect(await world.run(['status'])).toEqual({ code: 1, stdout: text, stderr: NOT_RUNNING });
     expect(await world.run(['status', '-o', 'table'])).toEqual({ code: 1, stdout: text, stderr: NOT_RUNNING });
   });

@@ -99,7 +99,7 @@ describe('bash completion', () => {
   });
 
   it('completes the top-level commands (not the hidden __complete)', async () => {
-    expect(await complete('calicoctl ')).toEqual(['profile', 'endpoint', 'pool', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'completion']);
+    expect(await complete('calicoctl ')).toEqual(['profile', 'endpoint', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'completion']);
     expect(await complete('calicoctl p')).toEqual(['profile', 'pool']);
     expect(await complete('calicoctl st')).toEqual(['status']);
     expect(await complete('calicoctl __')).toEqual([]);
@@ -180,7 +180,7 @@ describe('bash completion', () => {
   });
 
   it('works when driven by COMP_WORDS and COMP_CWORD alone', async () => {
-    expect(await complete('calicoctl ', defaultEnv(), true)).toEqual(['profile', 'endpoint', 'pool', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'completion']);
+    expect(await complete('calicoctl ', defaultEnv(), true)).toEqual(['profile', 'endpoint', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'completion']);
     expect(await complete('calicoctl profile web rule add inbound al', defaultEnv(), true)).toEqual(['allow']);
     expect(await complete('calicoctl pool show --i', defaultEnv(), true)).toEqual(['--ipv4', '--ipv6']);
     expect((await complete('calicoctl profile we', defaultEnv(), true)).sort()).toEqual(['web', 'webapp']);
@@ -196,7 +196,12 @@ describe('bash completion', () => {
     expect(await complete('calicoctl pool ')).toEqual(['add', 'remove', 'range', 'show']);
     expect(await complete('calicoctl pool range ')).toEqual(['add']);
     expect(await complete('calicoctl ipam ')).toEqual(['info', 'release']);
-    expect(await complete('calicoctl node ')).toEqual(['stop', 'remove', 'show']);
+    expect(await complete('calicoctl node ')).toEqual(['stop', 'remove', 'show', 'bgp']);
+    expect(await complete('calicoctl node bgp peer ')).toEqual(['add', 'remove', 'show']);
+    expect(await complete('calicoctl bgp ')).toEqual(['peer', 'node-mesh', 'default-node-as']);
+    expect(await complete('calicoctl bgp peer ')).toEqual(['add', 'remove', 'show']);
+    expect(await complete('calicoctl bgp node-mesh ')).toEqual(['on', 'off']);
+    expect(await complete('calicoctl bgp peer show --ipv')).toEqual(['--ipv4', '--ipv6']);
     expect(await complete('calicoctl endpoint ')).toEqual(['show', 'profile']);
   });
 
@@ -273,7 +278,7 @@ describe.each([
   ['zsh', zshComplete],
 ])('%s completion, driven in a real %s', (_shell, completeIn) => {
   it('completes the top-level commands and their prefixes', async () => {
-    expect(await completeIn('calicoctl ')).toEqual(['profile', 'endpoint', 'pool', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'completion']);
+    expect(await completeIn('calicoctl ')).toEqual(['profile', 'endpoint', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'completion']);
     expect(await completeIn('calicoctl p')).toEqual(['profile', 'pool']);
   });
 

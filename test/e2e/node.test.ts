@@ -114,6 +114,9 @@ describe('calicoctl node --runtime=docker', () => {
     expect(inspect.HostConfig.CapAdd.sort()).toEqual(['NET_ADMIN', 'NET_RAW']);
     expect(inspect.HostConfig.NetworkMode).toBe('host');
     expect(inspect.HostConfig.RestartPolicy.Name).toBe('always');
+    // The plugin inside asks the engine whether it has a cluster store (scope global or local).
+    expect(inspect.HostConfig.Binds).toContain('/var/run/docker.sock:/var/run/docker.sock');
+    expect(inspect.Config.Env).toEqual(expect.arrayContaining(['CALICO_NETWORKING_BACKEND=bird', 'AS=']));
 
     const again = await run('node', '--no-pull', `--log-dir=${logDir}`, `--ip=${HOST_IP}`);
     expect(again).toMatchObject({ code: 0, stdout: expect.stringContaining('already running') });
@@ -127,6 +130,7 @@ describe('calicoctl node --runtime=docker', () => {
     const status = await run('status');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/^calico-node is running as a container/);
+    expect(status.stdout).toContain(`\nIPv4 BGP status\nIP: ${HOST_IP}    AS Number: 64511 (inherited)\n`);
     expect(status.stdout).toMatch(/Dataplane: last applied at .* \(ok, \d+(\.\d)? ms\)\./);
 
     await tutorial();
@@ -250,13 +254,13 @@ describe('calicoctl node: --dry-run and validation', () => {
       code: 0,
       stderr: '',
       stdout:
-        `Would register host host1 in etcd (http://127.0.0.1:2379): IPv4 ${HOST_IP}, IPv6 none, the default pool 192.168.0.0/16 if there is no IPv4 pool${fs.existsSync('/proc/sys/net/ipv6') ? ' and fd80:24e2:f998:72d6::/64 if there is no IPv6 pool' : ''}.\n` +
+        `Would register host host1 in etcd (http://127.0.0.1:2379): IPv4 ${HOST_IP}, IPv6 none, AS inherited from the default, the default pool 192.168.0.0/16 if there is no IPv4 pool${fs.existsSync('/proc/sys/net/ipv6') ? ' and fd80:24e2:f998:72d6::/64 if there is no IPv6 pool' : ''}.\n` +
         'Would enable IPv4 and IPv6 forwarding.\n' +
         'Would run:\n' +
         `docker run --detach --name=calico-node --restart=always --net=host --cap-add=NET_ADMIN --cap-add=NET_RAW --security-opt=systempaths=unconfined ` +
         `--label=org.projectcalico.calicoctl.settings=${/settings=([0-9a-f]{16})/.exec(result.stdout)?.[1]} ` +
-        `--env=HOSTNAME=host1 --env=IP=${HOST_IP} --env=IP6= --env=NO_DEFAULT_POOLS= --env=ETCD_ENDPOINTS=http://127.0.0.1:2379 --env=ETCD_TIMEOUT=5000ms ` +
-        `--volume=/var/log/calico:/var/log/calico --volume=/var/run/calico:/var/run/calico --volume=/run/docker/plugins:/run/docker/plugins` +
+        `--env=HOSTNAME=host1 --env=IP=${HOST_IP} --env=IP6= --env=CALICO_NETWORKING_BACKEND=bird --env=AS= --env=NO_DEFAULT_POOLS= --env=ETCD_ENDPOINTS=http://127.0.0.1:2379 --env=ETCD_TIMEOUT=5000ms ` +
+        `--volume=/var/log/calico:/var/log/calico --volume=/var/run/calico:/var/run/calico --volume=/run/docker/plugins:/run/docker/plugins --volume=/var/run/docker.sock:/var/run/docker.sock` +
         `${fs.existsSync('/lib/modules') ? ' --volume=/lib/modules:/lib/modules:ro' : ''} ${IMAGE} --log-dir /var/log/calico --hostname host1\n`,
     });
     const again = await calicoctl(['node', '--dry-run', `--ip=${HOST_IP}`, '--name=host1', '--log-dir=/var/log/calico'], { ETCD_ENDPOINTS: 'http://127.0.0.1:2379', NO_DEFAULT_POOLS: '' });
@@ -271,9 +275,23 @@ describe('calicoctl node: --dry-run and validation', () => {
     [['--ip6=10.0.0.1'], 'Invalid IPv6 address specified with --ip6 argument.'],
     [['--log-dir=relative'], "--log-dir must be an absolute path, not 'relative'."],
     [['--name=bad/name'], "Invalid --name 'bad/name': use letters, digits, dots, dashes and underscores."],
+    [['--as=4294967296'], 'Invalid AS Number specified.'],
+    [['--as=1.2.3'], 'Invalid AS Number specified.'],
+    [['--backend=gobgp'], 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.'],
   ])('refuses %j with one line and exit 1', async (args, message) => {
     const result = await run('node', '--dry-run', ...(args[0]?.startsWith('--ip=') ? [] : [`--ip=${HOST_IP}`]), ...args);
     expect(result).toEqual({ code: 1, stdout: '', stderr: `${message}\n` });
+  });
+
+  it('--backend=gobgp writes nothing and starts nothing, also without --dry-run', async () => {
+    const before = await etcdctl(etcd, 'get', '--prefix', '/calico');
+    expect(await run('node', `--ip=${HOST_IP}`, '--backend=gobgp', '--as=64512')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.\n',
+    });
+    expect(await etcdctl(etcd, 'get', '--prefix', '/calico')).toBe(before);
+    expect(await nodeContainerRunning()).toBe(false);
   });
 
   it.each([

@@ -1,3 +1,5 @@
+import { protocolName } from '../contract';
+
 /**
  * The BIRD 1.6 configuration for one node, rendered from the BGP part of the data model. Pure: the
  * same model always gives the same text, byte for byte, so the agent can skip a reload when
@@ -52,10 +54,8 @@ export interface BgpModel {
 const isV6 = (address: string): boolean => address.includes(':');
 const ofFamily = (family: Family) => (address: string) => isV6(address) === (family === 6);
 
-/** `Mesh_10_0_0_2`, `Global_fd00__1`: BIRD protocol names, which `calicoctl status` reads back. */
-export function protocolName(kind: 'Mesh' | 'Global' | 'Node', ip: string): string {
-  return `${kind}_${ip.split(isV6(ip) ? ':' : '.').join('_')}`;
-}
+// `Mesh_10_0_0_2`-style names, which `calicoctl status` reads back, are made in the contract with the CLI.
+export { protocolName };
 
 /** The text of bird.cfg (family 4) or bird6.cfg (family 6). */
 export function renderBirdConfig(model: BgpModel, family: Family): string {

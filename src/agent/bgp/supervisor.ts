@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BIRD_FAMILIES } from '../contract';
 import type { Logger } from '../log';
 
 /** What the supervisor needs from the host, so that tests can run it without BIRD. */
@@ -140,7 +141,10 @@ export const systemBirdHost: BirdHost = {
   },
 };
 
-export const BIRD_DAEMONS = (stateDir: string, configDir: string): Record<4 | 6, BirdDaemon> => ({
-  4: { binary: 'bird', client: 'birdc', configFile: `${configDir}/bird.cfg`, controlSocket: `${stateDir}/bird.ctl` },
-  6: { binary: 'bird6', client: 'birdc6', configFile: `${configDir}/bird6.cfg`, controlSocket: `${stateDir}/bird6.ctl` },
-});
+export const BIRD_DAEMONS = (stateDir: string, configDir: string): Record<4 | 6, BirdDaemon> => {
+  const daemon = (family: 4 | 6): BirdDaemon => {
+    const { binary, client, config, socket } = BIRD_FAMILIES[family];
+    return { binary, client, configFile: `${configDir}/${config}`, controlSocket: `${stateDir}/${socket}` };
+  };
+  return { 4: daemon(4), 6: daemon(6) };
+};

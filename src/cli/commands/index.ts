@@ -1,4 +1,5 @@
 import type { AnySpec } from '../spec';
+import { BGP } from './bgp';
 import checksystem from './checksystem';
 import completion from './completion';
 import diags from './diags';
@@ -11,4 +12,4 @@ import status from './status';
 import version from './version';
 
 /** Every command and group, in the order --help lists them; a group comes before its commands. */
-export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...POOL, ...IPAM, ...NODE, status, checksystem, diags, version, completion];
+export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...POOL, ...BGP, ...IPAM, ...NODE, status, checksystem, diags, version, completion];

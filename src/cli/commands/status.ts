@@ -4,16 +4,18 @@ import type { CommandContext } from '../context';
 import { CommandError } from '../errors';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../output';
 import { command } from '../spec';
-import { readAgentStatus, runningAgent, thisHostname } from './node/agent';
+import { type BgpStatus, collectBgpStatus, describeBgpStatus } from './bgp-status';
+import { BACKEND_OPTION, networkingBackend, readAgentStatus, runningAgent, thisHostname } from './node/agent';
+import type { Backend } from './node/plan';
 
 /** `calicoctl status`: is the agent running, can etcd be reached, and did the last dataplane apply work. */
-export default command<{ output: OutputFormat }>({
+export default command<{ backend?: 'bird' | 'gobgp' | 'none'; output: OutputFormat }>({
   path: ['status'],
-  summary: 'Show whether the Calico agent runs on this host, and how it is doing (exit 1 when it is not running)',
-  options: [OUTPUT_OPTION],
+  summary: "Show whether the Calico agent runs on this host, how it is doing, and BIRD's BGP sessions (exit 1 when it is not running)",
+  options: [BACKEND_OPTION, OUTPUT_OPTION],
   writes: false,
   async run(options, ctx) {
-    const report = await collectStatus(ctx);
+    const report = await collectStatus(ctx, networkingBackend(ctx, options.backend));
     if (isDataFormat(options.output)) ctx.io.out.write(renderData(options.output, report));
     else ctx.io.out.write(describeStatus(report, palette(ctx.options.color)));
     if (!report.agent.running) throw new CommandError('calico-node is not running: start it with calicoctl node.');
@@ -27,19 +29,23 @@ export interface StatusReport {
   readonly etcd: { reachable: boolean; endpoints: string[]; version?: string; error?: string };
   readonly host: { name: string; endpoints?: number; profiles?: number };
   readonly dataplane: { lastApply?: AgentStatus['lastApply'] };
+  /** This host's BGP address and AS per IP family and BIRD's sessions; absent when etcd could not be read. */
+  readonly bgp?: BgpStatus;
 }
 
-async function collectStatus(ctx: CommandContext): Promise<StatusReport> {
+async function collectStatus(ctx: CommandContext, backend: Backend): Promise<StatusReport> {
   const agent = await runningAgent(ctx);
   const hostname = thisHostname(ctx);
   const endpoints = ctx.settings().endpoints;
   let etcd: StatusReport['etcd'];
   let host: StatusReport['host'] = { name: hostname };
+  let bgp: BgpStatus | undefined;
   try {
     const version = await ctx.kv().serverVersion();
     etcd = { reachable: true, endpoints: [...endpoints], version };
-    const [local, profiles] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list()]);
+    const [local, profiles, routing] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list(), collectBgpStatus(ctx, hostname, backend)]);
     host = { name: hostname, endpoints: local.length, profiles: profiles.length };
+    bgp = routing;
   } catch (error) {
     etcd = { reachable: false, endpoints: [...endpoints], error: (error as Error).message };
   }
@@ -49,6 +55,7 @@ async function collectStatus(ctx: CommandContext): Promise<StatusReport> {
     etcd,
     host,
     dataplane: lastApply ? { lastApply } : {},
+    ...(bgp && { bgp }),
   };
 }
 
@@ -68,5 +75,5 @@ function describeStatus(report: StatusReport, colors: Palette): string {
   if (!last) lines.push('Dataplane: not applied yet.');
   else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
   else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
-  return lines.map((line) => `${line}\n`).join('');
+  return lines.map((line) => `${line}\n`).join('') + (report.bgp ? describeBgpStatus(report.bgp) : '');
 }

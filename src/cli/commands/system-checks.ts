@@ -1,3 +1,4 @@
+import { BIRD_FAMILIES } from '../../agent/contract';
 import { type Palette, palette } from '../color';
 import type { CommandContext } from '../context';
 
@@ -16,7 +17,7 @@ const MODULES = ['ip_set', 'xt_set', 'nf_conntrack', 'ip6_tables'];
  * runs, Docker and etcd, and IP forwarding. A WARN is something that could not be told for sure
  * (e.g. a kernel without /lib/modules); only FAILs stop `calicoctl node`.
  */
-export async function runSystemChecks(ctx: CommandContext, options: { docker: boolean; forwarding: boolean }): Promise<CheckResult[]> {
+export async function runSystemChecks(ctx: CommandContext, options: { docker: boolean; forwarding: boolean; bird: boolean }): Promise<CheckResult[]> {
   const { host, runner } = ctx.deps;
   const results: CheckResult[] = [];
   const add = (status: CheckStatus, name: string, detail: string) => results.push({ status, name, detail });
@@ -51,6 +52,17 @@ export async function runSystemChecks(ctx: CommandContext, options: { docker: bo
     }
   }
 
+  if (options.bird) {
+    // calico-node runs the daemon and reloads it with its client (src/agent/bgp/supervisor.ts);
+    // IPv6 needs the second pair only on hosts with an IPv6 address, so its absence is a warning.
+    for (const [version, severity] of [[4, 'FAIL'], [6, 'WARN']] as const) {
+      const { binary, client } = BIRD_FAMILIES[version];
+      const missing = [binary, client].filter((name) => onPath(ctx, name) === undefined);
+      if (missing.length === 0) add('OK', `BIRD (IPv${version})`, `${binary} and ${client} installed`);
+      else add(severity, `BIRD (IPv${version})`, `${missing.join(' and ')} not found in PATH: install BIRD 1.6 (e.g. apt-get install bird), or use --backend=none`);
+    }
+  }
+
   if (options.docker) {
     try {
       const { version, apiVersion } = await ctx.dockerEngine().version();
@@ -75,6 +87,14 @@ export async function runSystemChecks(ctx: CommandContext, options: { docker: bo
 export function formatChecks(results: readonly CheckResult[], colors: Palette = palette(false)): string {
   const paint = { OK: colors.green, WARN: colors.yellow, FAIL: colors.red };
   return results.map((r) => `${paint[r.status](r.status.padEnd(4))} ${r.name}: ${r.detail}\n`).join('');
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Where `name` is in PATH, looked up without running it (BIRD's tools have no --version to ask). */
+function onPath(ctx: CommandContext, name: string): string | undefined {
+  const dirs = (ctx.env.PATH || DEFAULT_PATH).split(':').filter(Boolean);
+  return dirs.map((dir) => `${dir}/${name}`).find((file) => ctx.deps.host.exists(file));
 }
 
 function firstLine(text: string): string {

@@ -1,12 +1,31 @@
 import { type AgentStatus, PID_FILE, PROCESS_FILE, STATE_DIR, STATUS_FILE } from '../../../agent/contract';
 import type { CommandContext } from '../../context';
-import { CONTAINER_NAME, SETTINGS_LABEL } from './plan';
+import { CommandError } from '../../errors';
+import type { OptionSpec } from '../../spec';
+import { type Backend, CONTAINER_NAME, SETTINGS_LABEL } from './plan';
 
 /** Finding this host's agent, whichever runtime started it: for node, status and version. */
 
 /** This host's name in etcd: $HOSTNAME (environment or config file), else the system's. */
 export function thisHostname(ctx: CommandContext): string {
   return ctx.env.HOSTNAME || ctx.deps.host.hostname();
+}
+
+/** `node --backend` and `status --backend`: v0.23's three words; gobgp is refused with a reason, not as a usage error. */
+export const BACKEND_OPTION: OptionSpec = {
+  flags: '--backend <BACKEND>',
+  description: 'how routes reach the other hosts: bird (BGP) or none (policy only); gobgp is not available (default: bird, or none when CALICO_NETWORKING=false)',
+  choices: ['bird', 'gobgp', 'none'],
+};
+
+/** --backend, else the deprecated CALICO_NETWORKING (false: none, anything else: bird), else bird. */
+export function networkingBackend(ctx: CommandContext, given: 'bird' | 'gobgp' | 'none' | undefined): Backend {
+  if (given === 'gobgp') throw new CommandError('The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.');
+  if (given !== undefined) return given;
+  const legacy = ctx.env.CALICO_NETWORKING;
+  if (legacy === undefined || legacy === '') return 'bird';
+  ctx.io.err.write("WARNING: CALICO_NETWORKING will be deprecated: use '--backend' instead\n");
+  return legacy.toLowerCase() === 'false' ? 'none' : 'bird';
 }
 
 export interface RunningAgent {

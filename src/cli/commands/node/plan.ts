@@ -3,11 +3,16 @@ import type { EtcdSettings } from '../../../datastore/config';
 import type { ContainerSpec } from '../../../docker/containers';
 
 export type Runtime = 'docker' | 'process' | 'none';
+/** What routes between hosts: BIRD, or nothing (policy only). v0.23's gobgp is refused in start.ts. */
+export type Backend = 'bird' | 'none';
 
 export interface NodeOptions {
   readonly name: string;
   readonly ip?: string;
   readonly ip6?: string;
+  /** This host's own AS (asplain); undefined: it inherits the cluster's default. */
+  readonly asNum?: string;
+  readonly backend: Backend;
   readonly image: string;
   readonly runtime: Runtime;
   readonly logDir: string;
@@ -73,6 +78,8 @@ export function planStart(
     ['HOSTNAME', options.name],
     ['IP', options.ip ?? ''],
     ['IP6', options.ip6 ?? ''],
+    ['CALICO_NETWORKING_BACKEND', options.backend],
+    ['AS', options.asNum ?? ''],
     ['NO_DEFAULT_POOLS', env.NO_DEFAULT_POOLS ?? ''],
     ...etcd.env,
   ];
@@ -88,6 +95,9 @@ export function planStart(
     `${options.logDir}:/var/log/calico`,
     `${STATE_DIR}:${STATE_DIR}`,
     '/run/docker/plugins:/run/docker/plugins',
+    // The plugin asks the engine (`docker info`) whether it has a cluster store, to answer scope
+    // global or local (src/agent/plugin/scope.ts); the agent looks for it at Docker's default path.
+    `${dockerSocket(env)}:${DEFAULT_DOCKER_SOCKET}`,
     ...(host.modulesDirExists ? ['/lib/modules:/lib/modules:ro'] : []),
     ...etcd.binds,
   ];
@@ -103,6 +113,15 @@ export function planStart(
     securityOpt: ['systempaths=unconfined'],
   };
   return { runtime: 'docker', spec: { ...spec, labels: { [SETTINGS_LABEL]: settingsHash(spec) } } };
+}
+
+const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+/** The engine's socket on this host: DOCKER_HOST's path when it is a unix socket, else Docker's default. */
+function dockerSocket(env: Readonly<Record<string, string | undefined>>): string {
+  const match = /^unix:\/\/(\/?.+)$/.exec(env.DOCKER_HOST ?? '');
+  // `unix://var/run/docker.sock` (the original's spelling) names the same path as `unix:///var/run/…`.
+  return match ? `/${(match[1] as string).replace(/^\/+/, '')}` : DEFAULT_DOCKER_SOCKET;
 }
 
 /** A fingerprint of everything that shapes the running agent. */

@@ -1,4 +1,5 @@
 import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, PID_FILE } from '../../../agent/contract';
+import { BgpStore } from '../../../datastore/bgp';
 import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL } from '../../../datastore/pools';
 import { HostStore } from '../../../datastore/hosts';
 import { detectAddress } from '../../../host/facts';
@@ -6,8 +7,9 @@ import { parseIp } from '../../../policy/cidr';
 import type { CommandContext } from '../../context';
 import { CommandError } from '../../errors';
 import { command } from '../../spec';
+import { asNumber } from '../bgp/peers';
 import { formatChecks, runSystemChecks } from '../system-checks';
-import { runningAgent, thisHostname } from './agent';
+import { BACKEND_OPTION, networkingBackend, runningAgent, thisHostname } from './agent';
 import { agentLauncher, type LaunchedAgent, type Launcher } from './launcher';
 import { describePlan, type NodeOptions, planStart, type Runtime, SETTINGS_LABEL, settingsHash, type StartPlan } from './plan';
 
@@ -22,6 +24,8 @@ export default command<RawNodeOptions>({
   options: [
     { flags: '--ip <IP>', description: "this host's IPv4 address (default: autodetected)" },
     { flags: '--ip6 <IP6>', description: "this host's IPv6 address" },
+    { flags: '--as <AS_NUM>', description: "this host's own AS number, asplain or dotted (default: the cluster's, see calicoctl bgp default-node-as)" },
+    BACKEND_OPTION,
     { flags: '--name <HOSTNAME>', description: "this host's name in etcd (default: $HOSTNAME, else the system hostname)" },
     { flags: '--node-image <IMAGE>', description: 'the agent image (build it offline with scripts/build-node-image)', default: defaultNodeImage },
     { flags: '--runtime <RUNTIME>', description: 'how to run the agent', choices: ['docker', 'process', 'none'], default: 'docker' },
@@ -37,6 +41,8 @@ Examples:
   calicoctl node                          # the agent as the container calico-node
   calicoctl node --runtime=process        # the agent as a host process (pid in ${PID_FILE})
   calicoctl node --ip=192.0.2.2 --dry-run # what would be run
+  calicoctl node --as=64512               # this host in its own AS
+  calicoctl node --backend=none           # policy only, no BGP
   calicoctl node stop`,
   run: (raw, ctx) => startNode(ctx, raw),
 });
@@ -44,6 +50,8 @@ Examples:
 interface RawNodeOptions {
   ip?: string;
   ip6?: string;
+  as?: string;
+  backend?: 'bird' | 'gobgp' | 'none';
   name?: string;
   nodeImage: string;
   runtime: Runtime;
@@ -60,6 +68,8 @@ export function validateNodeOptions(ctx: CommandContext, raw: RawNodeOptions): N
   const ip = raw.ip !== undefined ? ownAddress(raw.ip, 4, local) : detectAddress(host, 4);
   if (ip === undefined) throw new CommandError('No IPv4 address found on this host: give one with --ip.');
   const ip6 = raw.ip6 !== undefined ? ownAddress(raw.ip6, 6, local) : undefined;
+  const asNum = raw.as !== undefined ? asNumber(raw.as) : undefined;
+  const backend = networkingBackend(ctx, raw.backend);
   const name = raw.name ?? thisHostname(ctx);
   if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})$/.test(name)) throw new CommandError(`Invalid --name '${name}': use letters, digits, dots, dashes and underscores.`);
   if (!raw.logDir.startsWith('/')) throw new CommandError(`--log-dir must be an absolute path, not '${raw.logDir}'.`);
@@ -67,6 +77,8 @@ export function validateNodeOptions(ctx: CommandContext, raw: RawNodeOptions): N
     name,
     ip,
     ...(ip6 !== undefined && { ip6 }),
+    ...(asNum !== undefined && { asNum }),
+    backend,
     image: raw.nodeImage,
     runtime: raw.runtime,
     logDir: raw.logDir,
@@ -97,7 +109,8 @@ async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Lau
   }
   if (!ctx.deps.host.isRoot()) throw new CommandError('This command must be run as root.');
 
-  const checks = await runSystemChecks(ctx, { docker: options.runtime === 'docker', forwarding: false });
+  // BIRD runs inside the calico-node container; as a host process, it is the host's own.
+  const checks = await runSystemChecks(ctx, { docker: options.runtime === 'docker', forwarding: false, bird: options.backend === 'bird' && options.runtime === 'process' });
   const problems = checks.filter((c) => c.status !== 'OK');
   if (problems.length > 0) ctx.io.err.write(formatChecks(problems));
   if (problems.some((c) => c.status === 'FAIL')) throw new CommandError("The system checks failed (see above): 'calicoctl checksystem' lists them all.");
@@ -124,7 +137,8 @@ function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Recor
     : `the default pool ${DEFAULT_IPV4_POOL} if there is no IPv4 pool${ipv6 ? ` and ${DEFAULT_IPV6_POOL} if there is no IPv6 pool` : ''}`;
   const command = describePlan(plan);
   return (
-    `Would register host ${options.name} in etcd (${endpoints}): IPv4 ${options.ip ?? 'none'}, IPv6 ${options.ip6 ?? 'none'}, ${pools}.\n` +
+    `Would register host ${options.name} in etcd (${endpoints}): IPv4 ${options.ip ?? 'none'}, IPv6 ${options.ip6 ?? 'none'}, ` +
+    `AS ${options.asNum ?? 'inherited from the default'}, ${pools}.\n` +
     'Would enable IPv4 and IPv6 forwarding.\n' +
     (plan.runtime === 'none' ? '' : `Would run:\n`) +
     command
@@ -156,6 +170,8 @@ async function registerHost(ctx: CommandContext, options: NodeOptions): Promise<
   }
   await hosts.ensureGlobalConfig();
   await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  // As v0.23: without --as the host's own AS is deleted, and it inherits the default again.
+  await new BgpStore(ctx.kv()).setHostAs(options.name, options.asNum);
   for (const pool of await hosts.ensureDefaultPools({ noDefaultPools: noDefaultPools(ctx.env), ipv6: kernelHasIpv6(ctx) })) ctx.io.err.write(`${defaultPoolMessage(pool)}\n`);
   for (const path of FORWARDING_SYSCTLS) {
     const error = ctx.deps.host.writeFile(path, '1');

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BgpModel, protocolName, renderBirdConfig } from '../../../../src/agent/bgp/bird-config';
+import { parseProtocolName } from '../../../../src/agent/contract';
 
 const GOLDEN = join(__dirname, 'golden');
 
@@ -77,5 +78,12 @@ describe('the BIRD configuration', () => {
   it('names protocols as calicoctl status expects', () => {
     expect(protocolName('Mesh', '10.0.0.2')).toBe('Mesh_10_0_0_2');
     expect(protocolName('Global', 'fd00::1')).toBe('Global_fd00__1');
+  });
+
+  it('calicoctl status reads every name back into its kind and address; other protocols are not peers', () => {
+    for (const [kind, ip, version] of [['Mesh', '10.0.0.2', 4], ['Node', '192.0.2.255', 4], ['Global', 'fd00::1', 6], ['Mesh', '2001:db8:0:1::a', 6]] as const) {
+      expect(parseProtocolName(protocolName(kind, ip), version)).toEqual({ kind, ip });
+    }
+    for (const name of ['kernel1', 'device1', 'direct1', 'static1', 'Mesh_', 'Peer_10_0_0_1']) expect(parseProtocolName(name, 4)).toBeUndefined();
   });
 });
