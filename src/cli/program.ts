@@ -1,4 +1,4 @@
-import { Argument, Command, Help, Option } from 'commander';
+import { Argument, Command, Help, InvalidArgumentError, Option } from 'commander';
 import { colorEnabled } from './color';
 import { SPECS } from './commands';
 import { completeCommand } from './completion';
@@ -94,7 +94,15 @@ Run 'calicoctl <command> --help' for a command's usage and examples.`,
 function defineAction(command: Command, spec: CommandSpec<unknown>, version: string, action: (options: Record<string, unknown>) => Promise<void> | void): void {
   for (const arg of spec.args ?? []) {
     const argument = new Argument(arg.syntax, arg.description);
-    command.addArgument(arg.choices ? argument.choices(arg.choices) : argument);
+    // Commander's own message for a fixed word ("Allowed choices are as.") reads oddly; say what belongs there.
+    const choices = arg.choices;
+    if (choices) {
+      argument.choices(choices).argParser((value: string) => {
+        if (choices.includes(value)) return value;
+        throw new InvalidArgumentError(choices.length === 1 ? `The word '${choices[0]}' belongs here.` : `Give one of: ${choices.join(', ')}.`);
+      });
+    }
+    command.addArgument(argument);
   }
   for (const option of spec.options ?? []) command.addOption(toOption(option, version));
   command.action(async (...received: unknown[]) => {

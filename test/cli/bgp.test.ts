@@ -51,9 +51,10 @@ describe('bgp peer add', () => {
     const world = bgpWorld();
     expect(await runUnchanged(world, ['bgp', 'peer', 'add', '192.0.2.1', '64512'])).toEqual(usage("error: missing required argument 'AS_NUM'"));
     expect(await runUnchanged(world, ['bgp', 'peer', 'add', '192.0.2.1', 'is', '64512'])).toEqual(
-      usage("error: command-argument value 'is' is invalid for argument 'as'. Allowed choices are as."),
+      usage("error: command-argument value 'is' is invalid for argument 'as'. The word 'as' belongs here."),
     );
     expect((await runUnchanged(world, ['bgp', 'peer', 'add', '192.0.2.1', 'as'])).code).toBe(2);
+    expect(await runUnchanged(world, ['bgp', 'node-mesh', 'maybe'])).toEqual(usage("error: command-argument value 'maybe' is invalid for argument 'state'. Give one of: on, off."));
   });
 
   it('--dry-run prints the write and makes none', async () => {

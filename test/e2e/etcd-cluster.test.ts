@@ -69,6 +69,10 @@ describe('calicoctl on a 3-member etcd cluster', () => {
       await ok(['pool', 'add', `10.9${down}.0.0/16`]);
       expect(await ok(['pool', 'show', '--ipv4'])).toContain(`10.9${down}.0.0/16`);
       await ok(['endpoint', 'show']);
+      await ok(['bgp', 'peer', 'add', `192.0.2.${down + 1}`, 'as', '65001']);
+      expect(await ok(['bgp', 'peer', 'show', '--ipv4'])).toContain(`192.0.2.${down + 1}`);
+      await ok(['bgp', 'peer', 'remove', `192.0.2.${down + 1}`]);
+      expect(await ok(['bgp', 'node-mesh'])).toBe('on\n');
       await ok(['pool', 'remove', `10.9${down}.0.0/16`]);
       expect(await ok(['pool', 'show', '--ipv4'])).not.toContain(`10.9${down}.0.0/16`);
       await ok(['profile', 'remove', profile]);
