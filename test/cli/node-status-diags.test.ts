@@ -265,6 +265,28 @@ describe('calicoctl node --as and --backend', () => {
     expect(dry.stdout).toContain('--env=CALICO_NETWORKING_BACKEND=bird --env=AS=');
   });
 
+  it('takes v0.23\'s old flags: --libnetwork and --libnetwork-image with a one-line note, a bare backend word ignored', async () => {
+    const world = nodeWorld();
+    const result = await world.run(['node', 'none', '--runtime=process', '--libnetwork', '--libnetwork-image=calico/node-libnetwork:v0.10.0']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('Note: --libnetwork and --libnetwork-image are ignored: calico-node always serves the Docker network and IPAM plugin.\n');
+    // As in v0.23, the bare word does not set the backend.
+    expect(world.fakeHost.spawned?.env).toMatchObject({ CALICO_NETWORKING_BACKEND: 'bird' });
+  });
+
+  it('refuses rkt, and --libnetwork with --detach=false, in one line with nothing written or started', async () => {
+    for (const [argv, message] of [
+      [['node', '--runtime=rkt'], 'The rkt runtime is not supported: use --runtime=docker (a container) or --runtime=process (a host process).'],
+      [['node', '--libnetwork', '--detach=false'], "The only valid value for --detach is 'true' when using libnetwork"],
+    ] as const) {
+      const world = nodeWorld();
+      expect(await runUnchanged(world, [...argv])).toEqual({ code: 1, stdout: '', stderr: `${message}\n` });
+      expect(world.fakeContainers.calls).toEqual([]);
+      expect(world.fakeHost.spawned).toBeUndefined();
+    }
+    expect((await nodeWorld().run(['node', 'quagga'])).code).toBe(2);
+  });
+
   it('CALICO_NETWORKING=false without --backend means none, with a deprecation warning', async () => {
     const world = nodeWorld();
     world.env = { ...world.env, CALICO_NETWORKING: 'false' };
@@ -439,6 +461,13 @@ describe('calicoctl status: BGP', () => {
 
   it('--backend=gobgp: one line, exit 1', async () => {
     expect(await birdWorld().run(['status', '--backend=gobgp'])).toEqual({ code: 1, stdout: '', stderr: 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.\n' });
+  });
+
+  it('takes v0.23\'s --runtime: docker is what it checks, rkt and anything else is one line, exit 1', async () => {
+    expect(await birdWorld().run(['status', '--runtime=docker'])).toEqual(await birdWorld().run(['status']));
+    expect(await birdWorld().run(['status', '--runtime=rkt'])).toEqual({ code: 1, stdout: '', stderr: 'The rkt runtime is not supported: calico-node runs as a Docker container or as a host process.\n' });
+    expect(await birdWorld().run(['status', '--runtime=lxc'])).toEqual({ code: 1, stdout: '', stderr: "Invalid runtime specified: 'lxc'\n" });
+    expect(await birdWorld().run(['checksystem', '--runtime=lxc'])).toEqual({ code: 1, stdout: '', stderr: "Invalid runtime specified: 'lxc'\n" });
   });
 });
 

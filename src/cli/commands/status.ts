@@ -6,15 +6,17 @@ import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../o
 import { command } from '../spec';
 import { type BgpStatus, collectBgpStatus, describeBgpStatus } from './bgp-status';
 import { BACKEND_OPTION, networkingBackend, readAgentStatus, runningAgent, thisHostname } from './node/agent';
+import { checkRuntime, RUNTIME_CHECK_OPTION } from './node/legacy';
 import type { Backend } from './node/plan';
 
 /** `calicoctl status`: is the agent running, can etcd be reached, and did the last dataplane apply work. */
-export default command<{ backend?: 'bird' | 'gobgp' | 'none'; output: OutputFormat }>({
+export default command<{ backend?: 'bird' | 'gobgp' | 'none'; output: OutputFormat; runtime?: string }>({
   path: ['status'],
   summary: "Show whether the Calico agent runs on this host, how it is doing, and BIRD's BGP sessions (exit 1 when it is not running)",
-  options: [BACKEND_OPTION, OUTPUT_OPTION],
+  options: [BACKEND_OPTION, OUTPUT_OPTION, RUNTIME_CHECK_OPTION],
   writes: false,
   async run(options, ctx) {
+    checkRuntime(options.runtime);
     const report = await collectStatus(ctx, networkingBackend(ctx, options.backend));
     if (isDataFormat(options.output)) ctx.io.out.write(renderData(options.output, report));
     else ctx.io.out.write(describeStatus(report, palette(ctx.options.color)));
