@@ -397,7 +397,7 @@ async function run(): Promise<void> {
   } finally {
     await stop();
   }
-  line(`  total ${ms(now() - t0)}`);
+  line(`  total ${ms(now() - t0)} (load at the end ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
   process.exit(failed ? 1 : 0);
 }
 
