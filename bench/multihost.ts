@@ -16,12 +16,12 @@ import { percentile } from './timing';
  * - on hosts 1 and 2, in the same run, Calico's plain routing against Docker's overlay driver
  *   (VXLAN): time to reachable, TCP throughput and request latency, and their ratios.
  * Prints figures; fails only if something does not work. HOSTS=N (default 16), RUNS=N containers
- * per reachability figure (default 20), ROUNDS=N throughput/latency rounds (default 3).
+ * per reachability figure (default 20), ROUNDS=N throughput/latency rounds (default 5).
  */
 
 const HOSTS = Number(process.env.HOSTS ?? 16);
 const RUNS = Number(process.env.RUNS ?? 20);
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const BIRDC = ['birdc', '-s', '/run/calico/bird.ctl', 'show', 'protocols'];
 const POOL = '192.168.0.0/16';
 const OVERLAY_SUBNET = '10.210.0.0/16';
