@@ -12,6 +12,7 @@ import {
   DB1,
   DB2,
   endpointKey,
+  endpointValue,
   feed,
   HOST,
   type KeyUpdate,
@@ -407,6 +408,34 @@ describe('Dataplane: restart and failures', () => {
     expect(reports.at(-1)).toMatchObject({ ok: true });
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
     expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3']);
+  });
+
+  it('an endpoint net wider than a host address is skipped and reported once: sets, routes and anti-spoofing hold only host addresses', async () => {
+    const { kernel, dataplane, reports } = start();
+    const warnings: string[] = [];
+    const wideRemote = endpointValue({ ...APP1, id: 'wide', host: 'host2' }, { ipv4_nets: ['0.0.0.0/0', '192.168.1.9/32'], ipv6_nets: ['::/0'] });
+    const wideLocal = endpointValue(APP1, { ipv4_nets: ['192.168.0.3/32', '192.168.0.0/24'] });
+    const snapshot = scenarioSnapshot({ endpoints: [DB1, DB2] });
+    const wideKey = `/calico/v1/host/host2/workload/libnetwork/libnetwork/endpoint/wide`;
+    feed(dataplane, (m) => warnings.push(m)).resync([...snapshot, { key: wideKey, value: wideRemote }, { key: endpointKey(APP1), value: wideLocal }]);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: true });
+    expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3', '192.168.1.9']);
+    expect(setMembers(kernel, tagSet(6, A))).toEqual(['fd00::3']);
+    expect(kernel.routes[4].has('192.168.0.0/24')).toBe(false);
+    expect(kernel.routes[4].get('0.0.0.0/0')).toMatchObject({ dev: 'eth0', proto: 'boot' });
+    expect(kernel.routes[4].get('192.168.0.3/32')).toMatchObject({ dev: APP1.iface });
+    const fromChain = [...kernel.chainsWithPrefix(4)].find(([name]) => name.startsWith('cali-from-') && kernel.tables[4].get(name)!.some((r) => r.includes('192.168.0.3')));
+    expect(fromChain![1].filter((r) => r.startsWith('-s '))).toEqual([expect.stringMatching(/^-s 192\.168\.0\.3\/32 /)]);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/endpoint\/wide is invalid: ipv4_nets holds "0\.0\.0\.0\/0", which is not an IPv4 host address \(\/32\); skipped: the address is ignored/);
+
+    // Later changes still reach the kernel, and the same bad value is not reported again.
+    feed(dataplane).update([{ key: wideKey, value: wideRemote }, rulesUpdate(true)]);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: true });
+    expect(kernel.tables[4].get(profileChain(D, 'inbound'))!.some((r) => r.includes('3306'))).toBe(true);
+    expect(warnings).toHaveLength(3);
   });
 
   it('puts its jumps back on top when Docker inserts rules above them', async () => {
