@@ -20,6 +20,15 @@ export const PROCESS_FILE = `${STATE_DIR}/calico-node.process.json`;
 /** Routing between containers needs both; the agent and `calicoctl node` turn them on. */
 export const FORWARDING_SYSCTLS = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/net/ipv6/conf/all/forwarding'] as const;
 
+/**
+ * Host interfaces the agent creates and owns: the prefix, then 1-11 plain characters (Linux allows
+ * 15). Anything that deletes a link by a name read from etcd checks it first, so that a stored name
+ * such as `docker0` never reaches `ip link del`.
+ */
+export function isCalicoInterface(name: string): boolean {
+  return /^cali[A-Za-z0-9_.-]{1,11}$/.test(name);
+}
+
 /** The environment variable that stops the agent and `calicoctl node` from creating the default pool. */
 export const NO_DEFAULT_POOLS = 'NO_DEFAULT_POOLS';
 export function noDefaultPools(env: NodeJS.ProcessEnv): boolean {

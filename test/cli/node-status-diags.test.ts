@@ -220,6 +220,22 @@ describe('calicoctl node stop', () => {
   });
 });
 
+describe('calicoctl node remove', () => {
+  it('--remove-endpoints deletes only cali interfaces: a stored name such as docker0 is left alone, with a warning', async () => {
+    const world = nodeWorld();
+    seedEndpoint(world, { host: 'host1', id: 'e1', profiles: [] });
+    const endpoint = (id: string, name: string) => ({ state: 'active', name, mac: 'EE:EE:EE:EE:EE:EE', profile_ids: [], ipv4_nets: [], ipv6_nets: [], labels: {} });
+    world.kv.seed('/calico/v1/host/host1/workload/libnetwork/libnetwork/endpoint/e2', endpoint('e2', 'docker0'));
+    world.kv.seed('/calico/v1/host/host1/workload/libnetwork/libnetwork/endpoint/e3', endpoint('e3', 'cali1; rm -rf'));
+    const result = await world.run(['node', 'remove', '--remove-endpoints']);
+    expect(result.code).toBe(0);
+    expect(world.tools.filter((t) => t.startsWith('ip link del'))).toEqual(['ip link del calie1']);
+    expect(result.stderr).toContain('Warning: not deleting the interface "docker0" of endpoint e2');
+    expect(result.stderr).toContain('"cali1; rm -rf"');
+    expect(result.stdout).toBe('Node configuration removed\n');
+  });
+});
+
 describe('calicoctl status', () => {
   it('reports the running agent, etcd, the host and the last dataplane apply', async () => {
     const world = nodeWorld();
