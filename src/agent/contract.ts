@@ -45,13 +45,60 @@ export interface AgentStatus {
 }
 
 /**
- * Hides the etcd password wherever a command line or environment is shown to a user, in any form
- * a shell may quote it (`ETCD_PASSWORD=s3cret`, `'ETCD_PASSWORD=a b'`, `ETCD_PASSWORD='a b'`).
+ * Where `calicoctl node` leaves the etcd password for the agent it starts (mode 0600, in STATE_DIR,
+ * which the container also mounts): the agent's environment, command line and labels are visible
+ * to anyone who may list processes or inspect containers, so the password is in none of them.
+ */
+export const PASSWORD_FILE = `${STATE_DIR}/etcd-password`;
+/** The variable naming that file; the agent reads it when ETCD_PASSWORD itself is not set. */
+export const PASSWORD_FILE_VAR = 'ETCD_PASSWORD_FILE';
+
+/**
+ * Hides the etcd password wherever a command line or environment is shown to a user. The value
+ * runs to the end of its shell word, whichever way that word is quoted, also when the quote opened
+ * before the name (`'--env=ETCD_PASSWORD=a b'`), so no part of a value with spaces or quotes shows.
  */
 export function maskPassword(text: string): string {
-  return text
-    .replace(/'ETCD_PASSWORD=(?:[^']|'\\'')*'/g, "'ETCD_PASSWORD=<hidden>'")
-    .replace(/ETCD_PASSWORD='(?:[^']|'\\'')*'/g, 'ETCD_PASSWORD=<hidden>')
-    .replace(/ETCD_PASSWORD="(?:[^"\\]|\\.)*"/g, 'ETCD_PASSWORD=<hidden>')
-    .replace(/ETCD_PASSWORD=(?!<hidden>)\S+/g, 'ETCD_PASSWORD=<hidden>');
+  const name = 'ETCD_PASSWORD=';
+  let out = '';
+  let quote: "'" | '"' | undefined; // the quote open at position i
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith(name, i)) {
+      const opened = quote;
+      i += name.length;
+      // Consume the rest of the word: up to unquoted white space (or a newline), tracking quotes.
+      for (; i < text.length; i++) {
+        const c = text[i] as string;
+        if (quote === undefined) {
+          if (/\s/.test(c)) break;
+          if (c === "'" || c === '"') quote = c;
+          else if (c === '\\') i++;
+        } else if (quote === '"') {
+          if (c === '\\') i++;
+          else if (c === '"') quote = undefined;
+        } else if (c === "'") quote = undefined;
+        if (c === '\n') break;
+      }
+      // Close the quote that was open before the name, as the word did.
+      out += `${name}<hidden>${opened ?? ''}`;
+      quote = undefined;
+      continue;
+    }
+    const c = text[i] as string;
+    if (quote === undefined) {
+      if (c === "'" || c === '"') quote = c;
+      else if (c === '\n') quote = undefined;
+    } else if (c === quote || c === '\n') quote = undefined;
+    else if (quote === '"' && c === '\\') {
+      out += c;
+      i++;
+      out += text[i] ?? '';
+      i++;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import { PID_FILE, PROCESS_FILE, STARTED_MESSAGE, STATE_DIR, STATUS_FILE } from '../../src/agent/contract';
+import { PASSWORD_FILE, PID_FILE, PROCESS_FILE, STARTED_MESSAGE, STATE_DIR, STATUS_FILE } from '../../src/agent/contract';
 import type { Environment } from '../../src/cli/context';
 import type { HostSystem, SpawnedProcess } from '../../src/cli/host-system';
 import type { ContainerRuntime, ContainerSpec, ContainerState } from '../../src/docker/containers';
@@ -29,6 +29,11 @@ class FakeHost implements HostSystem {
   }
   writeFile(path: string, text: string): void {
     this.files.set(path, text);
+  }
+  readonly secrets = new Set<string>();
+  writeSecret(path: string, text: string): void {
+    this.files.set(path, text);
+    this.secrets.add(path);
   }
   removeFile(path: string): void {
     this.files.delete(path);
@@ -80,8 +85,10 @@ class FakeContainers implements ContainerRuntime {
   async inspect(name: string): Promise<ContainerState | undefined> {
     return this.containers.get(name);
   }
+  readonly specs: ContainerSpec[] = [];
   async run(spec: ContainerSpec): Promise<string> {
     this.calls.push(`run ${spec.name}`);
+    this.specs.push(spec);
     const id = 'abcdef0123456789';
     this.containers.set(spec.name, { id, running: true, status: 'running', image: spec.image, startedAt: '2026-01-01T00:00:00Z', labels: spec.labels, log: `${STARTED_MESSAGE}\n` });
     return id;
@@ -174,12 +181,37 @@ describe('calicoctl node', () => {
     world.env = { ...world.env, ETCD_USERNAME: 'root', ETCD_PASSWORD: 's3cret word' };
     const dry = await world.run(['node', '--runtime=process', '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('ETCD_PASSWORD=<hidden>');
+    expect(dry.stdout).toContain(`ETCD_PASSWORD_FILE=${PASSWORD_FILE}`);
     const real = await world.run(['node', '--runtime=process']);
     expect(real.code).toBe(0);
-    expect(real.stderr).toContain('ETCD_PASSWORD=<hidden>');
+    expect(real.stderr).toContain(`ETCD_PASSWORD_FILE=${PASSWORD_FILE}`);
     expect(`${dry.stdout}${dry.stderr}${real.stdout}${real.stderr}`).not.toContain('s3cret');
-    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD).toBe('s3cret word');
+    // The agent gets the password from a root-only file, not from its visible environment.
+    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD).toBeUndefined();
+    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD_FILE).toBe(PASSWORD_FILE);
+    expect(world.fakeHost.files.get(PASSWORD_FILE)).toBe('s3cret word');
+    expect(world.fakeHost.secrets.has(PASSWORD_FILE)).toBe(true);
+  });
+
+  it.each(["a b", "it's 'quoted'", 'say "hi" \\ there'])('the container agent with password %j: neither its environment, labels nor the dry run holds it; a changed password is other settings', async (password) => {
+    const world = nodeWorld();
+    world.env = { ...world.env, ETCD_USERNAME: 'root', ETCD_PASSWORD: password };
+    const dry = await world.run(['node', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('ETCD_PASSWORD_FILE=');
+    const real = await world.run(['node']);
+    expect(real.code).toBe(0);
+    const spec = world.fakeContainers.specs.at(-1)!;
+    const visible = `${dry.stdout}${dry.stderr}${real.stdout}${real.stderr}${JSON.stringify(spec)}`;
+    expect(visible).not.toContain(password);
+    expect(visible).not.toMatch(/ETCD_PASSWORD=/);
+    for (const word of password.split(/[\s'"\\]+/).filter((w) => w.length > 2)) expect(visible).not.toContain(word);
+    expect(spec.env).toContain(`ETCD_PASSWORD_FILE=${PASSWORD_FILE}`);
+    expect(world.fakeHost.files.get(PASSWORD_FILE)).toBe(password);
+    // The same settings: nothing to do; another password: the running agent has other settings.
+    expect((await world.run(['node'])).stdout).toContain('with these settings: nothing to do');
+    world.env = { ...world.env, ETCD_PASSWORD: `${password}!` };
+    expect((await world.run(['node'])).stderr).toContain('with other settings');
   });
 
   it('does nothing when the same agent already runs, and refuses other settings', async () => {
