@@ -82,9 +82,19 @@ export function encodeEndpoint(endpoint: Endpoint): string {
 export class EndpointWriter {
   constructor(private readonly kv: KvStore) {}
 
-  /** Writes the whole endpoint: the plugin is its only author, and Docker retries calls. */
-  async put(endpoint: Endpoint): Promise<void> {
-    await this.kv.commit([], [{ type: 'put', key: keys.endpointKey(endpoint), value: encodeEndpoint(endpoint) }]);
+  /**
+   * Writes the whole endpoint (the plugin is its only author, and Docker retries calls), while the
+   * key `requires` (its network's record) exists: the check and the write are one transaction, so
+   * an endpoint is never written into a network deleted meanwhile. False when `requires` is absent.
+   */
+  async put(endpoint: Endpoint, requires: string): Promise<boolean> {
+    const key = keys.endpointKey(endpoint);
+    return untilCommitted(key, async () => {
+      const needed = await this.kv.get(requires);
+      if (!needed) return false;
+      const committed = await this.kv.commit([{ key: requires, modRevision: needed.modRevision }], [{ type: 'put', key, value: encodeEndpoint(endpoint) }]);
+      return committed ? true : RETRY;
+    });
   }
 
   async remove(key: keys.EndpointKey): Promise<void> {

@@ -156,7 +156,9 @@ async function registerHost(ctx: CommandContext, options: NodeOptions): Promise<
     }
   }
   await hosts.ensureGlobalConfig();
-  await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  // Checked again in the transaction that writes, against a host registering at the same moment.
+  const conflict = await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  if (conflict) throw new CommandError(`IP address ${conflict.address} is already in use by host ${conflict.host}. Calico requires each host to have a unique IP; use --ip.`);
   const pool = await hosts.ensureDefaultPool(noDefaultPools(ctx.env));
   if (pool) ctx.io.err.write(`Created the default IPv4 pool ${pool}\n`);
   for (const path of FORWARDING_SYSCTLS) {
