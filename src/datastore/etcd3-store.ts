@@ -25,11 +25,17 @@ const GRPC_ENCODING: TxnEncoding<Buffer, RPC.CompareTarget, RPC.CompareResult> =
  * and the syncer resumes from the last revision it really delivered.
  */
 export class Etcd3KvStore implements WatchableKvStore {
-  private readonly client: Etcd3;
+  /**
+   * One client per endpoint, used in turn: the etcd3 client, given several hosts with its fault
+   * handling off, keeps going to a dead one. A call that cannot reach its endpoint moves on to the
+   * next, so one member down (the first, say) does not stop the agent while the others are up.
+   */
+  private readonly clients: Etcd3[];
+  private current = 0;
 
   constructor(private readonly settings: EtcdSettings) {
     const options: IOptions = {
-      hosts: [...settings.endpoints],
+      hosts: [],
       dialTimeout: settings.timeoutMs,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + settings.timeoutMs }),
       // The watch reconnects quickly after an etcd restart (the default backoff grows to 30 s).
@@ -43,27 +49,32 @@ export class Etcd3KvStore implements WatchableKvStore {
       };
     }
     if (settings.username !== undefined) options.auth = { username: settings.username, password: settings.password ?? '' };
-    this.client = new Etcd3(options);
+    this.clients = settings.endpoints.map((host) => new Etcd3({ ...options, hosts: [host] }));
+  }
+
+  private get client(): Etcd3 {
+    return this.clients[this.current] as Etcd3;
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    const response = await this.guard(() => this.client.get(key).exec());
+    const response = await this.guard((client) => client.get(key).exec());
     return response.kvs.map(decode)[0];
   }
 
   async getPrefix(prefix: string): Promise<RangeResult> {
-    const response = await this.guard(() => this.client.getAll().prefix(prefix).exec());
+    const response = await this.guard((client) => client.getAll().prefix(prefix).exec());
     return { kvs: response.kvs.map(decode), revision: Number(response.header.revision) };
   }
 
   async commit(guards: readonly RevisionGuard[], operations: readonly KvOperation[]): Promise<boolean> {
     // The raw Txn call, because the client's builder cannot express a compare over a key range.
-    const response = await this.guard(() => this.client.kv.txn(txnRequest(guards, operations, GRPC_ENCODING)));
+    // Moving on after a timeout could apply it twice; a refused connection never reached etcd.
+    const response = await this.guard((client) => client.kv.txn(txnRequest(guards, operations, GRPC_ENCODING)), false);
     return response.succeeded;
   }
 
   async serverVersion(): Promise<string> {
-    const status = await this.guard(() => this.client.maintenance.status());
+    const status = await this.guard((client) => client.maintenance.status());
     return status.version;
   }
 
@@ -75,6 +86,11 @@ export class Etcd3KvStore implements WatchableKvStore {
       over = true;
       stream?.cancel();
       listener.ended({ compacted, error });
+    };
+    const index = this.current;
+    const failed = (error: Error) => {
+      if (unreachable(error, true)) this.moveOn(index);
+      end(false, describeEtcd3Error(error, this.settings));
     };
     this.client.watchClient.watch().then(
       (opened) => {
@@ -100,11 +116,11 @@ export class Etcd3KvStore implements WatchableKvStore {
             })),
           );
         });
-        opened.on('error', (error) => end(false, describeEtcd3Error(error, this.settings)));
+        opened.on('error', failed);
         opened.on('end', () => end(false, new Error('etcd ended the watch stream')));
         opened.write({ create_request: { key: Buffer.from(prefix), range_end: prefixEnd(prefix), start_revision: String(fromRevision) } });
       },
-      (error: Error) => end(false, describeEtcd3Error(error, this.settings)),
+      failed,
     );
     return {
       cancel: () => {
@@ -115,16 +131,32 @@ export class Etcd3KvStore implements WatchableKvStore {
   }
 
   close(): void {
-    this.client.close();
+    for (const client of this.clients) client.close();
   }
 
-  /** Turns the client's errors into ours, naming the endpoints and what to check. */
-  async guard<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw describeEtcd3Error(error as Error, this.settings);
+  /**
+   * Runs a call on the current endpoint, and on the next ones while it cannot reach them
+   * (`afterTimeout`: also when a call timed out); turns the client's errors into ours, naming the
+   * endpoints and what to check.
+   */
+  async guard<T>(call: (client: Etcd3) => Promise<T>, afterTimeout = true): Promise<T> {
+    let last: Error | undefined;
+    for (let tried = 0; tried < this.clients.length; tried++) {
+      const index = this.current;
+      try {
+        return await call(this.clients[index] as Etcd3);
+      } catch (error) {
+        last = error as Error;
+        if (!unreachable(last, afterTimeout)) break;
+        this.moveOn(index);
+      }
     }
+    throw describeEtcd3Error(last as Error, this.settings);
+  }
+
+  /** The endpoint at `index` failed: the next one is current (unless another call moved on already). */
+  private moveOn(index: number): void {
+    if (this.current === index) this.current = (index + 1) % this.clients.length;
   }
 }
 
@@ -141,6 +173,12 @@ export function describeEtcd3Error(error: Error, settings: EtcdSettings): Error 
     return new DatastoreUnavailableError(`Cannot reach etcd at ${where}: ${text}. Is etcd running? Check ${settings.source}.`);
   }
   return error;
+}
+
+/** A connection that could not be made (or, with `timeouts`, a call that timed out): another endpoint may answer. */
+function unreachable(error: Error, timeouts: boolean): boolean {
+  const text = `${error.name} ${error.message}`;
+  return /Unavailable|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ECONNRESET/i.test(text) || (timeouts && /Deadline|timed? ?out/i.test(text));
 }
 
 function decode(kv: { key: Buffer; value: Buffer; mod_revision: string }): KeyValue {
