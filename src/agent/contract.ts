@@ -41,7 +41,14 @@ export interface AgentStatus {
   readonly version: string;
   readonly hostname: string;
   readonly startedAt: string;
-  readonly lastApply?: { readonly at: string; readonly ok: boolean; readonly durationMs: number; readonly error?: string };
+  readonly lastApply?: {
+    readonly at: string;
+    readonly ok: boolean;
+    readonly durationMs: number;
+    readonly error?: string;
+    /** Kernel objects (a chain, a set) the kernel refused, each with its error; everything else was applied. */
+    readonly failures?: readonly { readonly item: string; readonly error: string }[];
+  };
 }
 
 /**

@@ -269,6 +269,15 @@ describe('calicoctl node remove', () => {
 });
 
 describe('calicoctl status', () => {
+  it('lists each item the agent could not apply, the rest having been applied', async () => {
+    const world = nodeWorld();
+    await world.run(['node', '--runtime=process']);
+    const failures = [{ item: 'IPv4 set cali4-t-web', error: '192.168.1.99: Kernel error received: refused' }];
+    world.fakeHost.files.set(`${STATE_DIR}/${STATUS_FILE}`, JSON.stringify({ version: '1.0', lastApply: { at: '2026-01-01T00:00:01Z', ok: false, durationMs: 3, error: '1 items could not be applied', failures } }));
+    const result = await world.run(['status']);
+    expect(result.stdout).toContain('Dataplane: the last apply at 2026-01-01T00:00:01Z FAILED: 1 items could not be applied\n  IPv4 set cali4-t-web: 192.168.1.99: Kernel error received: refused\n');
+  });
+
   it('reports the running agent, etcd, the host and the last dataplane apply', async () => {
     const world = nodeWorld();
     await world.run(['node', '--runtime=process']);

@@ -5,6 +5,7 @@ import { CommandError } from '../errors';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../output';
 import { command } from '../spec';
 import { readAgentStatus, runningAgent, thisHostname } from './node/agent';
+import { printable } from '../printable';
 
 /** `calicoctl status`: is the agent running, can etcd be reached, and did the last dataplane apply work. */
 export default command<{ output: OutputFormat }>({
@@ -68,5 +69,7 @@ function describeStatus(report: StatusReport, colors: Palette): string {
   if (!last) lines.push('Dataplane: not applied yet.');
   else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
   else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
+  // Each item the kernel refused (the rest was applied), as the agent reported it.
+  for (const failure of last?.failures ?? []) lines.push(`  ${printable(failure.item)}: ${printable(failure.error)}`);
   return lines.map((line) => `${line}\n`).join('');
 }
