@@ -4,6 +4,7 @@ import type { CommandContext } from '../context';
 import { CommandError } from '../errors';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../output';
 import { command } from '../spec';
+import { printable } from '../printable';
 import { type BgpStatus, collectBgpStatus, describeBgpStatus } from './bgp-status';
 import { BACKEND_OPTION, networkingBackend, readAgentStatus, runningAgent, thisHostname } from './node/agent';
 import { checkRuntime, RUNTIME_CHECK_OPTION } from './node/legacy';
@@ -77,5 +78,7 @@ function describeStatus(report: StatusReport, colors: Palette): string {
   if (!last) lines.push('Dataplane: not applied yet.');
   else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
   else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
+  // Each item the kernel refused (the rest was applied), as the agent reported it.
+  for (const failure of last?.failures ?? []) lines.push(`  ${printable(failure.item)}: ${printable(failure.error)}`);
   return lines.map((line) => `${line}\n`).join('') + (report.bgp ? describeBgpStatus(report.bgp) : '');
 }

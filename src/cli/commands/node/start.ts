@@ -1,4 +1,4 @@
-import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, PID_FILE } from '../../../agent/contract';
+import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, PASSWORD_FILE, PID_FILE, STATE_DIR } from '../../../agent/contract';
 import { BgpStore } from '../../../datastore/bgp';
 import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL } from '../../../datastore/pools';
 import { HostStore } from '../../../datastore/hosts';
@@ -122,12 +122,16 @@ async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Lau
   if (problems.length > 0) ctx.io.err.write(formatChecks(problems));
   if (problems.some((c) => c.status === 'FAIL')) throw new CommandError("The system checks failed (see above): 'calicoctl checksystem' lists them all.");
 
-  if (await alreadyRunning(ctx, plan)) return;
+  if (await alreadyRunning(ctx, plan, settings.password)) return;
 
   await registerHost(ctx, options);
   if (plan.runtime === 'none') {
     ctx.io.out.write(`Registered host ${options.name}; --runtime=none starts no agent.\n`);
     return;
+  }
+  if (settings.username !== undefined) {
+    ctx.deps.system.mkdir(STATE_DIR);
+    ctx.deps.system.writeSecret(PASSWORD_FILE, settings.password ?? '');
   }
   const agent: LaunchedAgent = plan.runtime === 'docker' ? await launcher.runContainer(plan, options) : await launcher.spawnProcess(plan, options);
   await launcher.waitForStart(agent);
@@ -153,11 +157,13 @@ function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Recor
 }
 
 /** True when an agent with the same settings already runs; an agent with other settings is an error. */
-async function alreadyRunning(ctx: CommandContext, plan: StartPlan): Promise<boolean> {
+async function alreadyRunning(ctx: CommandContext, plan: StartPlan, password: string | undefined): Promise<boolean> {
   const running = await runningAgent(ctx);
   if (!running) return false;
   const wanted = plan.runtime === 'docker' ? plan.spec.labels[SETTINGS_LABEL] : plan.runtime === 'process' ? settingsHash(plan) : undefined;
-  if (running.runtime === plan.runtime && running.settings === wanted) {
+  // The settings' hash leaves the password out; the running agent's is the one in its file.
+  const samePassword = password === undefined || ctx.deps.host.readFile(PASSWORD_FILE) === password;
+  if (running.runtime === plan.runtime && running.settings === wanted && samePassword) {
     ctx.io.out.write(`Calico node is already running (${running.description}) with these settings: nothing to do.\n`);
     return true;
   }
@@ -176,7 +182,9 @@ async function registerHost(ctx: CommandContext, options: NodeOptions): Promise<
     }
   }
   await hosts.ensureGlobalConfig();
-  await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  // Checked again in the transaction that writes, against a host registering at the same moment.
+  const conflict = await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  if (conflict) throw new CommandError(`IP address ${conflict.address} is already in use by host ${conflict.host}. Calico requires each host to have a unique IP; use --ip.`);
   // As v0.23: without --as the host's own AS is deleted, and it inherits the default again.
   await new BgpStore(ctx.kv()).setHostAs(options.name, options.asNum);
   for (const pool of await hosts.ensureDefaultPools({ noDefaultPools: noDefaultPools(ctx.env), ipv6: kernelHasIpv6(ctx) })) ctx.io.err.write(`${defaultPoolMessage(pool)}\n`);
