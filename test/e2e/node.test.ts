@@ -329,12 +329,23 @@ describe('calicoctl node: --dry-run and validation', () => {
   });
 
   it.each([
-    [['--runtime=rkt'], /argument 'rkt' is invalid/],
+    [['--runtime=lxc'], /argument 'lxc' is invalid/],
     [['--detach=maybe'], /argument 'maybe' is invalid/],
   ])('refuses %j as a usage error', async (args, message) => {
     const result = await run('node', '--dry-run', ...args);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('refuses v0.23\'s --runtime=rkt in one line, exit 1, and takes --libnetwork with a note', async () => {
+    expect(await run('node', '--dry-run', '--runtime=rkt')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'The rkt runtime is not supported: use --runtime=docker (a container) or --runtime=process (a host process).\n',
+    });
+    const libnetwork = await run('node', '--dry-run', '--libnetwork', `--ip=${HOST_IP}`);
+    expect(libnetwork.code).toBe(0);
+    expect(libnetwork.stderr).toBe('Note: --libnetwork is ignored: calico-node always serves the Docker network and IPAM plugin.\n');
   });
 
   it('fails fast when etcd is down at start', async () => {
