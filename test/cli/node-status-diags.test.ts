@@ -516,6 +516,27 @@ describe('calicoctl status: BGP', () => {
     expect(none.tools.filter((t) => t.startsWith('birdc'))).toEqual([]);
   });
 
+  it('asks the BIRD in the calico-node container when the host has no birdc and the agent runs as a container', async () => {
+    const world = birdWorld();
+    world.runner = {
+      run: async (file, args) => {
+        world.tools.push([file, ...args].join(' '));
+        if (file === 'birdc' || file === 'birdc6') throw new Error(`spawn ${file} ENOENT`);
+        if (file === 'docker' && args[2] === 'birdc') return PROTOCOLS;
+        return `${file} output\n`;
+      },
+    };
+    expect(await world.run(['node'])).toMatchObject({ code: 0 });
+    const result = await world.run(['status']);
+    expect(world.tools).toContain(`docker exec calico-node birdc -s ${STATE_DIR}/bird.ctl show protocols`);
+    expect(result.stdout).toContain('|  192.0.2.20  | node-to-node mesh |   up  | 00:01:05 |');
+    // A host process has no container to ask.
+    const processWorld = birdWorld();
+    expect((await processWorld.run(['node', '--runtime=process'])).code).toBe(0);
+    processWorld.runner = { run: async (file) => { throw new Error(`spawn ${file} ENOENT`); } };
+    expect((await processWorld.run(['status'])).stdout).toContain("birdc is not installed: BIRD's sessions cannot be shown.\n");
+  });
+
   it('--backend=gobgp: one line, exit 1', async () => {
     expect(await birdWorld().run(['status', '--backend=gobgp'])).toEqual({ code: 1, stdout: '', stderr: 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.\n' });
   });

@@ -46,7 +46,7 @@ async function collectStatus(ctx: CommandContext, backend: Backend): Promise<Sta
   try {
     const version = await ctx.kv().serverVersion();
     etcd = { reachable: true, endpoints: [...endpoints], version };
-    const [local, profiles, routing] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list(), collectBgpStatus(ctx, hostname, backend)]);
+    const [local, profiles, routing] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list(), collectBgpStatus(ctx, hostname, backend, agent?.runtime)]);
     host = { name: hostname, endpoints: local.length, profiles: profiles.length };
     bgp = routing;
   } catch (error) {
