@@ -11,8 +11,13 @@ export interface Logger {
   error(message: string): void;
 }
 
+/** The agent's own logger, whose level can change while it runs (src/agent/log-config.ts). */
+export interface LevelledLogger extends Logger {
+  setLevel(level: LogLevel): void;
+}
+
 /** Timestamped lines on stderr, and in `<logDir>/calico-node.log` when a log directory is given. */
-export function createLogger(level: LogLevel, logDir?: string, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export function createLogger(level: LogLevel, logDir?: string, write: (line: string) => void = (line) => process.stderr.write(line)): LevelledLogger {
   let file: string | undefined;
   if (logDir !== undefined) {
     mkdirSync(logDir, { recursive: true });
@@ -30,7 +35,15 @@ export function createLogger(level: LogLevel, logDir?: string, write: (line: str
       }
     }
   };
-  return { debug: log('debug'), info: log('info'), warning: log('warning'), error: log('error') };
+  return {
+    debug: log('debug'),
+    info: log('info'),
+    warning: log('warning'),
+    error: log('error'),
+    setLevel: (next) => {
+      level = next;
+    },
+  };
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warning() {}, error() {} };
