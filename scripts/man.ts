@@ -15,6 +15,7 @@ const GROUPS: Record<string, string> = {
   bgp: "manage the cluster's BGP settings: global peers, the node-to-node mesh and the default AS",
   ipam: 'look at or release addresses assigned by Calico IPAM',
   node: 'start, stop, remove and list the Calico host agents',
+  config: 'show or change low-level settings of the policy agent (Felix) and of BGP',
 };
 
 const PROSE: Record<string, string> = {
@@ -34,6 +35,11 @@ asplain (64512) or dotted (1.10, stored as 65546). Every setting is a key under 
   node: `calicoctl node checks the host, registers it in etcd (its addresses, the Ready flag, the
 default pool unless NO_DEFAULT_POOLS=true), and starts calico-node as the container calico-node, as
 a host process, or not at all.`,
+  config: `Each setting is one key in etcd: config felix under /calico/v1/config/ (loglevel is
+LogSeverityScreen, which every calico-node follows without a restart), config bgp under
+/calico/bgp/v1/global/ and config node bgp under /calico/bgp/v1/host/<this host>/ (loglevel is
+BIRD's log level; a node's own wins over the global one). Names and values that are not recognized
+are refused unless --force is given.`,
 };
 
 const ENVIRONMENT = `.TP

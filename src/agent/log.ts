@@ -14,6 +14,11 @@ export interface Logger {
 /** The log file's size cap: past it, the file becomes `calico-node.log.1` (one previous file kept) and a new one starts. */
 export const LOG_FILE_MAX_BYTES = 10 << 20;
 
+/** The agent's own logger, whose level can change while it runs (src/agent/log-config.ts). */
+export interface LevelledLogger extends Logger {
+  setLevel(level: LogLevel): void;
+}
+
 /**
  * Timestamped lines on stderr, and in `<logDir>/calico-node.log` when a log directory is given,
  * rotated at `maxBytes` so that a persistent problem cannot fill the disk.
@@ -23,7 +28,7 @@ export function createLogger(
   logDir?: string,
   write: (line: string) => void = (line) => process.stderr.write(line),
   maxBytes = LOG_FILE_MAX_BYTES,
-): Logger {
+): LevelledLogger {
   let file: string | undefined;
   let size = 0;
   if (logDir !== undefined) {
@@ -52,7 +57,15 @@ export function createLogger(
       }
     }
   };
-  return { debug: log('debug'), info: log('info'), warning: log('warning'), error: log('error') };
+  return {
+    debug: log('debug'),
+    info: log('info'),
+    warning: log('warning'),
+    error: log('error'),
+    setLevel: (next) => {
+      level = next;
+    },
+  };
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warning() {}, error() {} };

@@ -18,6 +18,7 @@ import { systemRunner } from '../host/exec';
 import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
 import { StatusFile } from './status';
 import { createLogger, type Logger, type LogLevel } from './log';
+import { LogLevelFollower } from './log-config';
 import { ipamDriverHandlers } from './plugin/ipam-driver';
 import { LinkManager } from './plugin/links';
 import { networkDriverHandlers } from './plugin/network-driver';
@@ -224,7 +225,8 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
   }
   let dataplane: Dataplane | undefined;
-  const targets: SyncTarget[] = [];
+  // `calicoctl config felix loglevel` changes the level of a running agent, so the syncer always runs.
+  const targets: SyncTarget[] = [new LogLevelFollower(options.hostname, options.logLevel, log)];
   if (options.dataplane) {
     enableForwarding(log);
     const status = new StatusFile(options.stateDir, options.hostname, options.version, log);
@@ -234,11 +236,8 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
   }
   const bgp = startBgp(options, log);
   if (bgp) targets.push(bgp.controller);
-  let sync: Syncer | undefined;
-  if (targets.length > 0) {
-    sync = new Syncer(kv, fanOut(targets), log, { report, prefix: AGENT_PREFIX });
-    await sync.start();
-  }
+  const sync = new Syncer(kv, fanOut(targets), log, { report, prefix: AGENT_PREFIX });
+  await sync.start();
 
   log.info(STARTED_MESSAGE);
 
@@ -247,7 +246,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     async stop() {
       log.info('Stopping calico-node (the dataplane stays as it is)');
       dataplane?.stop();
-      sync?.stop();
+      sync.stop();
       // BIRD's routes stay in the kernel (`persist`), and peers keep this host's routes while it
       // restarts (graceful restart; src/agent/bgp/supervisor.ts), so established connections carry on.
       bgp?.stop();

@@ -7,9 +7,12 @@ import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL, PoolStore } from './pools';
 import { parseCidr } from '../policy/cidr';
 
 /** Global settings every agent reads, written only where absent (as libcalico's ensure_global_config). */
+/**
+ * LogSeverityScreen is left out, unlike v0.23: calico-node follows it live (src/agent/log-config.ts),
+ * so a stored "info" would override every agent's own --log-level; absent, Felix's default is info anyway.
+ */
 const GLOBAL_DEFAULTS: Record<string, string> = {
   InterfacePrefix: 'cali',
-  LogSeverityScreen: 'info',
   IpInIpEnabled: 'false',
   ReportingIntervalSecs: '0',
 };

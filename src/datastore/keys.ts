@@ -124,6 +124,10 @@ export const globalPeerPrefix = (version: IpVersion): string => `${BGP_GLOBAL}pe
 export const hostAsKey = (host: string): string => `${bgpHostPrefix(host)}as_num`;
 export const hostLogLevelKey = (host: string): string => `${bgpHostPrefix(host)}loglevel`;
 export const hostPeerPrefix = (host: string, version: IpVersion): string => `${bgpHostPrefix(host)}peer_v${version}/`;
+/** Any other global BGP setting by its stored name (`calicoctl config bgp <NAME> --force`). */
+export const bgpGlobalSettingKey = (name: string): string => `${BGP_GLOBAL}${name}`;
+/** Any other BGP setting of one host by its stored name (`calicoctl config node bgp <NAME> --force`). */
+export const bgpHostSettingKey = (host: string, name: string): string => `${bgpHostPrefix(host)}${name}`;
 
 /** What a key under /calico/bgp/v1/ is; `hostname` is absent for the global settings. */
 export type BgpKey =

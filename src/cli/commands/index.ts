@@ -2,6 +2,7 @@ import type { AnySpec } from '../spec';
 import { BGP } from './bgp';
 import checksystem from './checksystem';
 import completion from './completion';
+import { CONFIG } from './config';
 import diags from './diags';
 import { ENDPOINT } from './endpoint';
 import { IPAM } from './ipam';
@@ -12,4 +13,4 @@ import status from './status';
 import version from './version';
 
 /** Every command and group, in the order --help lists them; a group comes before its commands. */
-export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...POOL, ...BGP, ...IPAM, ...NODE, status, checksystem, diags, version, completion];
+export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...POOL, ...BGP, ...IPAM, ...NODE, status, checksystem, diags, version, ...CONFIG, completion];
