@@ -164,6 +164,28 @@ export class IpamStore {
     });
   }
 
+  /**
+   * Frees an address only if its block is still at `blockRevision` and nothing under each
+   * `unchangedSince` prefix was written after that revision: for `diags --check --fix`, which
+   * judged the address unused from a read at those revisions. One transaction, never retried:
+   * resolves false when anything moved, and the caller checks again.
+   */
+  async releaseIfUnchanged(address: string, blockRevision: number, unchanged: readonly { prefix: string; since: number }[]): Promise<boolean> {
+    const parsed = parseIp(address);
+    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    const cidr = blockOf(parsed.text, parsed.version);
+    const key = blockKey(parsed.version, cidr);
+    const stored = await this.kv.get(key);
+    if (!stored || stored.modRevision !== blockRevision) return false;
+    const block = decodeBlock(key, stored.value);
+    const ordinal = Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string));
+    if (block.allocations[ordinal] === null) return false;
+    const next = free(block, ordinal);
+    const operation: KvOperation = isEmpty(next) && next.affinity === undefined ? { type: 'delete', key } : { type: 'put', key, value: encodeBlock(next) };
+    const guards: RevisionGuard[] = [{ key, modRevision: blockRevision }, ...unchanged.map((u) => ({ prefix: u.prefix, unchangedSince: u.since }))];
+    return this.kv.commit(guards, [operation]);
+  }
+
   /** Every assigned address of that version. A block that does not decode is reported and skipped. */
   async list(version: IpVersion): Promise<Assignment[]> {
     const [blocks, pools] = await Promise.all([this.blocks(version), new PoolStore(this.kv, this.report).list(version)]);
