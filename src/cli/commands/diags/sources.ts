@@ -136,7 +136,11 @@ async function readBird(ctx: CommandContext, notes: string[]): Promise<BirdView 
     try {
       routes[family] = parseBirdRoutes(await ctx.deps.runner.run(client, ['-s', path, 'show', 'route']));
     } catch (error) {
-      notes.push(`BIRD: ${client} failed: ${(error as Error).message}; IPv${family} BGP checks skipped`);
+      // A socket left by a BIRD that stopped answers nothing: that BIRD is not running either.
+      const message = (error as Error).message;
+      if (/Unable to connect|Connection refused/i.test(message)) {
+        if (family === 4) notes.push(`BIRD: not running (nothing answers on ${path}); BGP checks skipped`);
+      } else notes.push(`BIRD: ${client} failed: ${message}; IPv${family} BGP checks skipped`);
     }
   }
   return routes[4] || routes[6] ? { routes } : undefined;
