@@ -323,8 +323,9 @@ describe('calicoctl diags --check in-process', () => {
     let reads = 0;
     w.kv.getPrefix = async (prefix: string) => {
       const result = await realGetPrefix(prefix);
-      if (prefix === '/calico/' && ++reads === 1) {
-        // The plugin writes the endpoint for the address just after the check's read.
+      // The first read is the check, the second the look --fix makes again before fixing.
+      if (prefix === '/calico/' && ++reads === 2) {
+        // The plugin writes the endpoint for the address just after the read the fix relies on.
         await new EndpointWriter(w.kv).put({ hostname: HOST, orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: EP, state: 'active', name: IFACE, mac: 'ee:ee:ee:ee:ee:ee', profileIds: [], ipv4Nets: ['10.65.0.7/32'], ipv6Nets: [], labels: {} });
       }
       return result;
@@ -334,6 +335,17 @@ describe('calicoctl diags --check in-process', () => {
     // The re-check no longer sees an orphan; what it sees is the new endpoint's veth, still to come.
     expect(result.stdout.split('\n').slice(1)).toEqual([`endpoint ${EP} has no veth ${IFACE}`, '']);
     expect(JSON.parse((await w.kv.get(blockKey(4, '10.65.0.0/26')))!.value).allocations[7]).not.toBeNull();
+  });
+
+  it('--fix leaves what only one look found: the second look no longer sees it, and nothing is touched', async () => {
+    const { w, ran } = world({ orphanChain: true });
+    const realRun = w.runner.run;
+    let saves = 0;
+    // The agent deletes the chain between the two looks (an apply of its own under way).
+    w.runner = { run: async (file, args, input) => (file === 'iptables-save' && ++saves === 2 ? '*filter\n:cali-FORWARD - [0:0]\nCOMMIT\n' : realRun(file, args, input)) };
+    const result = await w.run(['diags', '--check', '--fix']);
+    expect(result).toMatchObject({ code: 0, stdout: 'No problems found.\n' });
+    expect(ran.filter((line) => line.startsWith('iptables-restore'))).toEqual([]);
   });
 
   it('--fix and -o without --check are usage errors', async () => {

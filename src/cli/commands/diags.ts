@@ -52,8 +52,9 @@ source that cannot be read (BIRD not running, Docker unreachable) is skipped wit
 
 --fix repairs only the safe ones: it releases orphaned addresses, deletes endpoints whose container
 is gone, and removes chains, ipsets, routes and veths with Calico's prefixes that nothing owns. Each
-is one etcd transaction guarded by what the check read, or one kernel command. It prints what it
-fixed, then checks again.
+is one etcd transaction guarded by what the check read, or one kernel command, and only what two
+looks in a row found is fixed (what a starting container or the agent has half done is left to
+finish). It prints what it fixed, then checks again.
 
 Examples:
   calicoctl diags --check
@@ -133,7 +134,7 @@ export interface CheckReport {
   readonly notFixed?: { message: string; reason: string }[];
 }
 
-/** How many rounds --fix makes: deleting an endpoint frees its address for the next one to release. */
+/** How many rounds --fix makes: deleting an endpoint frees its address for the next round to release. */
 const FIX_ROUNDS = 3;
 
 async function runCheck(options: DiagsOptions, ctx: CommandContext): Promise<void> {
@@ -150,7 +151,12 @@ async function runCheck(options: DiagsOptions, ctx: CommandContext): Promise<voi
   if (options.fix) {
     for (let round = 0; round < FIX_ROUNDS; round++) {
       const tried = new Set(notFixed.map((n) => n.message));
-      const fixes = fixesOf(findings).filter(({ finding }) => !tried.has(finding.message));
+      if (!fixesOf(findings).some(({ finding }) => !tried.has(finding.message))) break;
+      // Only what two looks in a row found is fixed: a container Docker is starting, or an apply
+      // of the agent's under way, is inconsistent for a moment, and must be left to finish.
+      const before = new Set(findings.map((f) => f.message));
+      findings = await inspect();
+      const fixes = fixesOf(findings).filter(({ finding }) => before.has(finding.message) && !tried.has(finding.message));
       if (fixes.length === 0) break;
       for (const { finding, fix } of fixes) {
         let reason: string | undefined;
