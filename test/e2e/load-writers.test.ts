@@ -48,8 +48,8 @@ it(`${WRITERS} concurrent calicoctl writers on ${PROFILES.length} profiles for $
   }
   /** Per profile, the ports whose rule should be there: added by a successful command, not removed by one. */
   const expected = new Map(PROFILES.map((p) => [p, new Set<number>(SEEDED)]));
-  /** Ports a removal is under way for: each rule is removed at most once. */
-  const removing = new Set<number>();
+  /** `<profile> <port>` of each removal under way: each rule is removed at most once. */
+  const removing = new Set<string>();
   let nextPort = 1000;
   let commands = 0;
   let removals = 0;
@@ -62,11 +62,13 @@ it(`${WRITERS} concurrent calicoctl writers on ${PROFILES.length} profiles for $
     const ports = expected.get(profile) as Set<number>;
     for (let turn = 0; turn === 0 || Date.now() < deadline; turn++) {
       // Every fifth command removes a rule known to be there (seeded, or its add succeeded), else it adds a new one.
-      const candidate = (slot + turn) % REMOVE_EVERY === REMOVE_EVERY - 1 ? [...ports].find((port) => !removing.has(port)) : undefined;
+      // Writers are ranked within their profile, so that each profile has its removers from the first turn.
+      const rank = Math.floor(slot / PROFILES.length);
+      const candidate = (rank + turn) % REMOVE_EVERY === REMOVE_EVERY - 1 ? [...ports].find((port) => !removing.has(`${profile} ${port}`)) : undefined;
       const add = candidate === undefined;
       const port = add ? nextPort++ : candidate;
       if (!add) {
-        removing.add(port);
+        removing.add(`${profile} ${port}`);
         removals++;
       }
       const args = ['profile', profile, 'rule', add ? 'add' : 'remove', ...ruleWords(port)];
