@@ -24,6 +24,15 @@ export const KERNEL_IPV6_FILE = '/proc/sys/net/ipv6/conf/all/forwarding';
 /** How the agent and `calicoctl node` report a default pool they made. */
 export const defaultPoolMessage = (cidr: string): string => `Created the default IPv${cidr.includes(':') ? 6 : 4} pool ${cidr}`;
 
+/**
+ * Host interfaces the agent creates and owns: the prefix, then 1-11 plain characters (Linux allows
+ * 15). Anything that deletes a link by a name read from etcd checks it first, so that a stored name
+ * such as `docker0` never reaches `ip link del`.
+ */
+export function isCalicoInterface(name: string): boolean {
+  return /^cali[A-Za-z0-9_.-]{1,11}$/.test(name);
+}
+
 /** The environment variable that stops the agent and `calicoctl node` from creating the default pools. */
 export const NO_DEFAULT_POOLS = 'NO_DEFAULT_POOLS';
 export function noDefaultPools(env: NodeJS.ProcessEnv): boolean {
@@ -36,19 +45,73 @@ export interface AgentStatus {
   readonly version: string;
   readonly hostname: string;
   readonly startedAt: string;
-  readonly lastApply?: { readonly at: string; readonly ok: boolean; readonly durationMs: number; readonly error?: string };
+  readonly lastApply?: {
+    readonly at: string;
+    readonly ok: boolean;
+    readonly durationMs: number;
+    readonly error?: string;
+    /** Kernel objects (a chain, a set) the kernel refused, each with its error; everything else was applied. */
+    readonly failures?: readonly { readonly item: string; readonly error: string }[];
+  };
 }
 
 /**
- * Hides the etcd password wherever a command line or environment is shown to a user, in any form
- * a shell may quote it (`ETCD_PASSWORD=s3cret`, `'ETCD_PASSWORD=a b'`, `ETCD_PASSWORD='a b'`).
+ * Where `calicoctl node` leaves the etcd password for the agent it starts (mode 0600, in STATE_DIR,
+ * which the container also mounts): the agent's environment, command line and labels are visible
+ * to anyone who may list processes or inspect containers, so the password is in none of them.
+ */
+export const PASSWORD_FILE = `${STATE_DIR}/etcd-password`;
+/** The variable naming that file; the agent reads it when ETCD_PASSWORD itself is not set. */
+export const PASSWORD_FILE_VAR = 'ETCD_PASSWORD_FILE';
+
+/**
+ * Hides the etcd password wherever a command line or environment is shown to a user. The value
+ * runs to the end of its shell word, whichever way that word is quoted, also when the quote opened
+ * before the name (`'--env=ETCD_PASSWORD=a b'`), so no part of a value with spaces or quotes shows.
  */
 export function maskPassword(text: string): string {
-  return text
-    .replace(/'ETCD_PASSWORD=(?:[^']|'\\'')*'/g, "'ETCD_PASSWORD=<hidden>'")
-    .replace(/ETCD_PASSWORD='(?:[^']|'\\'')*'/g, 'ETCD_PASSWORD=<hidden>')
-    .replace(/ETCD_PASSWORD="(?:[^"\\]|\\.)*"/g, 'ETCD_PASSWORD=<hidden>')
-    .replace(/ETCD_PASSWORD=(?!<hidden>)\S+/g, 'ETCD_PASSWORD=<hidden>');
+  const name = 'ETCD_PASSWORD=';
+  let out = '';
+  let quote: "'" | '"' | undefined; // the quote open at position i
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith(name, i)) {
+      const opened = quote;
+      i += name.length;
+      // Consume the rest of the word: up to unquoted white space (or a newline), tracking quotes.
+      for (; i < text.length; i++) {
+        const c = text[i] as string;
+        if (quote === undefined) {
+          if (/\s/.test(c)) break;
+          if (c === "'" || c === '"') quote = c;
+          else if (c === '\\') i++;
+        } else if (quote === '"') {
+          if (c === '\\') i++;
+          else if (c === '"') quote = undefined;
+        } else if (c === "'") quote = undefined;
+        if (c === '\n') break;
+      }
+      // Close the quote that was open before the name, as the word did.
+      out += `${name}<hidden>${opened ?? ''}`;
+      quote = undefined;
+      continue;
+    }
+    const c = text[i] as string;
+    if (quote === undefined) {
+      if (c === "'" || c === '"') quote = c;
+      else if (c === '\n') quote = undefined;
+    } else if (c === quote || c === '\n') quote = undefined;
+    else if (quote === '"' && c === '\\') {
+      out += c;
+      i++;
+      out += text[i] ?? '';
+      i++;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
 }
 
 /**

@@ -300,7 +300,8 @@ function startBgp(options: AgentOptions, log: Logger): { controller: BgpControll
 /** Registers this host's BGP addresses and AS, as `calicoctl node` does, when they were given. */
 async function registerBgp(kv: KvStore, options: AgentOptions): Promise<void> {
   if (options.ip === undefined && options.ip6 === undefined) return;
-  await new HostStore(kv).register({ hostname: options.hostname, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  const conflict = await new HostStore(kv).register({ hostname: options.hostname, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  if (conflict) throw new Error(`IP address ${conflict.address} is already in use by host ${conflict.host}: each host needs its own address.`);
   await new BgpStore(kv).setHostAs(options.hostname, options.as);
 }
 

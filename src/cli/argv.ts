@@ -36,18 +36,28 @@ function grammar(specs: readonly AnySpec[]): { nouns: Map<string, Noun>; valueOp
   return { nouns, valueOptions };
 }
 
+/** The index of the first word at or after `from` that is neither an option nor an option's value; -1 if none (or `--`). */
+function nextWord(words: readonly string[], from: number): number {
+  derived ??= grammar(SPECS);
+  for (let i = from; i < words.length; i++) {
+    const word = words[i] as string;
+    if (word === '--') return -1;
+    if (!word.startsWith('-') || word === '-') return i;
+    if (derived.valueOptions.has(word)) i++;
+  }
+  return -1;
+}
+
+/** The words of a command line that are not options or their values, in order (up to `--`). */
+export function positionalWords(argv: readonly string[]): string[] {
+  const found: string[] = [];
+  for (let i = nextWord(argv, 0); i >= 0; i = nextWord(argv, i + 1)) found.push(argv[i] as string);
+  return found;
+}
+
 export function reorderWords(argv: readonly string[]): string[] {
   derived ??= grammar(SPECS);
-  const { nouns, valueOptions } = derived;
-  const nextWord = (words: readonly string[], from: number): number => {
-    for (let i = from; i < words.length; i++) {
-      const word = words[i] as string;
-      if (word === '--') return -1;
-      if (!word.startsWith('-') || word === '-') return i;
-      if (valueOptions.has(word)) i++;
-    }
-    return -1;
-  };
+  const { nouns } = derived;
   const words = [...argv];
   const nounAt = nextWord(words, 0);
   const nounName = nounAt < 0 ? undefined : (words[nounAt] as string);

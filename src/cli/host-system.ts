@@ -15,6 +15,8 @@ export interface SpawnedProcess {
 export interface HostSystem {
   mkdir(path: string): void;
   writeFile(path: string, text: string): void;
+  /** Replaces a file with one only root can read, atomically: it never exists with a wider mode. */
+  writeSecret(path: string, text: string): void;
   /** Removes a file; one that is not there is fine. */
   removeFile(path: string): void;
   /** A file's size in bytes; 0 when it does not exist. */
@@ -37,6 +39,13 @@ export function systemHost(): HostSystem {
   return {
     mkdir: (path) => void fs().mkdirSync(path, { recursive: true }),
     writeFile: (path, text) => fs().writeFileSync(path, text),
+    writeSecret: (path, text) => {
+      const temp = `${path}.${process.pid}.tmp`;
+      fs().rmSync(temp, { force: true });
+      // Created with mode 0600 (flag wx: never an existing file someone else prepared), then renamed over.
+      fs().writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
+      fs().renameSync(temp, path);
+    },
     removeFile: (path) => fs().rmSync(path, { force: true }),
     fileSize: (path) => {
       try {

@@ -1,4 +1,5 @@
 import type { Table as CliTable, TableConstructorOptions } from 'cli-table3';
+import { printable } from './printable';
 
 /**
  * ASCII tables drawn as the original calicoctl's PrettyTable 0.7.2 drew them: `+---+` borders,
@@ -8,8 +9,10 @@ import type { Table as CliTable, TableConstructorOptions } from 'cli-table3';
  * cells are padded to their column's width first, because its own centring splits spare space
  * the other way. It is loaded on first use, so commands without a table never pay for it.
  */
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[], align: 'center' | 'left' = 'center'): string {
-  const cells = rows.map((row) => headers.map((_, column) => (row[column] ?? '').split('\n')));
+export function renderTable(rawHeaders: readonly string[], rows: readonly (readonly string[])[], align: 'center' | 'left' = 'center'): string {
+  // A cell's own line breaks make it several lines; any other control character is shown escaped.
+  const headers = rawHeaders.map(printable);
+  const cells = rows.map((row) => headers.map((_, column) => (row[column] ?? '').split('\n').map(printable)));
   const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((row) => Math.max(...(row[column] as string[]).map((line) => line.length)))));
   const pad = (lines: readonly string[], column: number) => lines.map((line) => fit(line, widths[column] as number, align)).join('\n');
   const Table = require('cli-table3') as new (options: TableConstructorOptions) => CliTable;

@@ -48,6 +48,12 @@ export interface Assignment {
   /** The host holding the block, when any: it differs from `host` for a borrowed address. */
   readonly blockHost: string | undefined;
   readonly attributes: Readonly<Record<string, string>>;
+  /**
+   * Who asked for the address, when the asker said (the block's `handle_id`): the plugin gives each
+   * of Docker's RequestAddress calls its own, so that an address whose reply was lost (no endpoint
+   * ever holds it) can be found and freed later by its handle.
+   */
+  readonly handle?: string;
 }
 
 /** The secondary attribute that records which host an address was assigned for. */
@@ -113,12 +119,12 @@ export function emptyBlock(cidr: string, version: IpVersion, affinity: string | 
 }
 
 /** The block with `ordinal` allocated for `host`; attributes are shared by equal allocations. */
-export function allocate(block: Block, ordinal: number, host: string, attributes: Readonly<Record<string, string>>): Block {
+export function allocate(block: Block, ordinal: number, host: string, attributes: Readonly<Record<string, string>>, handle: string | null = null): Block {
   const secondary = { ...attributes, [OWNER]: host };
   const wanted = JSON.stringify(secondary);
-  let index = block.attributes.findIndex((a) => a.handle_id === null && JSON.stringify(a.secondary) === wanted);
+  let index = block.attributes.findIndex((a) => a.handle_id === handle && JSON.stringify(a.secondary) === wanted);
   const list = [...block.attributes];
-  if (index < 0) index = list.push({ handle_id: null, secondary }) - 1;
+  if (index < 0) index = list.push({ handle_id: handle, secondary }) - 1;
   const allocations = [...block.allocations];
   allocations[ordinal] = index;
   return { ...block, allocations, attributes: list, unallocated: block.unallocated.filter((o) => o !== ordinal) };
@@ -147,7 +153,9 @@ export function addressAt(block: Block, ordinal: number): string {
 export function assignmentOf(block: Block, ordinal: number, pool: Pool | undefined): Assignment {
   const index = block.allocations[ordinal] as number;
   const { [OWNER]: owner, ...attributes } = block.attributes[index]?.secondary ?? {};
+  const handle = block.attributes[index]?.handle_id;
   return {
+    ...(typeof handle === 'string' && { handle }),
     address: addressAt(block, ordinal),
     version: block.version,
     host: owner ?? block.affinity ?? '',

@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { DatastoreConfigError } from './errors';
 
@@ -85,7 +85,7 @@ export function etcdSettings(env: EtcdEnvironment, timeoutOverride?: string): Et
     }
   }
   const username = nonEmpty(env.ETCD_USERNAME);
-  const password = env.ETCD_PASSWORD;
+  const password = env.ETCD_PASSWORD ?? passwordFromFile(nonEmpty(env.ETCD_PASSWORD_FILE));
   if (username === undefined && nonEmpty(password) !== undefined) {
     throw new DatastoreConfigError('ETCD_PASSWORD is set but ETCD_USERNAME is not: set both, or neither.');
   }
@@ -135,4 +135,14 @@ function readableFile(path: string): boolean {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
+}
+
+/** The password `calicoctl node` left for the agent in a root-only file (src/agent/contract.ts, PASSWORD_FILE). */
+function passwordFromFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new DatastoreConfigError(`Cannot read ETCD_PASSWORD_FILE: '${file}' is not a readable file.`);
+  }
 }

@@ -1,4 +1,5 @@
-import { type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
+import { parseCidr } from '../policy/cidr';
+import { CorruptDataError, type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
 import * as keys from './keys';
 import type { KvStore } from './kv';
 import { RETRY, untilCommitted } from './retry';
@@ -28,16 +29,29 @@ export class EndpointStore {
       kvs,
       (kv) => {
         const key = keys.parseEndpointKey(kv.key);
-        return key && decodeEndpoint(key, kv.key, kv.value);
+        return key && decodeEndpoint(key, kv.key, kv.value, (error) => this.report(error, 'the address is ignored'));
       },
       this.report,
     );
   }
 }
 
-export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: string): Endpoint {
+/**
+ * An endpoint's value. Only host addresses (/32, /128) of the field's family are kept: each net
+ * becomes a set member, a route through the endpoint's interface and its anti-spoofing match, so
+ * a wider one (0.0.0.0/0 makes every `ipset restore` fail, routes everything to one container and
+ * lets it send from any address) is dropped and handed to `skipped`, the endpoint itself kept.
+ */
+export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: string, skipped: (error: CorruptDataError) => void = () => undefined): Endpoint {
   const data = parseStoredObject(rawKey, value, 'an endpoint');
   const strings = (field: unknown): string[] => (Array.isArray(field) ? field.filter((x): x is string => typeof x === 'string') : []);
+  const hosts = (field: string, version: 4 | 6): string[] =>
+    strings(data[field]).filter((text) => {
+      const cidr = parseCidr(text);
+      if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) return true;
+      skipped(new CorruptDataError(rawKey, `${field} holds ${JSON.stringify(text)}, which is not an IPv${version} host address (/${version === 4 ? 32 : 128})`));
+      return false;
+    });
   // Older writers stored a single profile_id; readers have always accepted both.
   const profileIds = data.profile_ids !== undefined ? strings(data.profile_ids) : typeof data.profile_id === 'string' ? [data.profile_id] : [];
   return {
@@ -46,8 +60,8 @@ export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: str
     name: typeof data.name === 'string' ? data.name : '',
     mac: typeof data.mac === 'string' ? data.mac : '',
     profileIds,
-    ipv4Nets: strings(data.ipv4_nets),
-    ipv6Nets: strings(data.ipv6_nets),
+    ipv4Nets: hosts('ipv4_nets', 4),
+    ipv6Nets: hosts('ipv6_nets', 6),
     labels: typeof data.labels === 'object' && data.labels !== null ? (data.labels as Record<string, string>) : {},
   };
 }
@@ -68,9 +82,19 @@ export function encodeEndpoint(endpoint: Endpoint): string {
 export class EndpointWriter {
   constructor(private readonly kv: KvStore) {}
 
-  /** Writes the whole endpoint: the plugin is its only author, and Docker retries calls. */
-  async put(endpoint: Endpoint): Promise<void> {
-    await this.kv.commit([], [{ type: 'put', key: keys.endpointKey(endpoint), value: encodeEndpoint(endpoint) }]);
+  /**
+   * Writes the whole endpoint (the plugin is its only author, and Docker retries calls), while the
+   * key `requires` (its network's record) exists: the check and the write are one transaction, so
+   * an endpoint is never written into a network deleted meanwhile. False when `requires` is absent.
+   */
+  async put(endpoint: Endpoint, requires: string): Promise<boolean> {
+    const key = keys.endpointKey(endpoint);
+    return untilCommitted(key, async () => {
+      const needed = await this.kv.get(requires);
+      if (!needed) return false;
+      const committed = await this.kv.commit([{ key: requires, modRevision: needed.modRevision }], [{ type: 'put', key, value: encodeEndpoint(endpoint) }]);
+      return committed ? true : RETRY;
+    });
   }
 
   async remove(key: keys.EndpointKey): Promise<void> {

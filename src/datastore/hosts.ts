@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { CorruptDataError, type CorruptReporter, warnOnStderr } from './errors';
+import { RETRY, untilCommitted } from './retry';
 import type { KvStore } from './kv';
 import * as keys from './keys';
 import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL, PoolStore } from './pools';
@@ -57,28 +58,37 @@ export class HostStore {
     return created;
   }
 
-  async register(host: HostRegistration): Promise<void> {
+  /**
+   * Registers the host, unless another host holds one of its addresses: resolves to that conflict
+   * then, having written nothing. The check and the write are one transaction (the hosts' addresses
+   * read must be current when it commits), so two hosts starting with one address cannot both win.
+   */
+  async register(host: HostRegistration): Promise<{ address: string; host: string } | undefined> {
     const { hostname } = host;
     await this.putIfAbsent(keys.hostConfigKey(hostname, 'DefaultEndpointToHostAction'), 'RETURN');
-    await this.kv.commit(
-      [],
-      [
-        { type: 'put', key: keys.hostConfigKey(hostname, 'marker'), value: 'created' },
-        { type: 'put', key: keys.hostBirdIp(hostname), value: host.ipv4 ?? '' },
-        { type: 'put', key: keys.bgpHostIp(hostname, 4), value: host.ipv4 ?? '' },
-        { type: 'put', key: keys.bgpHostIp(hostname, 6), value: host.ipv6 ?? '' },
-      ],
-    );
+    return untilCommitted(keys.bgpHostIp(hostname, 4), async () => {
+      const { kvs, revision } = await this.kv.getPrefix(keys.BGP_HOSTS);
+      for (const address of [host.ipv4, host.ipv6]) {
+        if (address === undefined) continue;
+        const other = holderOf(kvs, address, hostname);
+        if (other !== undefined) return { address, host: other };
+      }
+      const committed = await this.kv.commit(
+        [{ prefix: keys.BGP_HOSTS, unchangedSince: revision }],
+        [
+          { type: 'put', key: keys.hostConfigKey(hostname, 'marker'), value: 'created' },
+          { type: 'put', key: keys.hostBirdIp(hostname), value: host.ipv4 ?? '' },
+          { type: 'put', key: keys.bgpHostIp(hostname, 4), value: host.ipv4 ?? '' },
+          { type: 'put', key: keys.bgpHostIp(hostname, 6), value: host.ipv6 ?? '' },
+        ],
+      );
+      return committed ? undefined : RETRY;
+    });
   }
 
   /** The other host registered with this address, if any: two hosts cannot share one. */
   async hostWithAddress(address: string, except: string): Promise<string | undefined> {
-    const { kvs } = await this.kv.getPrefix(keys.BGP_HOSTS);
-    for (const kv of kvs) {
-      const parsed = keys.parseBgpKey(kv.key);
-      if (parsed?.kind === 'hostIp' && parsed.hostname !== except && kv.value === address) return parsed.hostname;
-    }
-    return undefined;
+    return holderOf((await this.kv.getPrefix(keys.BGP_HOSTS)).kvs, address, except);
   }
 
   /** Every registered host with its addresses. */
@@ -121,4 +131,13 @@ export class HostStore {
   private async putIfAbsent(key: string, value: string): Promise<void> {
     await this.kv.commit([{ key, modRevision: 0 }], [{ type: 'put', key, value }]);
   }
+}
+
+/** The host other than `except` whose BGP address (in `kvs`, read from keys.BGP_HOSTS) is `address`. */
+function holderOf(kvs: readonly { key: string; value: string }[], address: string, except: string): string | undefined {
+  for (const kv of kvs) {
+    const parsed = keys.parseBgpKey(kv.key);
+    if (parsed?.kind === 'hostIp' && parsed.hostname !== except && kv.value === address) return parsed.hostname;
+  }
+  return undefined;
 }

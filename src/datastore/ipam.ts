@@ -53,8 +53,11 @@ export class IpamStore {
     private readonly report: CorruptReporter = warnOnStderr,
   ) {}
 
-  /** Assigns a free address for `host` from the usable pools of that version (or from one pool). */
-  async assign(version: IpVersion, host: string, onlyPool?: string, attributes: Record<string, string> = {}): Promise<Assignment> {
+  /**
+   * Assigns a free address for `host` from the usable pools of that version (or from one pool),
+   * recording `attributes` and the asker's `handle` with it (Assignment.handle).
+   */
+  async assign(version: IpVersion, host: string, onlyPool?: string, attributes: Record<string, string> = {}, handle: string | null = null): Promise<Assignment> {
     const pools = usablePools(await new PoolStore(this.kv, this.report).list(version)).filter((p) => onlyPool === undefined || p.cidr.text === onlyPool || cidrNetworkText(p.cidr) === onlyPool);
     if (pools.length === 0) {
       throw new IpamError(onlyPool === undefined ? `No IPv${version} pool to assign an address from: add one with 'calicoctl pool add'.` : `No usable pool ${onlyPool}.`);
@@ -69,7 +72,7 @@ export class IpamStore {
       for (const cidr of own.sort(byAddress)) {
         const stored = blocks.get(blockKey(version, cidr));
         if (!stored) continue;
-        const result = await this.takeFrom(stored, host, attributes, inPool(cidr) as Pool);
+        const result = await this.takeFrom(stored, host, attributes, handle, inPool(cidr) as Pool);
         if (result !== undefined) return result;
       }
       // 2. A block nobody holds yet: claim it and take its first address, in one transaction.
@@ -83,7 +86,7 @@ export class IpamStore {
           const claimed: Block = { ...block, affinity: host };
           const ordinal = firstFree(claimed, pool);
           if (ordinal === undefined) continue;
-          const next = allocate(claimed, ordinal, host, attributes);
+          const next = allocate(claimed, ordinal, host, attributes, handle);
           const committed = await this.kv.commit(
             [{ key, modRevision: stored?.modRevision ?? 0 }],
             [
@@ -101,7 +104,7 @@ export class IpamStore {
         if (!pool) continue;
         const block = decodeOrUndefined(stored);
         if (!block || (block.strictAffinity && block.affinity !== host)) continue;
-        const result = await this.takeFrom(stored, host, attributes, pool);
+        const result = await this.takeFrom(stored, host, attributes, handle, pool);
         if (result !== undefined) return result;
       }
       throw new IpamError(`No free IPv${version} address left in ${pools.map((p) => p.cidr.text).join(', ')}.`);
@@ -109,7 +112,7 @@ export class IpamStore {
   }
 
   /** Assigns one given address for `host`; it must lie in a usable pool and be free. */
-  async assignAddress(address: string, host: string, attributes: Record<string, string> = {}): Promise<Assignment> {
+  async assignAddress(address: string, host: string, attributes: Record<string, string> = {}, handle: string | null = null): Promise<Assignment> {
     const parsed = parseIp(address);
     if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
     const pool = usablePools(await new PoolStore(this.kv, this.report).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
@@ -124,7 +127,7 @@ export class IpamStore {
       if (block.strictAffinity && block.affinity !== host) throw new IpamError(`${parsed.text} is in a block that host ${block.affinity} holds strictly.`);
       const ordinal = Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string));
       if (block.allocations[ordinal] !== null) throw new AlreadyExistsError('address', parsed.text, `${parsed.text} is already assigned.`);
-      const next = allocate(block, ordinal, host, attributes);
+      const next = allocate(block, ordinal, host, attributes, handle);
       if (!(await this.kv.commit([{ key, modRevision: stored?.modRevision ?? 0 }], [{ type: 'put', key, value: encodeBlock(next) }]))) return RETRY;
       return assignmentOf(next, ordinal, pool);
     });
@@ -254,12 +257,12 @@ export class IpamStore {
   }
 
   /** One address from a stored block, committed; undefined when the block is full. */
-  private async takeFrom(stored: KeyValue, host: string, attributes: Readonly<Record<string, string>>, pool: Pool): Promise<Assignment | typeof RETRY | undefined> {
+  private async takeFrom(stored: KeyValue, host: string, attributes: Readonly<Record<string, string>>, handle: string | null, pool: Pool): Promise<Assignment | typeof RETRY | undefined> {
     const block = decodeOrUndefined(stored);
     if (!block) return undefined;
     const ordinal = firstFree(block, pool);
     if (ordinal === undefined) return undefined;
-    const next = allocate(block, ordinal, host, attributes);
+    const next = allocate(block, ordinal, host, attributes, handle);
     if (!(await this.kv.commit([{ key: stored.key, modRevision: stored.modRevision }], [{ type: 'put', key: stored.key, value: encodeBlock(next) }]))) return RETRY;
     return assignmentOf(next, ordinal, pool);
   }

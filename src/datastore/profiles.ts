@@ -1,5 +1,6 @@
 import { ruleSetFromV1, RuleDecodeError, ruleSetToV1 } from '../policy/codec';
 import type { RuleSet } from '../policy/ast';
+import { decodeEndpoint } from './endpoints';
 import { CorruptDataError, type CorruptReporter, decodeEach, NotFoundError, parseStored, warnOnStderr } from './errors';
 import * as keys from './keys';
 import type { KeyValue, KvStore } from './kv';
@@ -86,6 +87,36 @@ export class ProfileStore {
     if (!snapshot) return false;
     await this.kv.commit([], [{ type: 'deletePrefix', prefix: keys.profileDir(id) }]);
     return true;
+  }
+
+  /**
+   * Removes the profile unless an endpoint (on any host) uses it, in one transaction: the endpoints
+   * read must still be current when the delete commits, so an endpoint that joins the profile
+   * meanwhile makes it check again instead of being left with a profile that is gone.
+   */
+  async removeUnused(id: string): Promise<'removed' | 'absent' | 'in-use'> {
+    const dir = keys.profileDir(id);
+    return untilCommitted(dir, async () => {
+      const [profile, hosts] = await Promise.all([this.kv.getPrefix(dir), this.kv.getPrefix(keys.HOSTS)]);
+      if (profile.kvs.length === 0) return 'absent';
+      const endpoints = decodeEach(
+        hosts.kvs,
+        (kv) => {
+          const key = keys.parseEndpointKey(kv.key);
+          return key && decodeEndpoint(key, kv.key, kv.value);
+        },
+        this.report,
+      );
+      if (endpoints.some((endpoint) => endpoint.profileIds.includes(id))) return 'in-use';
+      const committed = await this.kv.commit(
+        [
+          { prefix: dir, unchangedSince: profile.revision },
+          { prefix: keys.HOSTS, unchangedSince: hosts.revision },
+        ],
+        [{ type: 'deletePrefix', prefix: dir }],
+      );
+      return committed ? 'removed' : RETRY;
+    });
   }
 
   /** Read-modify-write of the rules. NotFoundError when the profile does not exist. */

@@ -31,7 +31,8 @@ export const AGENT_PREFIX = '/calico/';
 
 /** What a key means to the agent: how to decode its value, and what its absence is. */
 interface KeyMeaning {
-  decode(value: string): DatastoreUpdate;
+  /** `skipped` hears of parts of a value that were dropped while the rest is used. */
+  decode(value: string, skipped: (error: CorruptDataError) => void): DatastoreUpdate;
   absent(): DatastoreUpdate;
   /** Said after the problem when the value does not decode. */
   consequence: string;
@@ -69,7 +70,7 @@ function meaning(key: string): KeyMeaning | undefined {
   const endpoint = keys.parseEndpointKey(key);
   if (endpoint) {
     return {
-      decode: (value) => ({ kind: 'endpoint', key: endpoint, endpoint: decodeEndpoint(endpoint, key, value) }),
+      decode: (value, skipped) => ({ kind: 'endpoint', key: endpoint, endpoint: decodeEndpoint(endpoint, key, value, skipped) }),
       absent: () => ({ kind: 'endpoint', key: endpoint, endpoint: undefined }),
       consequence: 'the endpoint is ignored until it is fixed',
     };
@@ -148,16 +149,21 @@ export class UpdateDecoder {
       return;
     }
     this.delivered.set(key, value);
+    const fresh = this.reported.get(key) !== value;
+    const problems: CorruptDataError[] = [];
     try {
-      updates.push(known.decode(value));
-      this.reported.delete(key);
+      updates.push(known.decode(value, (error) => problems.push(error)));
     } catch (error) {
       if (!(error instanceof CorruptDataError)) throw error;
-      if (this.reported.get(key) !== value) {
-        this.reported.set(key, value);
-        this.report(error, known.consequence);
-      }
+      if (fresh) this.report(error, known.consequence);
+      this.reported.set(key, value);
       updates.push(known.undecodable?.() ?? known.absent());
+      return;
+    }
+    if (problems.length === 0) this.reported.delete(key);
+    else {
+      if (fresh) for (const problem of problems) this.report(problem, 'the address is ignored until it is fixed');
+      this.reported.set(key, value);
     }
   }
 }

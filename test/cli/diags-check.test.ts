@@ -1,6 +1,6 @@
 import { type CheckInput, check, type EndpointView, fixesOf } from '../../src/cli/commands/diags/check';
 import { parseBirdRoutes, parseIptablesSave, parseLinks, parseRoutes } from '../../src/cli/commands/diags/sources';
-import { EndpointWriter } from '../../src/datastore/endpoints';
+import { encodeEndpoint } from '../../src/datastore/endpoints';
 import { endpointKey } from '../../src/datastore/keys';
 import { encodeBlock, allocate, emptyBlock } from '../../src/datastore/blocks';
 import { blockKey, affinityKey } from '../../src/datastore/keys';
@@ -326,7 +326,8 @@ describe('calicoctl diags --check in-process', () => {
       // The first read is the check, the second the look --fix makes again before fixing.
       if (prefix === '/calico/' && ++reads === 2) {
         // The plugin writes the endpoint for the address just after the read the fix relies on.
-        await new EndpointWriter(w.kv).put({ hostname: HOST, orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: EP, state: 'active', name: IFACE, mac: 'ee:ee:ee:ee:ee:ee', profileIds: [], ipv4Nets: ['10.65.0.7/32'], ipv6Nets: [], labels: {} });
+        const written = { hostname: HOST, orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: EP, state: 'active', name: IFACE, mac: 'ee:ee:ee:ee:ee:ee', profileIds: [], ipv4Nets: ['10.65.0.7/32'], ipv6Nets: [], labels: {} };
+        await w.kv.commit([], [{ type: 'put', key: endpointKey(written), value: encodeEndpoint(written) }]);
       }
       return result;
     };
@@ -346,6 +347,14 @@ describe('calicoctl diags --check in-process', () => {
     const result = await w.run(['diags', '--check', '--fix']);
     expect(result).toMatchObject({ code: 0, stdout: 'No problems found.\n' });
     expect(ran.filter((line) => line.startsWith('iptables-restore'))).toEqual([]);
+  });
+
+  it('a name from etcd with control characters is printed escaped', async () => {
+    const { w } = world();
+    const id = 'e\u001b[2J';
+    await w.kv.commit([], [{ type: 'put', key: endpointKey({ hostname: HOST, orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: id }), value: JSON.stringify({ state: 'active', name: 'caliesc', ipv4_nets: [] }) }]);
+    const result = await w.run(['diags', '--check']);
+    expect(result.stdout).toBe('endpoint e\\x1b[2J has no container\nendpoint e\\x1b[2J has no veth caliesc\n');
   });
 
   it('--fix and -o without --check are usage errors', async () => {

@@ -1,4 +1,4 @@
-import { PID_FILE, PROCESS_FILE, STARTED_MESSAGE, STATE_DIR, STATUS_FILE } from '../../src/agent/contract';
+import { PASSWORD_FILE, PID_FILE, PROCESS_FILE, STARTED_MESSAGE, STATE_DIR, STATUS_FILE } from '../../src/agent/contract';
 import type { Environment } from '../../src/cli/context';
 import type { HostSystem, SpawnedProcess } from '../../src/cli/host-system';
 import type { ContainerRuntime, ContainerSpec, ContainerState } from '../../src/docker/containers';
@@ -29,6 +29,11 @@ class FakeHost implements HostSystem {
   }
   writeFile(path: string, text: string): void {
     this.files.set(path, text);
+  }
+  readonly secrets = new Set<string>();
+  writeSecret(path: string, text: string): void {
+    this.files.set(path, text);
+    this.secrets.add(path);
   }
   removeFile(path: string): void {
     this.files.delete(path);
@@ -81,9 +86,11 @@ class FakeContainers implements ContainerRuntime {
     return this.containers.get(name);
   }
   lastSpec: ContainerSpec | undefined;
+  readonly specs: ContainerSpec[] = [];
   async run(spec: ContainerSpec): Promise<string> {
     this.calls.push(`run ${spec.name}`);
     this.lastSpec = spec;
+    this.specs.push(spec);
     const id = 'abcdef0123456789';
     this.containers.set(spec.name, { id, running: true, status: 'running', image: spec.image, startedAt: '2026-01-01T00:00:00Z', labels: spec.labels, log: `${STARTED_MESSAGE}\n` });
     return id;
@@ -178,12 +185,37 @@ describe('calicoctl node', () => {
     world.env = { ...world.env, ETCD_USERNAME: 'root', ETCD_PASSWORD: 's3cret word' };
     const dry = await world.run(['node', '--runtime=process', '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toContain('ETCD_PASSWORD=<hidden>');
+    expect(dry.stdout).toContain(`ETCD_PASSWORD_FILE=${PASSWORD_FILE}`);
     const real = await world.run(['node', '--runtime=process']);
     expect(real.code).toBe(0);
-    expect(real.stderr).toContain('ETCD_PASSWORD=<hidden>');
+    expect(real.stderr).toContain(`ETCD_PASSWORD_FILE=${PASSWORD_FILE}`);
     expect(`${dry.stdout}${dry.stderr}${real.stdout}${real.stderr}`).not.toContain('s3cret');
-    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD).toBe('s3cret word');
+    // The agent gets the password from a root-only file, not from its visible environment.
+    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD).toBeUndefined();
+    expect(world.fakeHost.spawned?.env.ETCD_PASSWORD_FILE).toBe(PASSWORD_FILE);
+    expect(world.fakeHost.files.get(PASSWORD_FILE)).toBe('s3cret word');
+    expect(world.fakeHost.secrets.has(PASSWORD_FILE)).toBe(true);
+  });
+
+  it.each(["a b", "it's 'quoted'", 'say "hi" \\ there'])('the container agent with password %j: neither its environment, labels nor the dry run holds it; a changed password is other settings', async (password) => {
+    const world = nodeWorld();
+    world.env = { ...world.env, ETCD_USERNAME: 'root', ETCD_PASSWORD: password };
+    const dry = await world.run(['node', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('ETCD_PASSWORD_FILE=');
+    const real = await world.run(['node']);
+    expect(real.code).toBe(0);
+    const spec = world.fakeContainers.specs.at(-1)!;
+    const visible = `${dry.stdout}${dry.stderr}${real.stdout}${real.stderr}${JSON.stringify(spec)}`;
+    expect(visible).not.toContain(password);
+    expect(visible).not.toMatch(/ETCD_PASSWORD=/);
+    for (const word of password.split(/[\s'"\\]+/).filter((w) => w.length > 2)) expect(visible).not.toContain(word);
+    expect(spec.env).toContain(`ETCD_PASSWORD_FILE=${PASSWORD_FILE}`);
+    expect(world.fakeHost.files.get(PASSWORD_FILE)).toBe(password);
+    // The same settings: nothing to do; another password: the running agent has other settings.
+    expect((await world.run(['node'])).stdout).toContain('with these settings: nothing to do');
+    world.env = { ...world.env, ETCD_PASSWORD: `${password}!` };
+    expect((await world.run(['node'])).stderr).toContain('with other settings');
   });
 
   it('does nothing when the same agent already runs, and refuses other settings', async () => {
@@ -265,6 +297,28 @@ describe('calicoctl node --as and --backend', () => {
     expect(dry.stdout).toContain('--env=CALICO_NETWORKING_BACKEND=bird --env=AS=');
   });
 
+  it('takes v0.23\'s old flags: --libnetwork and --libnetwork-image with a one-line note, a bare backend word ignored', async () => {
+    const world = nodeWorld();
+    const result = await world.run(['node', 'none', '--runtime=process', '--libnetwork', '--libnetwork-image=calico/node-libnetwork:v0.10.0']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('Note: --libnetwork and --libnetwork-image are ignored: calico-node always serves the Docker network and IPAM plugin.\n');
+    // As in v0.23, the bare word does not set the backend.
+    expect(world.fakeHost.spawned?.env).toMatchObject({ CALICO_NETWORKING_BACKEND: 'bird' });
+  });
+
+  it('refuses rkt, and --libnetwork with --detach=false, in one line with nothing written or started', async () => {
+    for (const [argv, message] of [
+      [['node', '--runtime=rkt'], 'The rkt runtime is not supported: use --runtime=docker (a container) or --runtime=process (a host process).'],
+      [['node', '--libnetwork', '--detach=false'], "The only valid value for --detach is 'true' when using libnetwork"],
+    ] as const) {
+      const world = nodeWorld();
+      expect(await runUnchanged(world, [...argv])).toEqual({ code: 1, stdout: '', stderr: `${message}\n` });
+      expect(world.fakeContainers.calls).toEqual([]);
+      expect(world.fakeHost.spawned).toBeUndefined();
+    }
+    expect((await nodeWorld().run(['node', 'quagga'])).code).toBe(2);
+  });
+
   it('CALICO_NETWORKING=false without --backend means none, with a deprecation warning', async () => {
     const world = nodeWorld();
     world.env = { ...world.env, CALICO_NETWORKING: 'false' };
@@ -308,7 +362,32 @@ describe('calicoctl node stop', () => {
   });
 });
 
+describe('calicoctl node remove', () => {
+  it('--remove-endpoints deletes only cali interfaces: a stored name such as docker0 is left alone, with a warning', async () => {
+    const world = nodeWorld();
+    seedEndpoint(world, { host: 'host1', id: 'e1', profiles: [] });
+    const endpoint = (id: string, name: string) => ({ state: 'active', name, mac: 'EE:EE:EE:EE:EE:EE', profile_ids: [], ipv4_nets: [], ipv6_nets: [], labels: {} });
+    world.kv.seed('/calico/v1/host/host1/workload/libnetwork/libnetwork/endpoint/e2', endpoint('e2', 'docker0'));
+    world.kv.seed('/calico/v1/host/host1/workload/libnetwork/libnetwork/endpoint/e3', endpoint('e3', 'cali1; rm -rf'));
+    const result = await world.run(['node', 'remove', '--remove-endpoints']);
+    expect(result.code).toBe(0);
+    expect(world.tools.filter((t) => t.startsWith('ip link del'))).toEqual(['ip link del calie1']);
+    expect(result.stderr).toContain('Warning: not deleting the interface "docker0" of endpoint e2');
+    expect(result.stderr).toContain('"cali1; rm -rf"');
+    expect(result.stdout).toBe('Node configuration removed\n');
+  });
+});
+
 describe('calicoctl status', () => {
+  it('lists each item the agent could not apply, the rest having been applied', async () => {
+    const world = nodeWorld();
+    await world.run(['node', '--runtime=process']);
+    const failures = [{ item: 'IPv4 set cali4-t-web', error: '192.168.1.99: Kernel error received: refused' }];
+    world.fakeHost.files.set(`${STATE_DIR}/${STATUS_FILE}`, JSON.stringify({ version: '1.0', lastApply: { at: '2026-01-01T00:00:01Z', ok: false, durationMs: 3, error: '1 items could not be applied', failures } }));
+    const result = await world.run(['status']);
+    expect(result.stdout).toContain('Dataplane: the last apply at 2026-01-01T00:00:01Z FAILED: 1 items could not be applied\n  IPv4 set cali4-t-web: 192.168.1.99: Kernel error received: refused\n');
+  });
+
   it('reports the running agent, etcd, the host and the last dataplane apply', async () => {
     const world = nodeWorld();
     await world.run(['node', '--runtime=process']);
@@ -437,8 +516,36 @@ describe('calicoctl status: BGP', () => {
     expect(none.tools.filter((t) => t.startsWith('birdc'))).toEqual([]);
   });
 
+  it('asks the BIRD in the calico-node container when the host has no birdc and the agent runs as a container', async () => {
+    const world = birdWorld();
+    world.runner = {
+      run: async (file, args) => {
+        world.tools.push([file, ...args].join(' '));
+        if (file === 'birdc' || file === 'birdc6') throw new Error(`spawn ${file} ENOENT`);
+        if (file === 'docker' && args[2] === 'birdc') return PROTOCOLS;
+        return `${file} output\n`;
+      },
+    };
+    expect(await world.run(['node'])).toMatchObject({ code: 0 });
+    const result = await world.run(['status']);
+    expect(world.tools).toContain(`docker exec calico-node birdc -s ${STATE_DIR}/bird.ctl show protocols`);
+    expect(result.stdout).toContain('|  192.0.2.20  | node-to-node mesh |   up  | 00:01:05 |');
+    // A host process has no container to ask.
+    const processWorld = birdWorld();
+    expect((await processWorld.run(['node', '--runtime=process'])).code).toBe(0);
+    processWorld.runner = { run: async (file) => { throw new Error(`spawn ${file} ENOENT`); } };
+    expect((await processWorld.run(['status'])).stdout).toContain("birdc is not installed: BIRD's sessions cannot be shown.\n");
+  });
+
   it('--backend=gobgp: one line, exit 1', async () => {
     expect(await birdWorld().run(['status', '--backend=gobgp'])).toEqual({ code: 1, stdout: '', stderr: 'The gobgp backend is not available in this calico-node: use --backend=bird or --backend=none.\n' });
+  });
+
+  it('takes v0.23\'s --runtime: docker is what it checks, rkt and anything else is one line, exit 1', async () => {
+    expect(await birdWorld().run(['status', '--runtime=docker'])).toEqual(await birdWorld().run(['status']));
+    expect(await birdWorld().run(['status', '--runtime=rkt'])).toEqual({ code: 1, stdout: '', stderr: 'The rkt runtime is not supported: calico-node runs as a Docker container or as a host process.\n' });
+    expect(await birdWorld().run(['status', '--runtime=lxc'])).toEqual({ code: 1, stdout: '', stderr: "Invalid runtime specified: 'lxc'\n" });
+    expect(await birdWorld().run(['checksystem', '--runtime=lxc'])).toEqual({ code: 1, stdout: '', stderr: "Invalid runtime specified: 'lxc'\n" });
   });
 });
 

@@ -206,6 +206,7 @@ describe('rule update', () => {
     ['a bad tag', rule({ action: 'allow', src_tag: 'a b' }), invalid('inbound_rules[1].src_tag: "a b" is not a tag (numbers, letters, dots, dashes and underscores)')],
     ['a bad CIDR', rule({ action: 'allow', dst_net: 'bogus' }), invalid('inbound_rules[1].dst_net: "bogus" is not a CIDR')],
     ['mixed IP versions', rule({ action: 'allow', src_net: '10.0.0.0/8', dst_net: 'fd00::/64' }), invalid('inbound_rules[1].dst_net: fd00::/64 is IPv6, but the rule needs IPv4')],
+    ['an unknown top-level key', '{"inbound_rules": [], "outbound_rules": [], "inbound_rule": [{"action": "deny"}]}', invalid('inbound_rule: is not a key of the rules document (keys: inbound_rules, outbound_rules)')],
     ['an unknown field', rule({ action: 'allow', bogus: 1 }), invalid('inbound_rules[1].bogus: is not a rule field (fields: action, protocol, src_tag, src_net, src_ports, dst_tag, dst_net, dst_ports, icmp_type, icmp_code)')],
     ['a negated field', rule({ action: 'allow', '!src_net': '10.0.0.0/8' }), invalid('inbound_rules[1].!src_net: is not supported by calicoctl rules (fields: action, protocol, src_tag, src_net, src_ports, dst_tag, dst_net, dst_ports, icmp_type, icmp_code)')],
     ['a selector', rule({ action: 'allow', src_selector: 'a == "b"' }), invalid('inbound_rules[1].src_selector: is not supported by calicoctl rules (fields: action, protocol, src_tag, src_net, src_ports, dst_tag, dst_net, dst_ports, icmp_type, icmp_code)')],

@@ -114,6 +114,20 @@ describe('usage errors (exit 2)', () => {
     expect(await world.run(['utils'])).toEqual(usage("error: unknown command 'utils'"));
   });
 
+  it('an unknown command with --help is the same usage error, not the main help with exit 0', async () => {
+    const world = fakeWorld();
+    for (const argv of [['bogus', '--help'], ['-l', 'debug', 'bogus', '-h'], ['pool', 'bogus', '--help'], ['--config', 'x.cfg', 'frobnicate', '--help']]) {
+      const word = argv.find((w) => w === 'bogus' || w === 'frobnicate');
+      expect({ argv, result: await world.run(argv) }).toEqual({ argv, result: usage(`error: unknown command '${word}'`) });
+    }
+    // Known commands still show their help and exit 0, however the words are placed.
+    for (const argv of [['--help'], ['pool', '--help'], ['profile', 'web', 'rule', '--help'], ['pool', 'add', '--help'], ['help', 'pool']]) {
+      const result = await world.run(argv);
+      expect({ argv, code: result.code, err: result.stderr }).toEqual({ argv, code: 0, err: '' });
+      expect(result.stdout).toMatch(/^Usage: calicoctl/);
+    }
+  });
+
   it('an unknown root option', async () => {
     expect(await fakeWorld().run(['--bogus', 'profile', 'show'])).toEqual(usage("error: unknown option '--bogus'"));
   });

@@ -2,6 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { tagSet } from '../../src/agent/dataplane/names';
 import * as keys from '../../src/datastore/keys';
 import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';
 import { calicoctl } from './harness/cli';
@@ -25,6 +26,8 @@ const BAD = {
   endpoint: endpoint('corruptbad'),
   pool: '/calico/v1/ipam/v4/pool/10.71.0.0-16',
   host: keys.hostBirdIp('corrupt-other-host'),
+  /** Another host's member of a tag used here, with a net the kernel's hash:net sets refuse. */
+  wide: keys.endpointKey({ hostname: 'corrupt-other-host', orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: 'corruptwide' }),
 };
 
 let etcd: EtcdServer;
@@ -42,6 +45,7 @@ beforeAll(async () => {
   await etcdctl(etcd, 'put', '/calico/v1/ipam/v4/pool/10.70.0.0-16', '{"cidr": "10.70.0.0/16"}');
   await etcdctl(etcd, 'put', BAD.pool, '{"cidr": "bogus"}');
   await etcdctl(etcd, 'put', BAD.host, 'not-an-address');
+  await etcdctl(etcd, 'put', BAD.wide, JSON.stringify({ state: 'active', name: 'caliwide', mac: 'EE:EE:EE:EE:EE:EE', profile_ids: [GOOD], ipv4_nets: ['0.0.0.0/0', '10.70.1.9/32'], ipv6_nets: [] }));
   await etcdctl(etcd, 'put', keys.READY, 'true');
 });
 
@@ -55,6 +59,13 @@ afterAll(async () => {
 const chain = (name: string): string => {
   try {
     return execFileSync('iptables', ['-t', 'filter', '-S', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
+};
+const members = (set: string): string => {
+  try {
+    return execFileSync('ipset', ['list', set], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
     return '';
   }
@@ -82,6 +93,9 @@ it('the agent starts, serves its socket and applies everything else, logging eac
   for (const key of Object.values(BAD)) expect(linesAbout(key)).toHaveLength(1);
   expect(linesAbout(BAD.rules)[0]).toMatch(/WARNING The data stored at .* is invalid: .*; skipped: the profile drops all traffic/);
   expect(blackholes()).not.toContain('10.71.0.0');
+  // The wide net is left out of the tag's set; the endpoint's host address is in it.
+  await eventually(() => members(tagSet(4, GOOD)).includes('10.70.1.9'), 'the wide endpoint\'s host address in the tag set');
+  expect(members(tagSet(4, GOOD))).not.toMatch(/0\.0\.0\.0/);
 
   // Changes keep applying after the bad values; a new bad value is logged once, and nothing else breaks.
   await etcdctl(etcd, 'put', endpoint('corruptbad2'), '[]');

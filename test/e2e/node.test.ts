@@ -205,6 +205,40 @@ describe('calicoctl node --runtime=process', () => {
   });
 });
 
+describe('calicoctl node over mutual TLS with a password', () => {
+  let secure: EtcdServer | undefined;
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  it.each(['docker', 'process'])('--runtime=%s: the agent reads etcd through the certificates it was given, and stops', async (runtime) => {
+    secure ??= await startEtcd({ tls: true, auth: { username: 'calico', password: 'calico-pw' } });
+    const tlsEnv = { ...secure.env, HOSTNAME, NO_DEFAULT_POOLS: 'true' };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calico-node-tls-logs-'));
+    try {
+      const start = await calicoctl(['node', `--runtime=${runtime}`, '--no-pull', `--log-dir=${dir}`, `--ip=${HOST_IP}`], tlsEnv);
+      expect(start).toMatchObject({ code: 0 });
+      // Ready is written by the agent itself, over TLS, with the password.
+      const deadline = Date.now() + 60_000;
+      while ((await etcdctl(secure, 'get', '--print-value-only', '/calico/v1/Ready')).trim() !== 'true') {
+        if (Date.now() > deadline) throw new Error(`the agent never wrote Ready:\n${fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const status = await calicoctl(['status'], tlsEnv);
+      expect(status.code).toBe(0);
+      if (runtime === 'docker') {
+        const binds = (JSON.parse(await mustDocker('inspect', 'calico-node'))[0] as { HostConfig: { Binds: string[] } }).HostConfig.Binds;
+        expect(binds).toEqual(expect.arrayContaining([`${secure.certs!.ca}:/etc/calico/certs/ca_cert.crt:ro`]));
+      }
+      expect(await calicoctl(['node', 'stop'], tlsEnv)).toMatchObject({ code: 0, stdout: 'Node stopped\n' });
+    } finally {
+      await calicoctl(['node', 'stop', '--force'], tlsEnv);
+      await etcdctl(secure, 'del', '/calico/v1/Ready');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('calicoctl node remove, node show and diags', () => {
   it('removes another host\'s records, refusing while it has endpoints unless --remove-endpoints', async () => {
     const other = 'ct-other-host';
@@ -295,12 +329,23 @@ describe('calicoctl node: --dry-run and validation', () => {
   });
 
   it.each([
-    [['--runtime=rkt'], /argument 'rkt' is invalid/],
+    [['--runtime=lxc'], /argument 'lxc' is invalid/],
     [['--detach=maybe'], /argument 'maybe' is invalid/],
   ])('refuses %j as a usage error', async (args, message) => {
     const result = await run('node', '--dry-run', ...args);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('refuses v0.23\'s --runtime=rkt in one line, exit 1, and takes --libnetwork with a note', async () => {
+    expect(await run('node', '--dry-run', '--runtime=rkt')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'The rkt runtime is not supported: use --runtime=docker (a container) or --runtime=process (a host process).\n',
+    });
+    const libnetwork = await run('node', '--dry-run', '--libnetwork', `--ip=${HOST_IP}`);
+    expect(libnetwork.code).toBe(0);
+    expect(libnetwork.stderr).toBe('Note: --libnetwork is ignored: calico-node always serves the Docker network and IPAM plugin.\n');
   });
 
   it('fails fast when etcd is down at start', async () => {

@@ -26,7 +26,21 @@ export interface ApplyReport {
   /** Chains rewritten or removed by this apply (0 for a pass that only looked at routes). */
   readonly chains?: number;
   readonly error?: string;
+  /** Items the kernel refused, each isolated from the rest (which was applied) and retried with back-off. */
+  readonly failures?: readonly { readonly item: string; readonly error: string }[];
 }
+
+/** A chain or set whose last write failed, with the kernel's error. */
+interface Failure {
+  readonly family: Family;
+  readonly kind: 'chains' | 'sets';
+  readonly name: string;
+  readonly error: string;
+}
+
+/** Pause before retrying after a failure: doubling from 1 s to 1 min, so a persistent one is not retried (and logged) every second. */
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
 
 /**
  * Keeps the kernel in step with the datastore. Updates are batched: while one apply runs, further
@@ -59,6 +73,12 @@ export class Dataplane {
   private changed = false;
   /** The kernel's state as read by `preload`, for the first start only. */
   private preloaded: Promise<void> | undefined;
+  /** Set after a failed apply: a batch that fails then is applied item by item, to isolate the poisoned item. */
+  private isolate = false;
+  private failures = new Map<string, Failure>();
+  /** The errors already logged, so a persistent failure is logged once, not at every retry. */
+  private logged = new Set<string>();
+  private failureDelay = FIRST_RETRY_MS;
   lastApply: ApplyReport | undefined;
 
   constructor(
@@ -143,6 +163,16 @@ export class Dataplane {
       this.routesPending = undefined;
       if (!this.started) await this.start();
       await this.applyDirty();
+      if (this.failures.size > 0) {
+        // Everything else is in the kernel; the refused items are tried again, less and less often.
+        const failures = [...this.failures.values()].map((f) => ({ item: `IPv${f.family} ${f.kind === 'chains' ? 'chain' : 'set'} ${f.name}`, error: f.error }));
+        this.report({ at: new Date().toISOString(), ok: false, durationMs: elapsed(), chains: this.chainsWritten, error: `${failures.length} items could not be applied`, failures });
+        this.retryLater(this.nextFailureDelay());
+        return;
+      }
+      this.isolate = false;
+      this.failureDelay = FIRST_RETRY_MS;
+      this.logged.clear();
       // A pass that only re-checked missing interfaces changed nothing worth reporting.
       if (this.changed) this.report({ at: new Date().toISOString(), ok: true, durationMs: elapsed(), chains: this.chainsWritten });
       // An interface usually appears within milliseconds of its endpoint (Docker's Join); one that
@@ -158,7 +188,10 @@ export class Dataplane {
       }
     } catch (error) {
       const message = (error as Error).message;
-      this.log.error(`Applying the dataplane failed: ${message}. Retrying with a full rewrite.`);
+      const delay = this.nextFailureDelay();
+      if (!this.logged.has(message)) this.log.error(`Applying the dataplane failed: ${message}. Retrying with a full rewrite in ${delay / 1000} s, item by item if it fails again.`);
+      this.logged.add(message);
+      this.isolate = true;
       this.report({ at: new Date().toISOString(), ok: false, durationMs: elapsed(), error: message });
       for (const family of this.families) {
         this.iptables[family].forget();
@@ -169,7 +202,72 @@ export class Dataplane {
       // The failed batch may have held deletions that a rewrite of the desired chains, sets and
       // routes would never repeat: re-read what the kernel has and sweep orphans, as at start-up.
       this.started = false;
-      this.retryLater(1000);
+      this.retryLater(delay);
+    }
+  }
+
+  private nextFailureDelay(): number {
+    const delay = this.failureDelay;
+    this.failureDelay = Math.min(MAX_RETRY_MS, this.failureDelay * 2);
+    return delay;
+  }
+
+  /**
+   * Applies a batch of chains or sets. After an earlier failure (`isolate`), a batch that fails is
+   * applied item by item instead, in rounds (a chain may need another chain of the batch first), so
+   * that one item the kernel refuses holds back nothing else: it is recorded in `failures`, logged
+   * once, and retried later. Otherwise the failure propagates, for a full rewrite.
+   */
+  private async applyItems(
+    family: Family,
+    kind: 'chains' | 'sets',
+    names: readonly string[],
+    apply: (names: readonly string[]) => Promise<void>,
+    /** Applies what it can of an item the kernel refused whole; resolves to what is still missing, if anything. */
+    salvage?: (name: string) => Promise<string | undefined>,
+  ): Promise<void> {
+    const id = (name: string) => `${family} ${kind} ${name}`;
+    try {
+      await apply(names);
+      for (const name of names) this.failures.delete(id(name));
+      return;
+    } catch (error) {
+      if (!this.isolate || names.length === 0) throw error;
+    }
+    let remaining = [...names];
+    const salvaged: string[] = [];
+    const errors = new Map<string, string>();
+    for (let progress = true; remaining.length > 0 && progress; ) {
+      progress = false;
+      const failed: string[] = [];
+      for (const name of remaining) {
+        try {
+          await apply([name]);
+          progress = true;
+          this.failures.delete(id(name));
+        } catch (error) {
+          const missing = salvage && (await salvage(name).catch((e: Error) => e.message));
+          if (salvage && missing === undefined) {
+            progress = true;
+            this.failures.delete(id(name));
+            continue;
+          }
+          errors.set(name, (missing ?? (error as Error).message).replace(/\s+/g, ' ').trim());
+          if (salvage) {
+            // The item exists, partly: what depends on it can go ahead, and it is not tried again in this pass.
+            progress = true;
+            salvaged.push(name);
+          } else failed.push(name);
+        }
+      }
+      remaining = failed;
+    }
+    for (const name of [...salvaged, ...remaining]) {
+      const error = errors.get(name) ?? 'failed';
+      this.failures.set(id(name), { family, kind, name, error });
+      const line = `IPv${family}: the kernel refused ${kind === 'chains' ? 'chain' : 'set'} ${name}: ${error}. Everything else was applied; retrying it with back-off.`;
+      if (!this.logged.has(line)) this.log.error(line);
+      this.logged.add(line);
     }
   }
 
@@ -232,13 +330,24 @@ export class Dataplane {
         else gone.push(name);
       }
       const t0 = Date.now();
-      await this.ipsets[family].update(sets);
+      await this.applyItems(
+        family,
+        'sets',
+        [...sets.keys()],
+        (names) => this.ipsets[family].update(new Map(names.map((name) => [name, sets.get(name)!]))),
+        async (name) => {
+          // One poisoned member must not keep the set's other members, or the chains using it, out.
+          const refused = await this.ipsets[family].updateLeniently(name, sets.get(name)!);
+          return refused.length === 0 ? undefined : refused.map((r) => `${r.member}: ${r.error}`).join('; ');
+        },
+      );
       const t1 = Date.now();
-      await this.iptables[family].apply(this.state.chains[family], dirty.chains[family]);
+      await this.applyItems(family, 'chains', [...dirty.chains[family]], (names) => this.iptables[family].apply(this.state.chains[family], names));
       if (sets.size + dirty.chains[family].size > 0) {
         this.log.debug(`IPv${family}: ${sets.size} sets in ${t1 - t0} ms, ${dirty.chains[family].size} chains in ${Date.now() - t1} ms`);
       }
       await this.ipsets[family].destroy(gone);
+      for (const name of gone) this.failures.delete(`${family} sets ${name}`);
     }
     // Routes are looked at when endpoints change, or when the retry timer says so: never on a mere
     // rule change, which must cost the same with 20 endpoints or 2,000.
@@ -267,6 +376,8 @@ export class Dataplane {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.routesRetryDue = true;
+      // What the kernel refused is tried again now, not at once (a failing pass must not loop).
+      for (const failure of this.failures.values()) this.state.markDirty(failure.family, failure.kind, [failure.name]);
       this.schedule();
     }, ms);
   }

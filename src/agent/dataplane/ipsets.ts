@@ -51,6 +51,32 @@ export class IpsetApplier {
   }
 
   /**
+   * Writes one set member by member, each in its own restore, skipping the members the kernel
+   * refuses: after `update` failed on it, the set still exists (chains match on it) with every
+   * member the kernel takes. Resolves to the refused members with the kernel's error for each.
+   */
+  async updateLeniently(name: string, members: ReadonlySet<string>): Promise<{ member: string; error: string }[]> {
+    const type = `hash:net family ${this.family === 4 ? 'inet' : 'inet6'} maxelem 1048576`;
+    const existed = this.programmed.has(name);
+    const target = existed ? tempTagSet(name) : name;
+    await this.runner.run('ipset', ['restore'], `create ${target} ${type} -exist\nflush ${target}\n`);
+    const refused: { member: string; error: string }[] = [];
+    const accepted = new Set<string>();
+    for (const member of [...members].sort()) {
+      try {
+        await this.runner.run('ipset', ['restore'], `add ${target} ${member} -exist\n`);
+        accepted.add(member);
+      } catch (error) {
+        refused.push({ member, error: (error as Error).message.replace(/\s+/g, ' ').trim() });
+      }
+    }
+    if (existed) await this.runner.run('ipset', ['restore'], `swap ${target} ${name}\ndestroy ${target}\n`);
+    // Recorded as what the kernel holds, so that once the refusal is fixed the set is rewritten.
+    this.programmed.set(name, accepted);
+    return refused;
+  }
+
+  /**
    * Destroys sets that no rule uses any more. nf_tables frees deleted rules (and drops their
    * references to sets) in deferred work after the commit returns, so a set can be "in use by a
    * kernel component" for a moment after the last rule using it went: that is waited out, briefly.

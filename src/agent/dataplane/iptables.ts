@@ -54,7 +54,10 @@ export class IptablesApplier {
    */
   async apply(desired: ReadonlyMap<string, readonly string[]>, names: Iterable<string>): Promise<void> {
     const input = buildRestore(desired, names, this.programmed);
-    const jumps = this.kernelRules ? jumpFixes(this.kernelRules) : [];
+    // The jumps go with the first write in which all three of their targets exist (written chain by
+    // chain, after a failure, the first writes may not hold them all yet).
+    const targets = JUMPS.every(([, ours]) => this.programmed.has(ours) || input?.written.includes(ours));
+    const jumps = this.kernelRules && targets ? jumpFixes(this.kernelRules) : [];
     if (!input && jumps.length === 0) return;
     const text = input ? input.text.replace(/COMMIT\n$/, [...jumps, 'COMMIT\n'].join('\n')) : `*filter\n${[...jumps, 'COMMIT\n'].join('\n')}`;
     if (this.session) await this.session.commit(text);

@@ -107,8 +107,13 @@ export class DatastoreModel {
 }
 
 function endpointData(endpoint: Endpoint): EndpointData {
+  // Host addresses only, whoever built the endpoint: a wider net would be a route for a whole
+  // network through one container, and its anti-spoofing match (the decoder reports such nets).
   const nets = (list: readonly string[], version: 4 | 6) =>
-    list.map((text) => parseCidr(text)).filter((c) => c !== undefined && c.version === version).map((c) => cidrNetworkText(c!));
+    list
+      .map((text) => parseCidr(text))
+      .filter((c) => c !== undefined && c.version === version && c.prefixLength === (version === 4 ? 32 : 128))
+      .map((c) => cidrNetworkText(c!));
   return {
     hostname: endpoint.hostname,
     endpointId: endpoint.endpoint,

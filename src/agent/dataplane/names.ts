@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isCalicoInterface } from '../contract';
 
 /**
  * Names of everything the agent creates in the kernel. All start with `cali`, so that ownership
@@ -42,5 +43,5 @@ export const tempTagSet = (name: string): string => name.replace(/^(cali[46])-t-
 
 /** Interface names the agent programs: the prefix, then 1-11 plain characters (Linux allows 15). */
 export function isValidInterface(name: string): boolean {
-  return /^cali[A-Za-z0-9_.-]{1,11}$/.test(name);
+  return isCalicoInterface(name);
 }

@@ -157,6 +157,11 @@ export class DataplaneState {
     return dirty;
   }
 
+  /** Marks some chains or sets dirty again: those whose last write failed, to be retried. */
+  markDirty(family: Family, kind: 'chains' | 'sets', names: Iterable<string>): void {
+    for (const name of names) this.dirty[kind][family].add(name);
+  }
+
   /** Marks everything dirty, for a full rewrite (start-up, resync, periodic refresh). */
   markAllDirty(): void {
     this.flushDispatch();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { IpamStore } from '../../datastore/ipam';
 import { PoolStore } from '../../datastore/pools';
 import { cidrNetworkText, parseCidr, parseIp } from '../../policy/cidr';
@@ -7,6 +8,8 @@ import { PluginError } from './types';
 export const POOL_ID_V4 = 'CalicoPoolIPv4';
 export const POOL_ID_V6 = 'CalicoPoolIPv6';
 const ANY = { 4: '0.0.0.0/0', 6: '::/0' } as const;
+/** The handle of an address the plugin assigned for Docker's RequestAddress (Assignment.handle). */
+export const REQUEST_HANDLE_PREFIX = 'libnetwork-request.';
 
 /**
  * Docker's remote IpamDriver, as Calico answered it. Docker is told the pool is 0.0.0.0/0 with that
@@ -53,7 +56,11 @@ export function ipamDriverHandlers(ctx: PluginContext): Handlers {
       const onlyPool = poolId === POOL_ID_V4 || poolId === POOL_ID_V6 ? undefined : poolId;
       const wanted = typeof request.Address === 'string' && request.Address !== '' ? request.Address : undefined;
       try {
-        const assignment = wanted ? await ipam.assignAddress(wanted, ctx.hostname) : await ipam.assign(version, ctx.hostname, onlyPool);
+        // Docker names no endpoint here, so each request gets its own handle, with when and for
+        // which pool it asked: an address whose reply was lost is then one that no endpoint holds.
+        const handle = `${REQUEST_HANDLE_PREFIX}${randomUUID()}`;
+        const attributes = { requested_at: new Date().toISOString(), pool_id: poolId };
+        const assignment = wanted ? await ipam.assignAddress(wanted, ctx.hostname, attributes, handle) : await ipam.assign(version, ctx.hostname, onlyPool, attributes, handle);
         ctx.log.info(`Assigned ${assignment.address} from pool ${assignment.pool}`);
         return { Address: `${assignment.address}/${version === 4 ? 32 : 128}`, Data: {} };
       } catch (error) {

@@ -73,7 +73,6 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
       const ipv4 = hostAddress(iface.Address, 4);
       const ipv6 = hostAddress(iface.AddressIPv6, 6);
       if (!ipv4 && !ipv6) throw new PluginError('The endpoint has no address: use the calico IPAM driver (--ipam-driver calico).');
-      if (!(await ctx.kv.get(libnetworkKey(networkId)))) throw new PluginError(`Network ${networkId} does not exist.`);
       const endpoint: Endpoint = {
         ...endpointKey(ctx, endpointId),
         state: 'active',
@@ -84,7 +83,7 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
         ipv6Nets: ipv6 ? [`${ipv6}/128`] : [],
         labels: {},
       };
-      await endpoints.put(endpoint);
+      if (!(await endpoints.put(endpoint, libnetworkKey(networkId)))) throw new PluginError(`Network ${networkId} does not exist.`);
       ctx.log.info(`Created endpoint ${endpointId} on network ${networkId} with ${[...endpoint.ipv4Nets, ...endpoint.ipv6Nets].join(', ')}`);
       // libnetwork refuses a MAC from the driver when it already chose one itself.
       return iface.MacAddress ? { Interface: {} } : { Interface: { MacAddress: 'EE:EE:EE:EE:EE:EE' } };

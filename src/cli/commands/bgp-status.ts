@@ -4,7 +4,7 @@ import { HostStore } from '../../datastore/hosts';
 import type { IpVersion } from '../../policy/ast';
 import type { CommandContext } from '../context';
 import { renderTable } from '../table';
-import type { Backend } from './node/plan';
+import { type Backend, CONTAINER_NAME } from './node/plan';
 
 /**
  * The BGP part of `calicoctl status`: per IP family, this host's address and AS from etcd, and
@@ -37,7 +37,7 @@ export interface BgpStatus {
   readonly ipv6: BgpFamilyStatus;
 }
 
-export async function collectBgpStatus(ctx: CommandContext, hostname: string, backend: Backend): Promise<BgpStatus> {
+export async function collectBgpStatus(ctx: CommandContext, hostname: string, backend: Backend, runtime?: 'docker' | 'process'): Promise<BgpStatus> {
   const bgp = new BgpStore(ctx.kv());
   const [hosts, own, defaultAs] = await Promise.all([new HostStore(ctx.kv()).list(), bgp.hostAs(hostname), bgp.defaultAs()]);
   const host = hosts.find((h) => h.hostname === hostname);
@@ -45,23 +45,30 @@ export async function collectBgpStatus(ctx: CommandContext, hostname: string, ba
     if (!ip) return {};
     const as = { ip, asNum: own ?? defaultAs, asInherited: own === undefined };
     if (backend === 'none') return { ...as, bird: 'BIRD is not run on this host (backend none).' };
-    return { ...as, ...(await birdProtocols(ctx, version)) };
+    return { ...as, ...(await birdProtocols(ctx, version, runtime)) };
   };
   const [ipv4, ipv6] = await Promise.all([family(4, host?.ipv4), family(6, host?.ipv6)]);
   return { backend, ipv4, ipv6 };
 }
 
-async function birdProtocols(ctx: CommandContext, version: IpVersion): Promise<{ peers: BgpPeerStatus[] } | { bird: string }> {
+async function birdProtocols(ctx: CommandContext, version: IpVersion, runtime: 'docker' | 'process' | undefined): Promise<{ peers: BgpPeerStatus[] } | { bird: string }> {
   const { client, socket } = BIRD_FAMILIES[version];
   const path = `${STATE_DIR}/${socket}`;
   if (!ctx.deps.host.exists(path)) return { bird: `BIRD is not running (no ${path}).` };
+  const ask = [client, '-s', path, 'show', 'protocols'];
   let output: string;
   try {
-    output = await ctx.deps.runner.run(client, ['-s', path, 'show', 'protocols']);
+    output = await ctx.deps.runner.run(client, ask.slice(1));
   } catch (error) {
     const text = (error as Error).message;
-    if (/ENOENT/.test(text)) return { bird: `${client} is not installed: BIRD's sessions cannot be shown.` };
-    return { bird: `Could not ask BIRD (${client} -s ${path}): ${text.split('\n')[0]}` };
+    if (!/ENOENT/.test(text)) return { bird: `Could not ask BIRD (${client} -s ${path}): ${text.split('\n')[0]}` };
+    if (runtime !== 'docker') return { bird: `${client} is not installed: BIRD's sessions cannot be shown.` };
+    // The host need not have BIRD when the agent runs as a container: its image does.
+    try {
+      output = await ctx.deps.runner.run('docker', ['exec', CONTAINER_NAME, ...ask]);
+    } catch (inside) {
+      return { bird: `${client} is not installed here, and asking it in the ${CONTAINER_NAME} container failed: ${(inside as Error).message.split('\n')[0]}` };
+    }
   }
   const peers = parseBirdProtocols(output, version);
   return peers ? { peers } : { bird: `BIRD's answer was not a protocol table: ${output.trim().split('\n')[0] ?? ''}` };

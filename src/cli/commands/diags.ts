@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CommandContext } from '../context';
 import { CommandError, UsageError } from '../errors';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../output';
+import { printable, printableLines } from '../printable';
 import { progress } from '../progress';
 import { command } from '../spec';
 import { check, type Finding, fixesOf } from './diags/check';
@@ -167,7 +168,8 @@ async function runCheck(options: DiagsOptions, ctx: CommandContext): Promise<voi
         }
         if (reason === undefined) fixed.push(finding.message);
         else notFixed.push({ message: finding.message, reason });
-        if (!data) ctx.io.out.write(reason === undefined ? `Fixed: ${finding.message}\n` : `Not fixed: ${finding.message}: ${reason}\n`);
+        // Findings name what etcd and Docker hold: made printable before they reach a terminal.
+        if (!data) ctx.io.out.write(printable(reason === undefined ? `Fixed: ${finding.message}` : `Not fixed: ${finding.message}: ${reason}`) + '\n');
       }
       findings = await inspect();
     }
@@ -181,8 +183,8 @@ async function runCheck(options: DiagsOptions, ctx: CommandContext): Promise<voi
     };
     ctx.io.out.write(renderData(options.output as 'json' | 'yaml', report));
   } else {
-    for (const note of notes) ctx.io.err.write(`Note: ${note}\n`);
-    ctx.io.out.write(findings.length === 0 ? 'No problems found.\n' : findings.map((f) => `${f.message}\n`).join(''));
+    ctx.io.err.write(printableLines(notes.map((note) => `Note: ${note}`)));
+    ctx.io.out.write(findings.length === 0 ? 'No problems found.\n' : printableLines(findings.map((f) => f.message)));
   }
   if (findings.length > 0) throw new CommandError(`${findings.length} problem${findings.length === 1 ? '' : 's'} found.`);
 }

@@ -4,17 +4,20 @@ import type { CommandContext } from '../context';
 import { CommandError } from '../errors';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../output';
 import { command } from '../spec';
+import { printable } from '../printable';
 import { type BgpStatus, collectBgpStatus, describeBgpStatus } from './bgp-status';
 import { BACKEND_OPTION, networkingBackend, readAgentStatus, runningAgent, thisHostname } from './node/agent';
+import { checkRuntime, RUNTIME_CHECK_OPTION } from './node/legacy';
 import type { Backend } from './node/plan';
 
 /** `calicoctl status`: is the agent running, can etcd be reached, and did the last dataplane apply work. */
-export default command<{ backend?: 'bird' | 'gobgp' | 'none'; output: OutputFormat }>({
+export default command<{ backend?: 'bird' | 'gobgp' | 'none'; output: OutputFormat; runtime?: string }>({
   path: ['status'],
   summary: "Show whether the Calico agent runs on this host, how it is doing, and BIRD's BGP sessions (exit 1 when it is not running)",
-  options: [BACKEND_OPTION, OUTPUT_OPTION],
+  options: [BACKEND_OPTION, OUTPUT_OPTION, RUNTIME_CHECK_OPTION],
   writes: false,
   async run(options, ctx) {
+    checkRuntime(options.runtime);
     const report = await collectStatus(ctx, networkingBackend(ctx, options.backend));
     if (isDataFormat(options.output)) ctx.io.out.write(renderData(options.output, report));
     else ctx.io.out.write(describeStatus(report, palette(ctx.options.color)));
@@ -43,7 +46,7 @@ async function collectStatus(ctx: CommandContext, backend: Backend): Promise<Sta
   try {
     const version = await ctx.kv().serverVersion();
     etcd = { reachable: true, endpoints: [...endpoints], version };
-    const [local, profiles, routing] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list(), collectBgpStatus(ctx, hostname, backend)]);
+    const [local, profiles, routing] = await Promise.all([ctx.endpoints().list(hostname), ctx.profiles().list(), collectBgpStatus(ctx, hostname, backend, agent?.runtime)]);
     host = { name: hostname, endpoints: local.length, profiles: profiles.length };
     bgp = routing;
   } catch (error) {
@@ -75,5 +78,7 @@ function describeStatus(report: StatusReport, colors: Palette): string {
   if (!last) lines.push('Dataplane: not applied yet.');
   else if (last.ok) lines.push(`Dataplane: last applied at ${last.at} (ok, ${last.durationMs} ms).`);
   else lines.push(`Dataplane: the last apply at ${last.at} ${colors.red('FAILED')}: ${last.error ?? 'unknown error'}`);
+  // Each item the kernel refused (the rest was applied), as the agent reported it.
+  for (const failure of last?.failures ?? []) lines.push(`  ${printable(failure.item)}: ${printable(failure.error)}`);
   return lines.map((line) => `${line}\n`).join('') + (report.bgp ? describeBgpStatus(report.bgp) : '');
 }

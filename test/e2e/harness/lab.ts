@@ -30,13 +30,22 @@ export const LAB_NET = '10.200.0';
 export const SWITCH_IP = `${LAB_NET}.254`;
 export const LAB_NET6 = 'fd00:200:';
 export const SWITCH_IP6 = `${LAB_NET6}:fe`;
-export const LAB_ETCD = `http://${SWITCH_IP}:2379`;
+/**
+ * How many members the lab's etcd has: one, or a cluster when LAB_ETCD_MEMBERS says so
+ * (scripts/test-all runs a multi-host file again on three). Every member listens on the switch's
+ * address, each on its own client port (2379, 2381, ...), with its peer port one above.
+ */
+export const LAB_ETCD_MEMBERS = Math.max(1, Number(process.env.LAB_ETCD_MEMBERS ?? 1) || 1);
+const memberPort = (i: number) => 2379 + 2 * i;
+const LAB_ETCD_URLS = Array.from({ length: LAB_ETCD_MEMBERS }, (_, i) => `http://${SWITCH_IP}:${memberPort(i)}`);
+/** ETCD_ENDPOINTS for the lab: every member. */
+export const LAB_ETCD = LAB_ETCD_URLS.join(',');
 /**
  * dockerd's flags for the lab's etcd as its cluster store: a network made on one host then
  * exists on every host, with one ID (global scope, without swarm). Both flags are deprecated and
  * hidden in Docker 20.10, and gone in 23.
  */
-export const CLUSTER_STORE_FLAGS = [`--cluster-store=etcd://${SWITCH_IP}:2379`, '--cluster-advertise=eth0:2376'] as const;
+export const CLUSTER_STORE_FLAGS = [`--cluster-store=etcd://${LAB_ETCD_URLS.map((url) => url.slice('http://'.length)).join(',')}`, '--cluster-advertise=eth0:2376'] as const;
 
 function exec(file: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -219,7 +228,7 @@ export class Lab {
   readonly prefix: string;
   readonly dir: string;
   readonly switchNs: string;
-  private etcd: ChildProcess | undefined;
+  private readonly etcd: ChildProcess[] = [];
   private stopped = false;
 
   /** Whether every dockerd is started with the lab's etcd as its cluster store. */
@@ -288,17 +297,23 @@ export class Lab {
   }
 
   private async startEtcd(): Promise<void> {
-    const data = path.join(this.dir, 'etcd');
-    const log = fs.openSync(path.join(this.dir, 'etcd.log'), 'a');
-    this.etcd = spawn(
-      'ip',
-      ['netns', 'exec', this.switchNs, 'etcd', '--name', 'lab', '--data-dir', data, '--enable-v2=true',
-        '--listen-client-urls', LAB_ETCD, '--advertise-client-urls', LAB_ETCD,
-        '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380',
-        '--initial-cluster', 'lab=http://127.0.0.1:2380'],
-      { stdio: ['ignore', log, log], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
-    );
-    fs.closeSync(log);
+    const peer = (i: number) => `http://127.0.0.1:${memberPort(i) + 1}`;
+    const cluster = LAB_ETCD_URLS.map((_, i) => `lab${i}=${peer(i)}`).join(',');
+    for (const [i, url] of LAB_ETCD_URLS.entries()) {
+      const log = fs.openSync(path.join(this.dir, `etcd${i}.log`), 'a');
+      this.etcd.push(
+        spawn(
+          'ip',
+          ['netns', 'exec', this.switchNs, 'etcd', '--name', `lab${i}`, '--data-dir', path.join(this.dir, `etcd${i}`), '--enable-v2=true',
+            '--listen-client-urls', url, '--advertise-client-urls', url,
+            '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i),
+            '--initial-cluster', cluster, '--heartbeat-interval', '50', '--election-timeout', '500'],
+          { stdio: ['ignore', log, log], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
+        ),
+      );
+      fs.closeSync(log);
+    }
+    // Healthy means every member has a leader: a cluster's members wait for each other.
     await waitUntil('the lab\'s etcd', async () => (await this.inSwitch(['etcdctl', '--dial-timeout=1s', '--command-timeout=1s', `--endpoints=${LAB_ETCD}`, 'endpoint', 'health'])).code === 0, 20_000);
   }
 
@@ -328,9 +343,9 @@ export class Lab {
         await Promise.race([exited, deadline(5000)]);
       }
     }
-    if (this.etcd && this.etcd.exitCode === null) {
-      const exited = new Promise((resolve) => this.etcd?.once('exit', resolve));
-      this.etcd.kill('SIGTERM');
+    for (const member of this.etcd.filter((m) => m.exitCode === null)) {
+      const exited = new Promise((resolve) => member.once('exit', resolve));
+      member.kill('SIGTERM');
       await Promise.race([exited, deadline(5000)]);
     }
     // Anything still running in a namespace made here can only be ours.

@@ -1,4 +1,5 @@
-import { EndpointWriter } from '../../../src/datastore/endpoints';
+import { encodeEndpoint, EndpointWriter } from '../../../src/datastore/endpoints';
+import { HostStore } from '../../../src/datastore/hosts';
 import { ConflictError } from '../../../src/datastore/errors';
 import * as keys from '../../../src/datastore/keys';
 import type { KeyValue, KvOperation, KvStore, RangeResult, RevisionGuard } from '../../../src/datastore/kv';
@@ -88,7 +89,7 @@ describe('compare-and-swap retries', () => {
     const inner = new MemoryKvStore();
     const key = { hostname: 'h', orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: 'e' };
     const base = { ...key, state: 'active', name: 'calie', mac: '', profileIds: ['a'], ipv4Nets: [], ipv6Nets: [], labels: {} };
-    await new EndpointWriter(inner).put(base);
+    await inner.commit([], [{ type: 'put', key: keys.endpointKey(base), value: encodeEndpoint(base) }]);
     const racing = new RacingKv(inner, 2, async (kv, round) => {
       await new EndpointWriter(kv).editProfiles(key, (ids) => ({ value: [...ids, `rival${round}`], result: undefined }));
     });
@@ -118,5 +119,46 @@ describe('compare-and-swap retries', () => {
     expect((error as ConflictError).code).toBe('conflict');
     expect(racing.attempts).toBe(100);
     expect(await tagsOf(inner, 'p')).toEqual(['p']);
+  });
+
+  const endpointOf = (id: string, profileIds: string[]) => ({
+    hostname: 'h', orchestrator: 'libnetwork', workload: 'libnetwork', endpoint: id, state: 'active', name: `cali${id}`, mac: '', profileIds, ipv4Nets: [], ipv6Nets: [], labels: {},
+  });
+
+  it('profile remove: an endpoint that joins the profile between the check and the delete makes it check again and refuse', async () => {
+    const inner = new MemoryKvStore();
+    await new ProfileStore(inner).create('p', { tags: ['p'], rules: { inbound: [], outbound: [] }, labels: {} });
+    const racing = new RacingKv(inner, 1, async (kv) => {
+      await kv.commit([], [{ type: 'put', key: keys.endpointKey(endpointOf('e1', ['p'])), value: encodeEndpoint(endpointOf('e1', ['p'])) }]);
+    });
+    expect(await new ProfileStore(racing).removeUnused('p')).toBe('in-use');
+    expect(racing.attempts).toBe(1);
+    expect(await new ProfileStore(inner).get('p')).toBeDefined();
+    // Unused (the endpoint moved on), it goes, in one guarded commit.
+    await new EndpointWriter(inner).editProfiles(endpointOf('e1', []), () => ({ value: [], result: undefined }));
+    expect(await new ProfileStore(inner).removeUnused('p')).toBe('removed');
+    expect(await new ProfileStore(inner).removeUnused('p')).toBe('absent');
+  });
+
+  it('the plugin\'s endpoint put: a network deleted between the check and the write leaves no endpoint behind', async () => {
+    const inner = new MemoryKvStore();
+    const network = keys.libnetworkKey('n1');
+    await inner.commit([], [{ type: 'put', key: network, value: '{}' }]);
+    const racing = new RacingKv(inner, 1, async (kv) => {
+      await kv.commit([], [{ type: 'delete', key: network }]);
+    });
+    expect(await new EndpointWriter(racing).put(endpointOf('e1', ['n1']), network)).toBe(false);
+    expect(Object.keys(inner.dump())).toEqual([]);
+    await inner.commit([], [{ type: 'put', key: network, value: '{}' }]);
+    expect(await new EndpointWriter(inner).put(endpointOf('e1', ['n1']), network)).toBe(true);
+  });
+
+  it('host registration: two hosts registering one address at the same moment cannot both win', async () => {
+    const inner = new MemoryKvStore();
+    const racing = new RacingKv(inner, 1, async (kv) => {
+      expect(await new HostStore(kv).register({ hostname: 'other', ipv4: '10.0.0.1' })).toBeUndefined();
+    });
+    expect(await new HostStore(racing).register({ hostname: 'me', ipv4: '10.0.0.1' })).toEqual({ address: '10.0.0.1', host: 'other' });
+    expect(Object.keys(inner.dump()).filter((key) => key.includes('/me/') && !key.includes('DefaultEndpointToHostAction'))).toEqual([]);
   });
 });

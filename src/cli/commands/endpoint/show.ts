@@ -2,6 +2,7 @@ import { isDataFormat, OUTPUT_OPTION, type OutputFormat, QUIET_OPTION, renderDat
 import { command } from '../../spec';
 import { renderTable, sortRows } from '../../table';
 import { ENDPOINT_OPTION, FILTER_OPTIONS, type Filters, findEndpoints } from './filters';
+import { printableLines } from '../../printable';
 
 export default command<Filters & { detailed?: boolean; output: OutputFormat; quiet?: boolean }>({
   path: ['endpoint', 'show'],
@@ -11,7 +12,7 @@ export default command<Filters & { detailed?: boolean; output: OutputFormat; qui
   async run(options, ctx) {
     const endpoints = await findEndpoints(ctx, options);
     if (options.quiet) {
-      ctx.io.out.write(endpoints.map((e) => `${e.endpoint}\n`).sort().join(''));
+      ctx.io.out.write(printableLines(endpoints.map((e) => e.endpoint).sort()));
       return;
     }
     if (isDataFormat(options.output)) {

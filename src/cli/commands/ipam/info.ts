@@ -1,6 +1,7 @@
 import { IpamStore } from '../../../datastore/ipam';
 import { command } from '../../spec';
 import { IP_ARG, parseAddress } from './address';
+import { printableText } from '../../printable';
 
 export default command<{ ip: string }>({
   path: ['ipam', 'info'],
@@ -12,6 +13,6 @@ export default command<{ ip: string }>({
     const assignment = await new IpamStore(ctx.kv()).info(ip);
     const attributes = Object.entries(assignment.attributes).map(([key, value]) => `  ${key}: ${value}\n`);
     const holder = assignment.blockHost === undefined ? 'held by no host' : `held by host ${assignment.blockHost}`;
-    ctx.io.out.write(`IP ${ip} is assigned to host ${assignment.host} from pool ${assignment.pool}\nBlock ${assignment.block}, ${holder}\n${attributes.join('')}`);
+    ctx.io.out.write(printableText(`IP ${ip} is assigned to host ${assignment.host} from pool ${assignment.pool}\nBlock ${assignment.block}, ${holder}\n${attributes.join('')}`));
   },
 });

@@ -1,4 +1,4 @@
-import { maskPassword, STATE_DIR } from '../../../agent/contract';
+import { maskPassword, PASSWORD_FILE, PASSWORD_FILE_VAR, STATE_DIR } from '../../../agent/contract';
 import type { EtcdSettings } from '../../../datastore/config';
 import type { ContainerSpec } from '../../../docker/containers';
 
@@ -59,7 +59,8 @@ export function agentEtcdEnv(settings: EtcdSettings, inContainer: boolean): { en
   }
   if (settings.username !== undefined) {
     env.push(['ETCD_USERNAME', settings.username]);
-    env.push(['ETCD_PASSWORD', settings.password ?? '']);
+    // The password itself goes into PASSWORD_FILE (start.ts): not into a visible environment, nor a label's hash.
+    env.push([PASSWORD_FILE_VAR, PASSWORD_FILE]);
   }
   env.push(['ETCD_TIMEOUT', `${settings.timeoutMs}ms`]);
   return { env, binds };

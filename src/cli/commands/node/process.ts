@@ -12,7 +12,9 @@ export async function launchProcess(ctx: CommandContext, plan: ProcessPlan, opti
   const offset = system.fileSize(plan.logFile);
   const [file, ...args] = plan.argv as [string, ...string[]];
   ctx.io.err.write(`Running the agent as a host process:\n${describePlan(plan)}`);
-  const child = system.spawn(file, args, { env: { ...ctx.deps.env, ...Object.fromEntries(plan.env) }, detached: options.detach, logFile: plan.logFile });
+  // Not the password itself, which this environment may hold: the agent reads it from its file (plan.ts).
+  const { ETCD_PASSWORD: _, ...inherited } = ctx.deps.env;
+  const child = system.spawn(file, args, { env: { ...inherited, ...Object.fromEntries(plan.env) }, detached: options.detach, logFile: plan.logFile });
   const pid = child.pid;
   if (pid === undefined) throw new CommandError(`Could not start ${file}.`);
   let exited = false;

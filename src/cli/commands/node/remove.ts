@@ -1,3 +1,4 @@
+import { isCalicoInterface } from '../../../agent/contract';
 import { HostStore } from '../../../datastore/hosts';
 import { IpamStore } from '../../../datastore/ipam';
 import type { CommandContext } from '../../context';
@@ -30,6 +31,10 @@ async function removeNode(ctx: CommandContext, options: { hostname?: string; rem
   await new IpamStore(ctx.kv()).releaseHost(target);
   if (target === thisHostname(ctx)) {
     for (const endpoint of endpoints) {
+      if (!isCalicoInterface(endpoint.name)) {
+        ctx.io.err.write(`Warning: not deleting the interface ${JSON.stringify(endpoint.name)} of endpoint ${endpoint.endpoint}: Calico only deletes its own cali interfaces.\n`);
+        continue;
+      }
       if (ctx.options.dryRun) {
         ctx.io.out.write(`Would delete the interface ${endpoint.name}\n`);
         continue;

@@ -1,4 +1,4 @@
-import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, PID_FILE } from '../../../agent/contract';
+import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, PASSWORD_FILE, PID_FILE, STATE_DIR } from '../../../agent/contract';
 import { BgpStore } from '../../../datastore/bgp';
 import { DEFAULT_IPV4_POOL, DEFAULT_IPV6_POOL } from '../../../datastore/pools';
 import { HostStore } from '../../../datastore/hosts';
@@ -11,6 +11,7 @@ import { asNumber } from '../bgp/peers';
 import { formatChecks, runSystemChecks } from '../system-checks';
 import { BACKEND_OPTION, networkingBackend, runningAgent, thisHostname } from './agent';
 import { agentLauncher, type LaunchedAgent, type Launcher } from './launcher';
+import { BARE_BACKEND_ARG, LIBNETWORK_IMAGE_OPTION, LIBNETWORK_OPTION, type LegacyNodeFlags, noteLibnetwork } from './legacy';
 import { describePlan, type NodeOptions, planStart, type Runtime, SETTINGS_LABEL, settingsHash, type StartPlan } from './plan';
 
 export function defaultNodeImage(version: string): string {
@@ -21,6 +22,7 @@ export function defaultNodeImage(version: string): string {
 export default command<RawNodeOptions>({
   path: ['node'],
   summary: 'Start the Calico host agent on this host (or stop, remove or list agents)',
+  args: [BARE_BACKEND_ARG],
   options: [
     { flags: '--ip <IP>', description: "this host's IPv4 address (default: autodetected)" },
     { flags: '--ip6 <IP6>', description: "this host's IPv6 address" },
@@ -28,10 +30,12 @@ export default command<RawNodeOptions>({
     BACKEND_OPTION,
     { flags: '--name <HOSTNAME>', description: "this host's name in etcd (default: $HOSTNAME, else the system hostname)" },
     { flags: '--node-image <IMAGE>', description: 'the agent image (build it offline with scripts/build-node-image)', default: defaultNodeImage },
-    { flags: '--runtime <RUNTIME>', description: 'how to run the agent', choices: ['docker', 'process', 'none'], default: 'docker' },
+    { flags: '--runtime <RUNTIME>', description: 'how to run the agent (rkt, from v0.23, is not supported)', choices: ['docker', 'process', 'none', 'rkt'], default: 'docker' },
     { flags: '--log-dir <DIR>', description: 'where the agent writes its log', default: '/var/log/calico' },
     { flags: '--detach <BOOL>', description: 'return once the agent has started (false: stay attached to it)', choices: ['true', 'false'], default: 'true' },
     { flags: '--no-pull', description: 'never pull the image; fail if it is not on this host' },
+    LIBNETWORK_OPTION,
+    LIBNETWORK_IMAGE_OPTION,
     // Its own --dry-run, which needs no root and also previews the agent's command line.
     { flags: '--dry-run', description: 'print what would be done, change nothing (needs no root)' },
   ],
@@ -47,14 +51,14 @@ Examples:
   run: (raw, ctx) => startNode(ctx, raw),
 });
 
-interface RawNodeOptions {
+interface RawNodeOptions extends LegacyNodeFlags {
   ip?: string;
   ip6?: string;
   as?: string;
   backend?: 'bird' | 'gobgp' | 'none';
   name?: string;
   nodeImage: string;
-  runtime: Runtime;
+  runtime: Runtime | 'rkt';
   logDir: string;
   detach: 'true' | 'false';
   pull: boolean;
@@ -69,6 +73,8 @@ export function validateNodeOptions(ctx: CommandContext, raw: RawNodeOptions): N
   if (ip === undefined) throw new CommandError('No IPv4 address found on this host: give one with --ip.');
   const ip6 = raw.ip6 !== undefined ? ownAddress(raw.ip6, 6, local) : undefined;
   const asNum = raw.as !== undefined ? asNumber(raw.as) : undefined;
+  if (raw.runtime === 'rkt') throw new CommandError('The rkt runtime is not supported: use --runtime=docker (a container) or --runtime=process (a host process).');
+  if (raw.libnetwork && raw.detach === 'false') throw new CommandError("The only valid value for --detach is 'true' when using libnetwork");
   const backend = networkingBackend(ctx, raw.backend);
   const name = raw.name ?? thisHostname(ctx);
   if (!/^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})$/.test(name)) throw new CommandError(`Invalid --name '${name}': use letters, digits, dots, dashes and underscores.`);
@@ -80,7 +86,7 @@ export function validateNodeOptions(ctx: CommandContext, raw: RawNodeOptions): N
     ...(asNum !== undefined && { asNum }),
     backend,
     image: raw.nodeImage,
-    runtime: raw.runtime,
+    runtime: raw.runtime as Runtime,
     logDir: raw.logDir,
     detach: raw.detach === 'true',
     noPull: !raw.pull,
@@ -98,6 +104,7 @@ function ownAddress(text: string, version: 4 | 6, local: ReadonlySet<string>): s
 
 async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Launcher = agentLauncher(ctx)): Promise<void> {
   const options = validateNodeOptions(ctx, raw);
+  noteLibnetwork(ctx, raw);
   const settings = ctx.settings();
   const plan = planStart(options, settings, ctx.env, {
     agentCommand: ctx.deps.agentCommand,
@@ -115,12 +122,16 @@ async function startNode(ctx: CommandContext, raw: RawNodeOptions, launcher: Lau
   if (problems.length > 0) ctx.io.err.write(formatChecks(problems));
   if (problems.some((c) => c.status === 'FAIL')) throw new CommandError("The system checks failed (see above): 'calicoctl checksystem' lists them all.");
 
-  if (await alreadyRunning(ctx, plan)) return;
+  if (await alreadyRunning(ctx, plan, settings.password)) return;
 
   await registerHost(ctx, options);
   if (plan.runtime === 'none') {
     ctx.io.out.write(`Registered host ${options.name}; --runtime=none starts no agent.\n`);
     return;
+  }
+  if (settings.username !== undefined) {
+    ctx.deps.system.mkdir(STATE_DIR);
+    ctx.deps.system.writeSecret(PASSWORD_FILE, settings.password ?? '');
   }
   const agent: LaunchedAgent = plan.runtime === 'docker' ? await launcher.runContainer(plan, options) : await launcher.spawnProcess(plan, options);
   await launcher.waitForStart(agent);
@@ -146,11 +157,13 @@ function dryRunText(options: NodeOptions, endpoints: string, env: Readonly<Recor
 }
 
 /** True when an agent with the same settings already runs; an agent with other settings is an error. */
-async function alreadyRunning(ctx: CommandContext, plan: StartPlan): Promise<boolean> {
+async function alreadyRunning(ctx: CommandContext, plan: StartPlan, password: string | undefined): Promise<boolean> {
   const running = await runningAgent(ctx);
   if (!running) return false;
   const wanted = plan.runtime === 'docker' ? plan.spec.labels[SETTINGS_LABEL] : plan.runtime === 'process' ? settingsHash(plan) : undefined;
-  if (running.runtime === plan.runtime && running.settings === wanted) {
+  // The settings' hash leaves the password out; the running agent's is the one in its file.
+  const samePassword = password === undefined || ctx.deps.host.readFile(PASSWORD_FILE) === password;
+  if (running.runtime === plan.runtime && running.settings === wanted && samePassword) {
     ctx.io.out.write(`Calico node is already running (${running.description}) with these settings: nothing to do.\n`);
     return true;
   }
@@ -169,7 +182,9 @@ async function registerHost(ctx: CommandContext, options: NodeOptions): Promise<
     }
   }
   await hosts.ensureGlobalConfig();
-  await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  // Checked again in the transaction that writes, against a host registering at the same moment.
+  const conflict = await hosts.register({ hostname: options.name, ...(options.ip !== undefined && { ipv4: options.ip }), ...(options.ip6 !== undefined && { ipv6: options.ip6 }) });
+  if (conflict) throw new CommandError(`IP address ${conflict.address} is already in use by host ${conflict.host}. Calico requires each host to have a unique IP; use --ip.`);
   // As v0.23: without --as the host's own AS is deleted, and it inherits the default again.
   await new BgpStore(ctx.kv()).setHostAs(options.name, options.asNum);
   for (const pool of await hosts.ensureDefaultPools({ noDefaultPools: noDefaultPools(ctx.env), ipv6: kernelHasIpv6(ctx) })) ctx.io.err.write(`${defaultPoolMessage(pool)}\n`);

@@ -13,14 +13,12 @@ export default command<{ name: string; check: boolean }>({
   async run({ name, check }, ctx) {
     checkProfileName(name);
     const profiles = ctx.profiles();
-    if (!(await profiles.get(name))) throw notFound(name);
-    if (check) {
-      const inUse = (await ctx.endpoints().list()).some((endpoint) => endpoint.profileIds.includes(name));
-      if (inUse) {
-        throw new CommandError("Cannot remove profile - profile in use by endpoint(s). Use the '--no-check' flag to remove the profile anyway.");
-      }
+    // With the check, the check and the delete are one transaction (ProfileStore.removeUnused).
+    const outcome = check ? await profiles.removeUnused(name) : (await profiles.remove(name)) ? 'removed' : 'absent';
+    if (outcome === 'absent') throw notFound(name);
+    if (outcome === 'in-use') {
+      throw new CommandError("Cannot remove profile - profile in use by endpoint(s). Use the '--no-check' flag to remove the profile anyway.");
     }
-    if (!(await profiles.remove(name))) throw notFound(name);
     ctx.io.out.write(`Deleted profile ${name}\n`);
   },
 });

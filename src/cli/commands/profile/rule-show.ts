@@ -4,6 +4,7 @@ import { printRuleSet } from '../../../policy/printer';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../../output';
 import { command } from '../../spec';
 import { PROFILE_ARG, resolveProfile } from './target';
+import { printableText } from '../../printable';
 
 export default command<{ name: string; output: OutputFormat }>({
   path: ['profile', 'rule', 'show'],
@@ -16,6 +17,6 @@ export default command<{ name: string; output: OutputFormat }>({
     const { target, profile } = await resolveProfile(ctx, name);
     const rules = mapRuleTags(profile.rules, target.showTag);
     // JSON and YAML are the rule json document, which rule update reads back.
-    ctx.io.out.write(isDataFormat(output) ? renderData(output, ruleSetToV1(rules)) : printRuleSet(rules));
+    ctx.io.out.write(isDataFormat(output) ? renderData(output, ruleSetToV1(rules)) : printableText(printRuleSet(rules)));
   },
 });

@@ -25,6 +25,12 @@ export default command<{ name: string }>({
     }
     let rules;
     try {
+      // A misspelt list (`inbound_rule`) would otherwise be dropped without a word. `id` is the
+      // profile's name, which the original `rule json` printed alongside the lists.
+      if (typeof document === 'object' && document !== null && !Array.isArray(document)) {
+        const unknown = Object.keys(document).find((key) => !['inbound_rules', 'outbound_rules', 'id'].includes(key));
+        if (unknown !== undefined) throw new Error(`${unknown}: is not a key of the rules document (keys: inbound_rules, outbound_rules)`);
+      }
       rules = ruleSetFromV1(document);
     } catch (error) {
       throw new CommandError(`Invalid rule at ${(error as Error).message}. Nothing was changed.`);

@@ -5,6 +5,7 @@ import type { CommandContext } from '../../context';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, QUIET_OPTION, renderData } from '../../output';
 import { command } from '../../spec';
 import { renderTable, sortRows } from '../../table';
+import { printableLines } from '../../printable';
 
 const DETAILED_HEADERS = ['Name', 'Host', 'Orchestrator ID', 'Workload ID', 'Endpoint ID', 'State'];
 
@@ -17,7 +18,7 @@ export default command<{ detailed?: boolean; output: OutputFormat; quiet?: boole
   async run(options, ctx) {
     if (options.quiet || options.output === 'table') {
       const ids = (await ctx.profiles().list()).sort();
-      if (options.quiet) ctx.io.out.write(ids.map((id) => `${id}\n`).join(''));
+      if (options.quiet) ctx.io.out.write(printableLines(ids));
       else if (!options.detailed) ctx.io.out.write(renderTable(['Name'], sortRows(ids.map((id) => [id]))));
       else ctx.io.out.write(renderTable(DETAILED_HEADERS, sortRows(detailedRows(ids, await ctx.endpoints().list()))));
       return;

@@ -1,6 +1,7 @@
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, renderData } from '../../output';
 import { command } from '../../spec';
 import { PROFILE_ARG, resolveProfile } from './target';
+import { printableLines } from '../../printable';
 
 export default command<{ name: string; output: OutputFormat }>({
   path: ['profile', 'tag', 'show'],
@@ -12,6 +13,6 @@ export default command<{ name: string; output: OutputFormat }>({
   async run({ name, output }, ctx) {
     const { target, profile } = await resolveProfile(ctx, name);
     const tags = profile.tags.map((t) => target.showTag(t));
-    ctx.io.out.write(isDataFormat(output) ? renderData(output, tags) : tags.map((t) => `${t}\n`).join(''));
+    ctx.io.out.write(isDataFormat(output) ? renderData(output, tags) : printableLines(tags));
   },
 });

@@ -8,10 +8,12 @@ import { dockerTable, FakeKernel, type Family, type RecordedCall } from '../../.
 import {
   A,
   APP1,
+  APP2_REMOTE,
   D,
   DB1,
   DB2,
   endpointKey,
+  endpointValue,
   feed,
   HOST,
   type KeyUpdate,
@@ -424,6 +426,80 @@ describe('Dataplane: restart and failures', () => {
     expect(reports.at(-1)).toMatchObject({ ok: true });
     expect(asObject(kernel.chainsWithPrefix(4))).toEqual(asObject(scenarioChains(4, false)));
     expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3']);
+  });
+
+  it('an endpoint net wider than a host address is skipped and reported once: sets, routes and anti-spoofing hold only host addresses', async () => {
+    const { kernel, dataplane, reports } = start();
+    const warnings: string[] = [];
+    const wideRemote = endpointValue({ ...APP1, id: 'wide', host: 'host2' }, { ipv4_nets: ['0.0.0.0/0', '192.168.1.9/32'], ipv6_nets: ['::/0'] });
+    const wideLocal = endpointValue(APP1, { ipv4_nets: ['192.168.0.3/32', '192.168.0.0/24'] });
+    const snapshot = scenarioSnapshot({ endpoints: [DB1, DB2] });
+    const wideKey = `/calico/v1/host/host2/workload/libnetwork/libnetwork/endpoint/wide`;
+    feed(dataplane, (m) => warnings.push(m)).resync([...snapshot, { key: wideKey, value: wideRemote }, { key: endpointKey(APP1), value: wideLocal }]);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: true });
+    expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3', '192.168.1.9']);
+    expect(setMembers(kernel, tagSet(6, A))).toEqual(['fd00::3']);
+    expect(kernel.routes[4].has('192.168.0.0/24')).toBe(false);
+    expect(kernel.routes[4].get('0.0.0.0/0')).toMatchObject({ dev: 'eth0', proto: 'boot' });
+    expect(kernel.routes[4].get('192.168.0.3/32')).toMatchObject({ dev: APP1.iface });
+    const fromChain = [...kernel.chainsWithPrefix(4)].find(([name]) => name.startsWith('cali-from-') && kernel.tables[4].get(name)!.some((r) => r.includes('192.168.0.3')));
+    expect(fromChain![1].filter((r) => r.startsWith('-s '))).toEqual([expect.stringMatching(/^-s 192\.168\.0\.3\/32 /)]);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/endpoint\/wide is invalid: ipv4_nets holds "0\.0\.0\.0\/0", which is not an IPv4 host address \(\/32\); skipped: the address is ignored/);
+
+    // Later changes still reach the kernel, and the same bad value is not reported again.
+    feed(dataplane).update([{ key: wideKey, value: wideRemote }, rulesUpdate(true)]);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: true });
+    expect(kernel.tables[4].get(profileChain(D, 'inbound'))!.some((r) => r.includes('3306'))).toBe(true);
+    expect(warnings).toHaveLength(3);
+  });
+
+  it('a set the kernel keeps refusing is isolated: everything else applies, later changes too, the failure is reported and retried with back-off, logged once', async () => {
+    jest.useFakeTimers();
+    /** A kernel that refuses, every time, any ipset restore that adds one address. */
+    class RefusingKernel extends FakeKernel {
+      refuse = true;
+      override async run(file: string, args: readonly string[], input?: string): Promise<string> {
+        if (this.refuse && file === 'ipset' && input?.includes('add ') && input.includes('192.168.1.99')) throw new Error('ipset v7.17: Error in line 4: Kernel error received: refused');
+        return super.run(file, args, input);
+      }
+    }
+    const kernel = new RefusingKernel();
+    const { dataplane, reports, logs } = start(kernel);
+    const poisoned = { ...APP2_REMOTE, id: 'poison', ipv4: ['192.168.1.99/32'] };
+    feed(dataplane).resync([...scenarioSnapshot(), { key: endpointKey(poisoned), value: endpointValue(poisoned) }]);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: false }); // the first failure: a full rewrite follows
+    await jest.advanceTimersByTimeAsync(1000);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: false, failures: [{ item: `IPv4 set ${tagSet(4, A)}`, error: expect.stringContaining('refused') }] });
+    // Everything else is in the kernel: tag D's set and chains, the IPv6 sets, the routes.
+    expect(setMembers(kernel, tagSet(4, D))).toEqual(['192.168.0.1', '192.168.0.2']);
+    expect(setMembers(kernel, tagSet(6, A))).toEqual(['fd00::1:7', 'fd00::3']);
+    expect(kernel.tables[4].get(profileChain(D, 'inbound'))).toBeDefined();
+    expect(kernel.routes[4].get('192.168.0.1/32')).toMatchObject({ dev: DB1.iface });
+
+    // A later change still reaches the kernel, while the poisoned set keeps failing.
+    feed(dataplane).update([rulesUpdate(true)]);
+    await dataplane.settle();
+    expect(kernel.tables[4].get(profileChain(D, 'inbound'))!.some((r) => r.includes('3306'))).toBe(true);
+    // Retries back off (2 s, 4 s, 8 s ...): over a minute, a handful of attempts, and one log line.
+    const attempts = () => kernel.calls.filter((c) => c.file === 'ipset' && c.input?.includes('192.168.1.99')).length;
+    const before = attempts();
+    await jest.advanceTimersByTimeAsync(60_000);
+    await dataplane.settle();
+    expect(attempts() - before).toBeLessThan(12);
+    expect(logs.filter((l) => l.includes('the kernel refused set'))).toHaveLength(1);
+
+    // Once the kernel accepts it, it is applied and the report is clean again.
+    kernel.refuse = false;
+    await jest.advanceTimersByTimeAsync(60_000);
+    await dataplane.settle();
+    expect(reports.at(-1)).toMatchObject({ ok: true });
+    expect(reports.at(-1)!.failures).toBeUndefined();
+    expect(setMembers(kernel, tagSet(4, A))).toEqual(['192.168.0.3', '192.168.1.7', '192.168.1.99']);
   });
 
   it('puts its jumps back on top when Docker inserts rules above them', async () => {

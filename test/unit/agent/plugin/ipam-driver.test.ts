@@ -1,4 +1,5 @@
-import { ipamDriverHandlers } from '../../../../src/agent/plugin/ipam-driver';
+import { ipamDriverHandlers, REQUEST_HANDLE_PREFIX } from '../../../../src/agent/plugin/ipam-driver';
+import { IpamStore } from '../../../../src/datastore/ipam';
 import { pluginContext } from './fakes';
 
 function withPools(...pools: { cidr: string; disabled?: boolean }[]) {
@@ -39,6 +40,23 @@ describe('the IPAM driver', () => {
     // From a block this host now holds.
     expect(JSON.parse(kv.data.get('/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26')!.value)).toMatchObject({ affinity: 'host:host1' });
     expect(kv.data.has('/calico/ipam/v2/host/host1/ipv4/block/10.1.0.0-26')).toBe(true);
+  });
+
+  it('records who asked for each address (a handle per RequestAddress, when and for which pool), so a lost reply leaves a findable orphan', async () => {
+    const { handlers, kv } = withPools({ cidr: '10.1.0.0/16' });
+    await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4' });
+    await handlers['/IpamDriver.RequestAddress']!({ PoolID: 'CalicoPoolIPv4', Address: '10.1.9.9' });
+    const ipam = new IpamStore(kv);
+    const [first, chosen] = [await ipam.info('10.1.0.1'), await ipam.info('10.1.9.9')];
+    for (const assignment of [first, chosen]) {
+      expect(assignment.host).toBe('host1');
+      expect(assignment.handle).toMatch(new RegExp(`^${REQUEST_HANDLE_PREFIX.replace('.', '\\.')}[0-9a-f-]{36}$`));
+      expect(assignment.attributes).toEqual({ requested_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), pool_id: 'CalicoPoolIPv4' });
+    }
+    expect(first.handle).not.toBe(chosen.handle);
+    // As stored: libcalico's handle_id in the block's attributes.
+    const block = JSON.parse(kv.data.get('/calico/ipam/v2/assignment/ipv4/block/10.1.0.0-26')!.value);
+    expect(block.attributes[block.allocations[1]].handle_id).toBe(first.handle);
   });
 
   it('gives a requested address when it is free and in a pool, and refuses it otherwise', async () => {

@@ -1,5 +1,7 @@
 import * as http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPluginServer, listenOnSocket } from '../../../../src/agent/plugin/server';
@@ -27,6 +29,8 @@ describe('the plugin server', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'plugin-server-'));
+    // Others may enter the directory: only the socket's own mode keeps them out.
+    chmodSync(dir, 0o755);
     socket = join(dir, 'plugins', 'calico.sock');
     server = createPluginServer(
       {
@@ -96,5 +100,53 @@ describe('the plugin server', () => {
     await listenOnSocket(second, stale);
     expect((await post(stale, '/Plugin.Activate', '')).status).toBe(200);
     await new Promise((resolve) => second.close(resolve));
+  });
+
+  it('the socket is root-only (0600) whatever the umask, and a non-root client cannot connect', async () => {
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    const connect = `require('net').connect(${JSON.stringify(socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(1); })`;
+    const asNobody = spawnSync(process.execPath, ['-e', connect], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    expect(asNobody.stdout.trim()).toBe('EACCES');
+    const asRoot = spawnSync(process.execPath, ['-e', connect], { encoding: 'utf8' });
+    expect(asRoot.stdout.trim()).toBe('connected');
+  });
+
+  it('refuses a body over 1 MiB with 413 and a JSON Err, without reading it, and keeps serving', async () => {
+    const big = 'x'.repeat(2 << 20);
+    expect(await post(socket, '/NetworkDriver.Echo', `{"a":"${big}"}`).catch((error: Error) => error.message)).toEqual({ status: 413, json: { Err: 'Request body too large (the limit is 1048576 bytes)' } });
+    // Without a Content-Length (chunked), the limit holds as the body arrives.
+    const chunked = await new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const request = http.request({ socketPath: socket, path: '/NetworkDriver.Echo', method: 'POST' }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+      request.on('error', reject);
+      for (let i = 0; i < 3; i++) request.write('y'.repeat(1 << 19));
+      request.end();
+    });
+    expect(chunked.status).toBe(413);
+    expect(log.lines.some((line) => /WARNING \/NetworkDriver.Echo: request body over 1048576 bytes refused/.test(line))).toBe(true);
+    expect((await post(socket, '/NetworkDriver.GetCapabilities', '{}')).status).toBe(200);
+  });
+
+  it('drops a client that does not finish its request in time', async () => {
+    const slowDir = mkdtempSync(join(tmpdir(), 'plugin-slow-'));
+    const slowSocket = join(slowDir, 'slow.sock');
+    const slow = createPluginServer({ '/NetworkDriver.Echo': async (request) => ({ Got: request }) }, memoryLog(), { maxBodyBytes: 1024, requestTimeoutMs: 200 });
+    await listenOnSocket(slow, slowSocket);
+    try {
+      const answer = await new Promise<string>((resolve) => {
+        const client = net.connect(slowSocket, () => client.write('POST /NetworkDriver.Echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":'));
+        let text = '';
+        client.on('data', (chunk) => (text += chunk.toString()));
+        client.on('close', () => resolve(text));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      await new Promise((resolve) => slow.close(resolve));
+      expect(existsSync(slowSocket)).toBe(false);
+      rmSync(slowDir, { recursive: true, force: true });
+    }
   });
 });
