@@ -101,6 +101,12 @@ export class EndpointWriter {
     await this.kv.commit([], [{ type: 'delete', key: keys.endpointKey(key) }]);
   }
 
+  /** Deletes an endpoint only if it is still at `modRevision` (`diags --check --fix`); false when it changed or is gone. */
+  async removeIfUnchanged(rawKey: string, modRevision: number): Promise<boolean> {
+    if (!keys.parseEndpointKey(rawKey)) throw new NotFoundError('endpoint', rawKey, `${rawKey} is not an endpoint key.`);
+    return this.kv.commit([{ key: rawKey, modRevision }], [{ type: 'delete', key: rawKey }]);
+  }
+
   /** Read-modify-write of an endpoint's profile list. NotFoundError when it does not exist. */
   async editProfiles<R>(key: keys.EndpointKey, edit: (profiles: readonly string[]) => { value?: readonly string[]; result: R }): Promise<R> {
     const raw = keys.endpointKey(key);

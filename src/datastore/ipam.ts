@@ -151,20 +151,36 @@ export class IpamStore {
    * that nobody holds is deleted once it is empty; a host keeps its blocks until it is removed.
    */
   async release(address: string): Promise<boolean> {
+    const { key, ordinal } = this.locate(address);
+    return untilCommitted(key, async () => {
+      const stored = await this.kv.get(key);
+      const operation = stored && freeing(key, stored.value, ordinal);
+      if (!stored || !operation) return false;
+      return (await this.kv.commit([{ key, modRevision: stored.modRevision }], [operation])) ? true : RETRY;
+    });
+  }
+
+  /**
+   * Frees an address only if its block is still at `blockRevision` and nothing under each
+   * `unchangedSince` prefix was written after that revision: for `diags --check --fix`, which
+   * judged the address unused from a read at those revisions. One transaction, never retried:
+   * resolves false when anything moved, and the caller checks again.
+   */
+  async releaseIfUnchanged(address: string, blockRevision: number, unchanged: readonly { prefix: string; since: number }[]): Promise<boolean> {
+    const { key, ordinal } = this.locate(address);
+    const stored = await this.kv.get(key);
+    const operation = stored && stored.modRevision === blockRevision && freeing(key, stored.value, ordinal);
+    if (!operation) return false;
+    const guards: RevisionGuard[] = [{ key, modRevision: blockRevision }, ...unchanged.map((u) => ({ prefix: u.prefix, unchangedSince: u.since }))];
+    return this.kv.commit(guards, [operation]);
+  }
+
+  /** The block key and ordinal of an address. */
+  private locate(address: string): { key: string; ordinal: number } {
     const parsed = parseIp(address);
     if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
     const cidr = blockOf(parsed.text, parsed.version);
-    const key = blockKey(parsed.version, cidr);
-    return untilCommitted(key, async () => {
-      const stored = await this.kv.get(key);
-      if (!stored) return false;
-      const block = decodeBlock(key, stored.value);
-      const ordinal = Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string));
-      if (block.allocations[ordinal] === null) return false;
-      const next = free(block, ordinal);
-      const operation: KvOperation = isEmpty(next) && next.affinity === undefined ? { type: 'delete', key } : { type: 'put', key, value: encodeBlock(next) };
-      return (await this.kv.commit([{ key, modRevision: stored.modRevision }], [operation])) ? true : RETRY;
-    });
+    return { key: blockKey(parsed.version, cidr), ordinal: Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string)) };
   }
 
   /** Every assigned address of that version. A block that does not decode is reported and skipped. */
@@ -252,3 +268,13 @@ export class IpamStore {
   }
 }
 
+/**
+ * The write that frees one ordinal of a stored block, or undefined when it is free already. A block
+ * that nobody holds is deleted once it is empty; a host keeps its blocks until it is removed.
+ */
+function freeing(key: string, value: string, ordinal: number): KvOperation | undefined {
+  const block = decodeBlock(key, value);
+  if (block.allocations[ordinal] === null) return undefined;
+  const next = free(block, ordinal);
+  return isEmpty(next) && next.affinity === undefined ? { type: 'delete', key } : { type: 'put', key, value: encodeBlock(next) };
+}

@@ -19,9 +19,25 @@ export interface DockerNetwork {
   readonly driver: string;
 }
 
-/** What calicoctl asks the Docker Engine about networks. */
+/** A container's place on one network, as Docker records it (`EndpointID` is empty while it is stopped). */
+export interface ContainerNetwork {
+  readonly networkId: string;
+  readonly endpointId: string;
+  /** Its IPv4 and IPv6 addresses on that network, without prefix lengths. */
+  readonly addresses: readonly string[];
+}
+
+export interface DockerContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly networks: readonly ContainerNetwork[];
+}
+
+/** What calicoctl asks the Docker Engine about networks (and, for `diags --check`, the containers on them). */
 export interface NetworkLister {
   listNetworks(): Promise<DockerNetwork[]>;
+  /** Every container, running or not, with its networks. */
+  listContainers(): Promise<DockerContainer[]>;
   version(): Promise<{ version: string; apiVersion: string }>;
 }
 
@@ -70,6 +86,21 @@ export class DockerEngine implements NetworkLister {
       id: String(n.Id ?? ''),
       name: String(n.Name ?? ''),
       driver: String(n.Driver ?? ''),
+    }));
+  }
+
+  async listContainers(): Promise<DockerContainer[]> {
+    const body = await this.get('/containers/json?all=1');
+    if (!Array.isArray(body)) throw new DockerUnavailableError(`Unexpected answer from Docker at ${this.target.description} to GET /containers/json.`);
+    type Net = { NetworkID?: unknown; EndpointID?: unknown; IPAddress?: unknown; GlobalIPv6Address?: unknown };
+    return body.map((c: { Id?: unknown; Names?: unknown; NetworkSettings?: { Networks?: Record<string, Net> } }) => ({
+      id: String(c.Id ?? ''),
+      name: Array.isArray(c.Names) && typeof c.Names[0] === 'string' ? c.Names[0].replace(/^\//, '') : String(c.Id ?? '').slice(0, 12),
+      networks: Object.values(c.NetworkSettings?.Networks ?? {}).map((n) => ({
+        networkId: String(n.NetworkID ?? ''),
+        endpointId: String(n.EndpointID ?? ''),
+        addresses: [n.IPAddress, n.GlobalIPv6Address].filter((a): a is string => typeof a === 'string' && a !== ''),
+      })),
     }));
   }
 

@@ -91,7 +91,9 @@ const CASES: [string, string, Record<string, unknown>][] = [
   ['status --backend=none -o json', 'status', { backend: 'none', output: 'json' }],
   ['checksystem', 'checksystem', {}],
   ['checksystem --backend none', 'checksystem', { backend: 'none' }],
-  ['diags --log-dir /tmp/logs', 'diags', { logDir: '/tmp/logs' }],
+  ['diags --log-dir /tmp/logs', 'diags', { logDir: '/tmp/logs', output: 'table' }],
+  ['diags --check', 'diags', { logDir: '/var/log/calico', check: true, output: 'table' }],
+  ['diags --check --fix -o json', 'diags', { logDir: '/var/log/calico', check: true, fix: true, output: 'json' }],
   ['version --client', 'version', { client: true }],
   ['completion bash', 'completion', { shell: 'bash' }],
 ];

@@ -157,6 +157,7 @@ describe('bash completion', () => {
     expect(await complete('calicoctl pool show --')).toEqual(['--ipv4', '--ipv6', '--output']);
     expect(await complete('calicoctl profile show --')).toEqual(['--detailed', '--output', '--quiet']);
     expect(await complete('calicoctl profile add --d')).toEqual(['--dry-run']);
+    expect(await complete('calicoctl diags --')).toEqual(['--log-dir', '--check', '--fix', '--output']);
     expect(await complete('calicoctl --')).toEqual(['--config', '--timeout', '--log-level', '--debug', '--no-color', '--version']);
     expect(await complete('calicoctl endpoint show --h')).toEqual(['--host']);
   });

@@ -3,7 +3,7 @@ import type { HostSystem } from '../../src/cli/host-system';
 import type { ContainerRuntime } from '../../src/docker/containers';
 import type { CommandRunner } from '../../src/host/exec';
 import { main } from '../../src/cli/main';
-import type { DockerNetwork, NetworkLister } from '../../src/docker/engine';
+import type { DockerContainer, DockerNetwork, NetworkLister } from '../../src/docker/engine';
 import { DockerUnavailableError } from '../../src/docker/engine';
 import type { HostFacts } from '../../src/host/facts';
 import { MemoryKvStore } from './memory-kv';
@@ -18,10 +18,18 @@ export interface RunResult {
 
 /** A fake Docker Engine: a list of networks, or unreachable when `networks` is undefined. */
 export class FakeDocker implements NetworkLister {
+  /** The containers `diags --check` sees (unreachable with the networks). */
+  containers: DockerContainer[] = [];
+
   constructor(public networks: DockerNetwork[] | undefined = []) {}
   async listNetworks(): Promise<DockerNetwork[]> {
     if (!this.networks) throw new DockerUnavailableError(UNREACHABLE);
     return this.networks;
+  }
+
+  async listContainers(): Promise<DockerContainer[]> {
+    if (!this.networks) throw new DockerUnavailableError(UNREACHABLE);
+    return this.containers;
   }
 
   async version(): Promise<{ version: string; apiVersion: string }> {
