@@ -1,4 +1,4 @@
-import { CalicoError } from '../errors';
+import { CalicoError, quoted } from '../errors';
 import type { Cidr, IpVersion } from '../policy/ast';
 import { addressToBigInt, cidrContains, cidrNetworkText, parseIp } from '../policy/cidr';
 import {
@@ -111,7 +111,7 @@ export class IpamStore {
   /** Assigns one given address for `host`; it must lie in a usable pool and be free. */
   async assignAddress(address: string, host: string, attributes: Record<string, string> = {}): Promise<Assignment> {
     const parsed = parseIp(address);
-    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    if (!parsed) throw new IpamError(`${quoted(address)} is not an IP address.`);
     const pool = usablePools(await new PoolStore(this.kv, this.report).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
     if (!pool) throw new IpamError(`${parsed.text} is not in any Calico IP pool.`);
     const cidr = blockOf(parsed.text, parsed.version);
@@ -133,7 +133,7 @@ export class IpamStore {
   /** Who an address is assigned for, in which block; NotFoundError when it is not assigned. */
   async info(address: string): Promise<Assignment> {
     const parsed = parseIp(address);
-    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    if (!parsed) throw new IpamError(`${quoted(address)} is not an IP address.`);
     const cidr = blockOf(parsed.text, parsed.version);
     const stored = await this.kv.get(blockKey(parsed.version, cidr));
     const block = stored && decodeBlock(stored.key, stored.value);
@@ -149,7 +149,7 @@ export class IpamStore {
    */
   async release(address: string): Promise<boolean> {
     const parsed = parseIp(address);
-    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    if (!parsed) throw new IpamError(`${quoted(address)} is not an IP address.`);
     const cidr = blockOf(parsed.text, parsed.version);
     const key = blockKey(parsed.version, cidr);
     return untilCommitted(key, async () => {

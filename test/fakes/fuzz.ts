@@ -53,15 +53,16 @@ export function sometimesHostile<T>(value: fc.Arbitrary<T>): fc.Arbitrary<T | un
 /** A JSON object with some fields replaced by hostile values, some removed, and some junk ones added. */
 export function mangledObject(base: Record<string, unknown>): fc.Arbitrary<Record<string, unknown>> {
   const fields = Object.keys(base);
+  const field = fields.length > 0 ? fc.constantFrom(...fields) : hostileString;
   return fc
     .tuple(
-      fc.array(fc.tuple(fc.constantFrom(...fields), hostileJson), { maxLength: 3 }),
-      fc.subarray(fields, { maxLength: 2 }),
+      fc.array(fc.tuple(field, hostileJson), { maxLength: 3 }),
+      fc.subarray(fields, { maxLength: Math.min(2, fields.length) }),
       fc.array(fc.tuple(hostileString, hostileJson), { maxLength: 1 }),
     )
     .map(([replace, drop, extra]) => {
       const out: Record<string, unknown> = { ...base };
-      for (const [field, value] of replace) out[field] = value;
+      for (const [name, value] of replace) if (name !== '__proto__') out[name] = value;
       for (const field of drop) delete out[field];
       for (const [field, value] of extra) if (field !== '__proto__') out[field] = value;
       return out;
