@@ -1,4 +1,5 @@
 import type { IpVersion, RuleSet } from '../policy/ast';
+import { parseCidr } from '../policy/cidr';
 import { type BgpUpdate, decodeBgpKey } from './bgp';
 import { decodeEndpoint, type Endpoint } from './endpoints';
 import { CorruptDataError, type CorruptReporter, reportOnce } from './errors';
@@ -69,7 +70,7 @@ function meaning(key: string): KeyMeaning | undefined {
   const endpoint = keys.parseEndpointKey(key);
   if (endpoint) {
     return {
-      decode: (value) => ({ kind: 'endpoint', key: endpoint, endpoint: decodeEndpoint(endpoint, key, value) }),
+      decode: (value) => ({ kind: 'endpoint', key: endpoint, endpoint: hostNetsOnly(key, decodeEndpoint(endpoint, key, value)) }),
       absent: () => ({ kind: 'endpoint', key: endpoint, endpoint: undefined }),
       consequence: 'the endpoint is ignored until it is fixed',
     };
@@ -93,6 +94,23 @@ function meaning(key: string): KeyMeaning | undefined {
     return { decode: (value) => ({ kind: 'pool', version, name, pool: decodePool(key, value) }), absent: () => ({ kind: 'pool', version, name, pool: undefined }), consequence: 'the pool is ignored until it is fixed' };
   }
   return undefined;
+}
+
+/**
+ * An endpoint's nets become /32 and /128 routes to its interface: a wider one (0.0.0.0/0, the
+ * host's LAN) would take the host's own routes over, so the endpoint is refused whole instead.
+ * (Entries that are no address of that family at all are left for the model to drop.)
+ */
+function hostNetsOnly(key: string, endpoint: Endpoint): Endpoint {
+  for (const [field, nets, version] of [['ipv4_nets', endpoint.ipv4Nets, 4], ['ipv6_nets', endpoint.ipv6Nets, 6]] as const) {
+    for (const net of nets) {
+      const cidr = parseCidr(net);
+      if (cidr && cidr.version === version && cidr.prefixLength !== (version === 4 ? 32 : 128)) {
+        throw new CorruptDataError(key, `${field} holds ${JSON.stringify(net)}, which is not one IPv${version} address`);
+      }
+    }
+  }
+  return endpoint;
 }
 
 /** A BGP setting's value, or CorruptDataError when it is not what the model allows. */

@@ -11,10 +11,16 @@ export abstract class CalicoError extends Error {
 }
 
 /**
- * `'text'` for a message, with control characters written as `\xNN`: what a user typed or etcd
- * held may contain a newline or an escape sequence, and an error must stay one harmless line.
+ * Text for a message with control characters written as `\xNN`: what a user typed or etcd held
+ * (a key, an address) may contain a newline or an escape sequence, and an error must stay one
+ * harmless line.
  */
-export function quoted(text: string): string {
+export function escapeControls(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return `'${text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** `'text'`, escaped as escapeControls does. */
+export function quoted(text: string): string {
+  return `'${escapeControls(text)}'`;
 }

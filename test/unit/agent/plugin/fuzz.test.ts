@@ -202,6 +202,11 @@ describe('regressions the properties found', () => {
     await expect(handlers['/IpamDriver.RequestAddress']!({ PoolID: 'bogus', Address: '\n' })).rejects.toThrow(new PluginError("'\\x0a' is not an IP address."));
   });
 
+  it('a subnet with a newline is refused on one line (seed 1755323194)', async () => {
+    const { handlers } = world();
+    await expect(handlers['/IpamDriver.RequestPool']!({ Pool: '\n' })).rejects.toThrow(/^The requested subnet \\x0a is not a Calico IP pool: add it with 'calicoctl pool add \\x0a' first\.$/);
+  });
+
   it('an ID much longer than Docker\'s is refused before it reaches a key', async () => {
     const { handlers, kv } = world();
     const commits = kv.commits;
