@@ -43,7 +43,8 @@ export class CorruptDataError extends CalicoError {
     readonly key: string,
     problem: string,
   ) {
-    super(`The data stored at ${escapeControls(key)} is invalid: ${problem}`);
+    // The problem quotes the value with JSON.stringify, which leaves DEL and C1 controls as they are.
+    super(escapeControls(`The data stored at ${key} is invalid: ${problem}`));
     this.name = 'CorruptDataError';
   }
 }

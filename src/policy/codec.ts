@@ -1,4 +1,4 @@
-import { CalicoError } from './errors';
+import { CalicoError, escapeControls } from './errors';
 import {
   type Action,
   type AddressMatch,
@@ -42,7 +42,7 @@ export class RuleDecodeError extends CalicoError {
     readonly path: string,
     readonly problem: string,
   ) {
-    super(`${path}: ${problem}`);
+    super(escapeControls(`${path}: ${problem}`));
     this.name = 'RuleDecodeError';
   }
 }
