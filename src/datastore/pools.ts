@@ -132,6 +132,8 @@ export function decodePool(key: string, value: string): Pool {
   if (!cidr) throw new CorruptDataError(key, 'the pool has no valid "cidr"');
   // The agent blackholes each pool on every host: one of every address would replace the default route.
   if (cidr.prefixLength === 0) throw new CorruptDataError(key, `the pool ${cidr.text} is every address`);
+  // Addresses come in whole blocks: from a narrower pool they would fall outside it.
+  if (cidr.prefixLength > MIN_POOL_PREFIX[cidr.version]) throw new CorruptDataError(key, `the pool ${cidr.text} is smaller than one address block (/${MIN_POOL_PREFIX[cidr.version]})`);
   return {
     cidr,
     ...(typeof data.ipip === 'string' && data.ipip !== '' && { ipip: true }),
