@@ -1,2 +1,2 @@
 /** The one error base of the project; see src/policy/errors.ts for why it is defined there. */
-export { CalicoError } from './policy/errors';
+export { CalicoError, escapeControls, quoted } from './policy/errors';

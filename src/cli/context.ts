@@ -5,6 +5,7 @@ import { DryRunKvStore } from '../datastore/dry-run';
 import type { HostFacts } from '../host/facts';
 import { environmentWithConfig } from './config';
 import { EndpointStore } from '../datastore/endpoints';
+import { type CorruptReporter, reportOnce } from '../datastore/errors';
 import type { KvStore } from '../datastore/kv';
 import { ProfileStore } from '../datastore/profiles';
 import type { NetworkLister } from '../docker/engine';
@@ -61,6 +62,12 @@ export class CommandContext {
   private engine: NetworkLister | undefined;
   private containerRuntime: ContainerRuntime | undefined;
 
+  /**
+   * Where stored values that do not decode are reported: this command's stderr, once each, so that
+   * a listing names each bad key one time and the warning goes where the command's output goes.
+   */
+  readonly report: CorruptReporter = reportOnce((message) => this.io.err.write(`Warning: ${message}.\n`));
+
   /** `options` is read when a command runs: the root flags are parsed by then. */
   constructor(
     readonly deps: Deps,
@@ -100,11 +107,11 @@ export class CommandContext {
   }
 
   profiles(): ProfileStore {
-    return new ProfileStore(this.kv());
+    return new ProfileStore(this.kv(), this.report);
   }
 
   endpoints(): EndpointStore {
-    return new EndpointStore(this.kv());
+    return new EndpointStore(this.kv(), this.report);
   }
 
   /** The light Docker Engine client (network listing, version). */

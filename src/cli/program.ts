@@ -105,6 +105,8 @@ function defineAction(command: Command, spec: CommandSpec<unknown>, version: str
     command.addArgument(argument);
   }
   for (const option of spec.options ?? []) command.addOption(toOption(option, version));
+  // Commander keeps the order: the words before the first unknown option, then it and the rest.
+  if (spec.args?.some((arg) => arg.dashWords)) command.allowUnknownOption();
   command.action(async (...received: unknown[]) => {
     const self = received[received.length - 1] as Command;
     const options: Record<string, unknown> = { ...self.opts() };

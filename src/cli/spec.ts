@@ -22,6 +22,11 @@ export interface ArgumentSpec {
   readonly description?: string;
   /** The only words allowed here: the literal `as` of `bgp peer add <PEER_IP> as <AS_NUM>`, or `on`/`off`. */
   readonly choices?: readonly string[];
+  /**
+   * Words of the rule grammar: one that starts with `-` is still a word here (a tag may be `-a`,
+   * and `rule show` prints it so), not an unknown option; the command's own options still work.
+   */
+  readonly dashWords?: true;
 }
 
 interface Described {

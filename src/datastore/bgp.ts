@@ -1,4 +1,4 @@
-import { CalicoError } from '../errors';
+import { CalicoError, quoted } from '../errors';
 import type { IpVersion } from '../policy/ast';
 import { parseIp } from '../policy/cidr';
 import { parseStoredObject } from './errors';
@@ -129,7 +129,7 @@ export class BgpStore {
 
 function peerKey(prefix: (version: IpVersion) => string, ip: string): string {
   const parsed = parseIp(ip);
-  if (!parsed) throw new BgpError(`'${ip}' is not an IP address.`);
+  if (!parsed) throw new BgpError(`${quoted(ip)} is not an IP address.`);
   return `${prefix(parsed.version)}${parsed.text}`;
 }
 

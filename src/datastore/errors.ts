@@ -4,7 +4,7 @@
  * word: 'config', 'unavailable', 'corrupt', 'conflict', ...) that callers may map to exit codes;
  * every one is a CalicoError (../errors.ts), so the CLI writes its message as it is.
  */
-import { CalicoError } from '../errors';
+import { CalicoError, escapeControls } from '../errors';
 
 /** The etcd settings (environment, flags or config file) are invalid. Names the setting. */
 export class DatastoreConfigError extends CalicoError {
@@ -43,7 +43,8 @@ export class CorruptDataError extends CalicoError {
     readonly key: string,
     problem: string,
   ) {
-    super(`The data stored at ${key} is invalid: ${problem}`);
+    // The problem quotes the value with JSON.stringify, which leaves DEL and C1 controls as they are.
+    super(escapeControls(`The data stored at ${key} is invalid: ${problem}`));
     this.name = 'CorruptDataError';
   }
 }

@@ -1,4 +1,4 @@
-import { CalicoError } from '../errors';
+import { CalicoError, quoted } from '../errors';
 import type { Cidr, IpVersion } from '../policy/ast';
 import { addressToBigInt, cidrContains, cidrNetworkText, parseIp } from '../policy/cidr';
 import {
@@ -114,7 +114,7 @@ export class IpamStore {
   /** Assigns one given address for `host`; it must lie in a usable pool and be free. */
   async assignAddress(address: string, host: string, attributes: Record<string, string> = {}, handle: string | null = null): Promise<Assignment> {
     const parsed = parseIp(address);
-    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    if (!parsed) throw new IpamError(`${quoted(address)} is not an IP address.`);
     const pool = usablePools(await new PoolStore(this.kv, this.report).list(parsed.version)).find((p) => cidrContains(p.cidr, parsed.text));
     if (!pool) throw new IpamError(`${parsed.text} is not in any Calico IP pool.`);
     const cidr = blockOf(parsed.text, parsed.version);
@@ -136,7 +136,7 @@ export class IpamStore {
   /** Who an address is assigned for, in which block; NotFoundError when it is not assigned. */
   async info(address: string): Promise<Assignment> {
     const parsed = parseIp(address);
-    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    if (!parsed) throw new IpamError(`${quoted(address)} is not an IP address.`);
     const cidr = blockOf(parsed.text, parsed.version);
     const stored = await this.kv.get(blockKey(parsed.version, cidr));
     const block = stored && decodeBlock(stored.key, stored.value);
@@ -178,7 +178,7 @@ export class IpamStore {
   /** The block key and ordinal of an address. */
   private locate(address: string): { key: string; ordinal: number } {
     const parsed = parseIp(address);
-    if (!parsed) throw new IpamError(`'${address}' is not an IP address.`);
+    if (!parsed) throw new IpamError(`${quoted(address)} is not an IP address.`);
     const cidr = blockOf(parsed.text, parsed.version);
     return { key: blockKey(parsed.version, cidr), ordinal: Number(addressToBigInt(parsed.text) - addressToBigInt(cidr.split('/')[0] as string)) };
   }

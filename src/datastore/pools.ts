@@ -77,6 +77,7 @@ export class PoolStore {
           `An IPv${pool.cidr.version} pool must have a prefix length of ${MIN_POOL_PREFIX[pool.cidr.version]} or lower. Given: ${pool.cidr.text}. No pools added.`,
         );
       }
+      if (pool.cidr.prefixLength === 0) throw new PoolError(`A pool cannot be every address (${pool.cidr.text}): each host would blackhole its default route. No pools added.`);
       if (pool.ipip && pool.cidr.version === 6) throw new PoolError('IP in IP not supported for IPv6 pools');
     }
     await untilCommitted(ALL_POOLS, async () => {
@@ -129,6 +130,10 @@ export function decodePool(key: string, value: string): Pool {
   const data = parseStoredObject(key, value, 'a pool');
   const cidr = typeof data.cidr === 'string' ? parseCidr(data.cidr) : undefined;
   if (!cidr) throw new CorruptDataError(key, 'the pool has no valid "cidr"');
+  // The agent blackholes each pool on every host: one of every address would replace the default route.
+  if (cidr.prefixLength === 0) throw new CorruptDataError(key, `the pool ${cidr.text} is every address`);
+  // Addresses come in whole blocks: from a narrower pool they would fall outside it.
+  if (cidr.prefixLength > MIN_POOL_PREFIX[cidr.version]) throw new CorruptDataError(key, `the pool ${cidr.text} is smaller than one address block (/${MIN_POOL_PREFIX[cidr.version]})`);
   return {
     cidr,
     ...(typeof data.ipip === 'string' && data.ipip !== '' && { ipip: true }),

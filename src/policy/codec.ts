@@ -1,4 +1,4 @@
-import { CalicoError } from './errors';
+import { CalicoError, escapeControls } from './errors';
 import {
   type Action,
   type AddressMatch,
@@ -42,7 +42,7 @@ export class RuleDecodeError extends CalicoError {
     readonly path: string,
     readonly problem: string,
   ) {
-    super(`${path}: ${problem}`);
+    super(escapeControls(`${path}: ${problem}`));
     this.name = 'RuleDecodeError';
   }
 }
@@ -92,7 +92,7 @@ export function ruleFromV1(value: unknown, path: string): Rule {
   for (const key of Object.keys(value)) {
     if (!RULE_FIELDS.has(key)) {
       const why = key.startsWith('!') || key.endsWith('_selector') ? 'is not supported by calicoctl rules' : 'is not a rule field';
-      throw new RuleDecodeError(`${path}.${key}`, `${why} (fields: ${[...RULE_FIELDS].join(', ')})`);
+      throw new RuleDecodeError(`${path}${fieldPath(key)}`, `${why} (fields: ${[...RULE_FIELDS].join(', ')})`);
     }
   }
   const action = value.action;
@@ -193,6 +193,14 @@ function checkVersions(rule: Rule, path: string): void {
 /** The ICMP field a misplaced-ICMP error should name: icmp_type unless only icmp_code was given. */
 function icmpKey(value: Record<string, unknown>): 'icmp_type' | 'icmp_code' {
   return value.icmp_type === undefined ? 'icmp_code' : 'icmp_type';
+}
+
+/**
+ * `.name` for a plain field name, else `["…"]` as JSON writes it: a key in a document may hold a
+ * newline or an escape sequence, and the message naming it must stay one harmless line.
+ */
+function fieldPath(key: string): string {
+  return /^[A-Za-z0-9_!]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -9,3 +9,18 @@
 export abstract class CalicoError extends Error {
   abstract readonly code: string;
 }
+
+/**
+ * Text for a message with control characters written as `\xNN`: what a user typed or etcd held
+ * (a key, an address) may contain a newline or an escape sequence, and an error must stay one
+ * harmless line.
+ */
+export function escapeControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** `'text'`, escaped as escapeControls does. */
+export function quoted(text: string): string {
+  return `'${escapeControls(text)}'`;
+}

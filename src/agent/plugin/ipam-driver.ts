@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { escapeControls } from '../../errors';
 import { IpamStore } from '../../datastore/ipam';
 import { PoolStore } from '../../datastore/pools';
 import { cidrNetworkText, parseCidr, parseIp } from '../../policy/cidr';
@@ -39,7 +40,8 @@ export function ipamDriverHandlers(ctx: PluginContext): Handlers {
         const wanted = parseCidr(request.Pool);
         const match = wanted && (await pools.list(wanted.version)).find((p) => cidrNetworkText(p.cidr) === cidrNetworkText(wanted));
         if (!wanted || !match) {
-          throw new PluginError(`The requested subnet ${request.Pool} is not a Calico IP pool: add it with 'calicoctl pool add ${request.Pool}' first.`);
+          const subnet = escapeControls(request.Pool);
+          throw new PluginError(`The requested subnet ${subnet} is not a Calico IP pool: add it with 'calicoctl pool add ${subnet}' first.`);
         }
         poolId = cidrNetworkText(match.cidr);
       }

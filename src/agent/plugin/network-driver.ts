@@ -47,8 +47,9 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
     '/NetworkDriver.CreateNetwork': async (request) => {
       const networkId = requireId(request, 'NetworkID');
       for (const [field, anyRoute] of [['IPv4Data', '0.0.0.0/0'], ['IPv6Data', '::/0']] as const) {
-        const data = Array.isArray(request[field]) ? (request[field] as { Gateway?: string }[]) : [];
-        if (data.some((entry) => entry.Gateway !== undefined && entry.Gateway !== '' && entry.Gateway !== anyRoute)) {
+        const data = Array.isArray(request[field]) ? (request[field] as unknown[]) : [];
+        const gateways = data.map((entry) => (typeof entry === 'object' && entry !== null ? (entry as { Gateway?: unknown }).Gateway : undefined));
+        if (gateways.some((gateway) => gateway !== undefined && gateway !== '' && gateway !== anyRoute)) {
           throw new PluginError('The calico network driver needs Calico IPAM: create the network with --driver calico --ipam-driver calico.');
         }
       }
@@ -69,7 +70,7 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
     '/NetworkDriver.CreateEndpoint': async (request) => {
       const networkId = requireId(request, 'NetworkID');
       const endpointId = requireId(request, 'EndpointID');
-      const iface = (request.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
+      const iface = (typeof request.Interface === 'object' && request.Interface !== null ? request.Interface : {}) as { Address?: unknown; AddressIPv6?: unknown; MacAddress?: unknown };
       const ipv4 = hostAddress(iface.Address, 4);
       const ipv6 = hostAddress(iface.AddressIPv6, 6);
       if (!ipv4 && !ipv6) throw new PluginError('The endpoint has no address: use the calico IPAM driver (--ipam-driver calico).');
@@ -138,19 +139,24 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
   };
 }
 
-/** Docker IDs are 64 hex characters; anything that is not a valid name never reaches etcd keys. */
+/**
+ * Docker IDs are 64 hex characters; anything that is not a valid name never reaches etcd keys, and
+ * nothing much longer than an ID either (a megabyte of name would be a megabyte of key).
+ */
+const MAX_ID_LENGTH = 256;
+
 function requireId(request: Record<string, unknown>, field: string): string {
   const value = request[field];
-  if (typeof value !== 'string' || value === '' || !isValidName(value)) {
+  if (typeof value !== 'string' || value === '' || value.length > MAX_ID_LENGTH || !isValidName(value)) {
     throw new PluginError(`Missing or invalid ${field} in the request.`);
   }
   return value;
 }
 
 /** The host address out of `a.b.c.d/len` (Docker may add the pool's mask), or undefined. */
-function hostAddress(value: string | undefined, version: 4 | 6): string | undefined {
-  if (!value) return undefined;
-  const parsed = parseIp(value.split('/')[0] ?? '');
-  if (!parsed || parsed.version !== version) throw new PluginError(`Invalid IPv${version} address '${value}' in the request.`);
+function hostAddress(value: unknown, version: 4 | 6): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const parsed = typeof value === 'string' ? parseIp(value.split('/')[0] ?? '') : undefined;
+  if (!parsed || parsed.version !== version) throw new PluginError(`Invalid IPv${version} address ${JSON.stringify(value)} in the request.`);
   return parsed.text;
 }

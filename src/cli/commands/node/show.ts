@@ -12,7 +12,7 @@ export default command<{ output: OutputFormat }>({
   writes: false,
   async run({ output }, ctx) {
     const bgp = new BgpStore(ctx.kv());
-    const [hosts, endpoints, defaultAs] = await Promise.all([new HostStore(ctx.kv()).list(), ctx.endpoints().list(), bgp.defaultAs()]);
+    const [hosts, endpoints, defaultAs] = await Promise.all([new HostStore(ctx.kv(), ctx.report).list(), ctx.endpoints().list(), bgp.defaultAs()]);
     const nodes = await Promise.all(
       [...hosts]
         .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0))

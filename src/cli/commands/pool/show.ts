@@ -14,7 +14,7 @@ export default command<{ ipv4?: boolean; ipv6?: boolean; output: OutputFormat }>
   async run(flags, ctx) {
     if (flags.ipv4 && flags.ipv6) throw new UsageError('Give --ipv4 or --ipv6, not both.');
     const versions: IpVersion[] = flags.ipv4 ? [4] : flags.ipv6 ? [6] : [4, 6];
-    const store = new PoolStore(ctx.kv());
+    const store = new PoolStore(ctx.kv(), ctx.report);
     if (isDataFormat(flags.output)) {
       const pools = (await Promise.all(versions.map((v) => store.list(v)))).flat();
       const documents = pools.map((p) => ({ cidr: cidrNetworkText(p.cidr), version: p.cidr.version, ipip: p.ipip === true, nat_outgoing: p.masquerade === true, disabled: p.disabled === true, ipam: p.ipam !== false }));

@@ -10,7 +10,7 @@ export default command<{ name: string; words: string[]; at?: string }>({
   path: ['profile', 'rule', 'add'],
   usage: 'profile <PROFILE> rule add (inbound|outbound) [--at=<POSITION>] (allow|deny) [RULE-MATCH]',
   summary: 'Add a rule to a profile, last unless --at says where',
-  args: [PROFILE_ARG, { syntax: '<RULE...>', key: 'words', description: '(inbound|outbound) (allow|deny) [RULE-MATCH]' }],
+  args: [PROFILE_ARG, { syntax: '<RULE...>', key: 'words', dashWords: true, description: '(inbound|outbound) (allow|deny) [RULE-MATCH]' }],
   options: [{ flags: '--at <POSITION>', description: 'insert at this 1-based position (1 to the number of rules + 1)' }],
   writes: true,
   help: RULE_HELP,

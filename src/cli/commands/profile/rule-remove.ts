@@ -12,7 +12,7 @@ export default command<{ name: string; words: string[]; at?: string }>({
   path: ['profile', 'rule', 'remove'],
   usage: 'profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])',
   summary: 'Remove a rule, by position (--at) or by its words',
-  args: [PROFILE_ARG, { syntax: '<RULE...>', key: 'words', description: '(inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])' }],
+  args: [PROFILE_ARG, { syntax: '<RULE...>', key: 'words', dashWords: true, description: '(inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])' }],
   options: [{ flags: '--at <POSITION>', description: 'remove the rule at this 1-based position' }],
   writes: true,
   help: RULE_HELP,
