@@ -90,7 +90,10 @@ export class GatewayKvStore implements KvStore {
       } catch (error) {
         this.trace?.(`etcd ${endpoint}${path} ${describeRequest(body)} failed after ${Date.now() - started} ms: ${(error as Error).message}`);
         if (!(error instanceof EndpointError)) throw error;
-        lastError = new DatastoreUnavailableError(`${error.message} ${this.hint(error)}`);
+        // A write that timed out may still be committed: etcd keeps a proposal that reached its
+        // leader even when the answer never comes (say, as quorum was lost), so say so.
+        const unknown = error.kind === 'timeout' && WRITE_PATHS.has(path) ? ' The change may still be made once etcd recovers: check before repeating it.' : '';
+        lastError = new DatastoreUnavailableError(`${error.message} ${this.hint(error)}${unknown}`);
       }
     }
     throw lastError ?? new DatastoreUnavailableError(`etcd did not answer within ${this.settings.timeoutMs} ms. ${this.hint()}`);
@@ -167,6 +170,9 @@ interface GatewayResponse {
   message?: string;
   code?: number;
 }
+
+/** The gateway's paths that change etcd. */
+const WRITE_PATHS = new Set(['/v3/kv/txn', '/v3/kv/put', '/v3/kv/deleterange']);
 
 /** One endpoint failed; turned into DatastoreUnavailableError once every endpoint has been tried. */
 class EndpointError extends Error {

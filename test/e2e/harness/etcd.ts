@@ -236,6 +236,8 @@ export interface EtcdMember {
   kill(): Promise<void>;
   restart(): Promise<void>;
   running(): boolean;
+  /** Whether it answers /health: it has a leader, so its cluster has a quorum. */
+  healthy(): Promise<boolean>;
 }
 
 export interface EtcdCluster {
@@ -324,6 +326,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
         if (quorum) await ready();
       },
       running: m.running,
+      healthy: () => healthy(m.endpoint),
     })),
     env: { ETCD_ENDPOINTS: members.map((m) => m.endpoint).join(',') },
     stop: stopAll,

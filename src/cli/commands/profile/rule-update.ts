@@ -1,5 +1,6 @@
 import { ruleSetFromV1 } from '../../../policy/codec';
 import { mapRuleTags } from '../../../policy/edits';
+import { quoted } from '../../../errors';
 import { CommandError } from '../../errors';
 import { parseDocument } from '../../output';
 import { command } from '../../spec';
@@ -29,7 +30,7 @@ export default command<{ name: string }>({
       // profile's name, which the original `rule json` printed alongside the lists.
       if (typeof document === 'object' && document !== null && !Array.isArray(document)) {
         const unknown = Object.keys(document).find((key) => !['inbound_rules', 'outbound_rules', 'id'].includes(key));
-        if (unknown !== undefined) throw new Error(`${unknown}: is not a key of the rules document (keys: inbound_rules, outbound_rules)`);
+        if (unknown !== undefined) throw new Error(`${quoted(unknown)}: is not a key of the rules document (keys: inbound_rules, outbound_rules)`);
       }
       rules = ruleSetFromV1(document);
     } catch (error) {
