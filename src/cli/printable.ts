@@ -1,18 +1,13 @@
+import { escapeControls } from '../errors';
+
 /**
  * Text from etcd (profile names, tags, endpoint and host names) goes through here before it reaches
  * a terminal: a stored name could otherwise hold escape sequences that rewrite the screen, move the
  * cursor or hide lines. Control characters (C0, DEL, C1) and the bidirectional overrides that
  * reorder what is shown are written as `\xNN` or `\u{NNNN}`; everything else is shown as it is.
+ * It is the same escaping that keeps every error message on one line (src/policy/errors.ts).
  */
-// eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-export function printable(text: string): string {
-  return text.replace(UNSAFE, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-  });
-}
+export const printable = escapeControls;
 
 /** Each item on a line of its own, each made printable: the plain listings (`-q`, `tag show`). */
 export function printableLines(items: readonly string[]): string {

@@ -16,9 +16,14 @@ export abstract class CalicoError extends Error {
  * harmless line.
  */
 export function escapeControls(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+  });
 }
+/** C0, DEL, C1, and the bidirectional marks and overrides that reorder what a terminal shows (as `\u{NNNN}`). */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `'text'`, escaped as escapeControls does. */
 export function quoted(text: string): string {
