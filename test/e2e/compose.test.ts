@@ -6,6 +6,7 @@ import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent
 import { calicoctl } from './harness/cli';
 import { docker, ensureDocker, ensureTestImage } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
+import { settlesAs } from './harness/poll';
 
 jest.setTimeout(240_000);
 
@@ -72,13 +73,7 @@ async function reachable(port: number, ip: string): Promise<boolean> {
   return result.stdout.includes('200 OK');
 }
 
-async function eventually(check: () => Promise<boolean>, want: boolean): Promise<boolean> {
-  for (let i = 0; i < 20; i++) {
-    if ((await check()) === want) return want;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return !want;
-}
+const eventually = (check: () => Promise<boolean>, want: boolean) => settlesAs(check, want, 20, 250);
 
 describe('docker-compose with calico networks', () => {
   it('brings the services up on their networks, applies the rules by network name, and comes down clean', async () => {

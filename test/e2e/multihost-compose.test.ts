@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { IMAGE, SERVERS, startCalicoLab, tcpConnects } from './harness/calico-lab';
 import type { Lab, LabHost } from './harness/lab';
+import { settlesAs } from './harness/poll';
 
 jest.setTimeout(300_000);
 
@@ -74,13 +75,7 @@ afterAll(async () => {
 
 const tcp = (from: LabHost, ip: string, port: number) => tcpConnects(from, `${PROJECT}_app_1`, ip, port);
 
-async function eventually(check: () => Promise<boolean>, want: boolean): Promise<boolean> {
-  for (let i = 0; i < 30; i++) {
-    if ((await check()) === want) return want;
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  return !want;
-}
+const eventually = (check: () => Promise<boolean>, want: boolean) => settlesAs(check, want, 30, 300);
 
 describe('docker-compose on the multi-host lab', () => {
   it('runs a project per host on shared calico networks, with one rule deciding across hosts, and comes down clean', async () => {

@@ -6,6 +6,7 @@ import { cleanupDataplane } from './harness/agent';
 import { calicoctl, type CliResult, ROOT } from './harness/cli';
 import { docker, ensureDocker, ensureNodeBaseImage, ensureTestImage, uniqueName } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
+import { settlesAs } from './harness/poll';
 
 jest.setTimeout(300_000);
 
@@ -61,13 +62,7 @@ async function reachable(from: string, ip: string, port: number): Promise<boolea
   return result.stdout.includes('200 OK');
 }
 
-async function eventually(check: () => Promise<boolean>, want: boolean): Promise<boolean> {
-  for (let i = 0; i < 15; i++) {
-    if ((await check()) === want) return want;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return !want;
-}
+const eventually = (check: () => Promise<boolean>, want: boolean) => settlesAs(check, want, 15, 200);
 
 /** The tutorial, on whatever agent is running: networks, rule show, the 3306 rule, and packets. */
 async function tutorial(): Promise<void> {
