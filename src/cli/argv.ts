@@ -55,7 +55,48 @@ export function positionalWords(argv: readonly string[]): string[] {
   return found;
 }
 
+/** Rule words after which the next word is a value (a tag, CIDR, port list, ICMP type or code), whatever it looks like. */
+const VALUE_WORDS = new Set(['tag', 'cidr', 'ports', 'type', 'code']);
+
+/**
+ * A tag may start with a dash (`from tag -la`), which Commander would read as options (`-l a`, or
+ * `-h` for help). For a command whose words may start with one (a spec arg with `dashWords`), the
+ * words after the verb are split into its options and its rule words, and a `--` put between, so
+ * each value after `tag`, `cidr`, … reaches the rule parser as typed.
+ */
+function protectDashValues(words: readonly string[]): string[] {
+  derived ??= grammar(SPECS);
+  const positional: number[] = [];
+  for (let i = nextWord(words, 0); i >= 0; i = nextWord(words, i + 1)) positional.push(i);
+  const spec = SPECS.find((s) => s.kind === 'command' && s.args?.some((arg) => arg.dashWords) && s.path.every((word, n) => positional[n] !== undefined && words[positional[n] as number] === word));
+  const verbAt = spec && positional[spec.path.length - 1];
+  if (verbAt === undefined || words.includes('--')) return [...words];
+  const options: string[] = [];
+  const rest: string[] = [];
+  let dashValue = false;
+  let valueNext = false;
+  for (let i = verbAt + 1; i < words.length; i++) {
+    const word = words[i] as string;
+    if (valueNext) {
+      rest.push(word);
+      dashValue ||= word.startsWith('-');
+      valueNext = false;
+    } else if (word.startsWith('-') && word !== '-') {
+      options.push(word);
+      if (derived.valueOptions.has(word) && i + 1 < words.length) options.push(words[++i] as string);
+    } else {
+      rest.push(word);
+      valueNext = VALUE_WORDS.has(word);
+    }
+  }
+  return dashValue ? [...words.slice(0, verbAt + 1), ...options, '--', ...rest] : [...words];
+}
+
 export function reorderWords(argv: readonly string[]): string[] {
+  return protectDashValues(reorderTarget(argv));
+}
+
+function reorderTarget(argv: readonly string[]): string[] {
   derived ??= grammar(SPECS);
   const { nouns } = derived;
   const words = [...argv];

@@ -29,7 +29,7 @@ export class EndpointStore {
       kvs,
       (kv) => {
         const key = keys.parseEndpointKey(kv.key);
-        return key && decodeEndpoint(key, kv.key, kv.value, (error) => this.report(error, 'the address is ignored'));
+        return key && decodeEndpoint(key, kv.key, kv.value, (error, count) => this.report(error, addressesIgnored(count)));
       },
       this.report,
     );
@@ -42,16 +42,31 @@ export class EndpointStore {
  * a wider one (0.0.0.0/0 makes every `ipset restore` fail, routes everything to one container and
  * lets it send from any address) is dropped and handed to `skipped`, the endpoint itself kept.
  */
-export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: string, skipped: (error: CorruptDataError) => void = () => undefined): Endpoint {
+export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: string, skipped: (error: CorruptDataError, count: number) => void = () => undefined): Endpoint {
   const data = parseStoredObject(rawKey, value, 'an endpoint');
   const strings = (field: unknown): string[] => (Array.isArray(field) ? field.filter((x): x is string => typeof x === 'string') : []);
-  const hosts = (field: string, version: 4 | 6): string[] =>
-    strings(data[field]).filter((text) => {
+  // One warning per stored value, however many of its addresses are bad: a listing that meets it says so once.
+  const bad: string[] = [];
+  let badCount = 0;
+  const hosts = (field: string, version: 4 | 6): string[] => {
+    const rejected: string[] = [];
+    const kept = strings(data[field]).filter((text) => {
       const cidr = parseCidr(text);
       if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) return true;
-      skipped(new CorruptDataError(rawKey, `${field} holds ${JSON.stringify(text)}, which is not an IPv${version} host address (/${version === 4 ? 32 : 128})`));
+      rejected.push(JSON.stringify(text));
       return false;
     });
+    if (rejected.length > 0) {
+      const one = rejected.length === 1;
+      const list = one ? rejected[0] : `${rejected.slice(0, -1).join(', ')} and ${rejected.at(-1)}`;
+      bad.push(`${field} holds ${list}, which ${one ? 'is not an IPv' + version + ' host address' : 'are not IPv' + version + ' host addresses'} (/${version === 4 ? 32 : 128})`);
+      badCount += rejected.length;
+    }
+    return kept;
+  };
+  const ipv4Nets = hosts('ipv4_nets', 4);
+  const ipv6Nets = hosts('ipv6_nets', 6);
+  if (bad.length > 0) skipped(new CorruptDataError(rawKey, bad.join('; ')), badCount);
   // Older writers stored a single profile_id; readers have always accepted both.
   const profileIds = data.profile_ids !== undefined ? strings(data.profile_ids) : typeof data.profile_id === 'string' ? [data.profile_id] : [];
   return {
@@ -60,10 +75,15 @@ export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: str
     name: typeof data.name === 'string' ? data.name : '',
     mac: typeof data.mac === 'string' ? data.mac : '',
     profileIds,
-    ipv4Nets: hosts('ipv4_nets', 4),
-    ipv6Nets: hosts('ipv6_nets', 6),
+    ipv4Nets,
+    ipv6Nets,
     labels: typeof data.labels === 'object' && data.labels !== null ? (data.labels as Record<string, string>) : {},
   };
+}
+
+/** What a reader does with an endpoint's bad addresses, in the words of src/datastore/errors.ts's reports. */
+export function addressesIgnored(count: number, until = ''): string {
+  return `${count === 1 ? 'the address is' : 'those addresses are'} ignored${until}`;
 }
 
 export function encodeEndpoint(endpoint: Endpoint): string {

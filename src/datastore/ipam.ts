@@ -60,7 +60,7 @@ export class IpamStore {
   async assign(version: IpVersion, host: string, onlyPool?: string, attributes: Record<string, string> = {}, handle: string | null = null): Promise<Assignment> {
     const pools = usablePools(await new PoolStore(this.kv, this.report).list(version)).filter((p) => onlyPool === undefined || p.cidr.text === onlyPool || cidrNetworkText(p.cidr) === onlyPool);
     if (pools.length === 0) {
-      throw new IpamError(onlyPool === undefined ? `No IPv${version} pool to assign an address from: add one with 'calicoctl pool add'.` : `No usable pool ${onlyPool}.`);
+      throw new IpamError(onlyPool === undefined ? `No IPv${version} pool to assign an address from: add one with 'calicoctl pool add'.` : `No usable pool ${quoted(onlyPool)}.`);
     }
     return untilCommitted(hostBlocksPrefix(host, version), async () => {
       const [affine, all] = await Promise.all([this.kv.getPrefix(hostBlocksPrefix(host, version)), this.kv.getPrefix(blockPrefix(version))]);

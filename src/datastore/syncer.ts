@@ -1,6 +1,6 @@
 import type { IpVersion, RuleSet } from '../policy/ast';
 import { type BgpUpdate, decodeBgpKey } from './bgp';
-import { decodeEndpoint, type Endpoint } from './endpoints';
+import { addressesIgnored, decodeEndpoint, type Endpoint } from './endpoints';
 import { CorruptDataError, type CorruptReporter, reportOnce } from './errors';
 import { decodeHostIp } from './hosts';
 import * as keys from './keys';
@@ -31,8 +31,8 @@ export const AGENT_PREFIX = '/calico/';
 
 /** What a key means to the agent: how to decode its value, and what its absence is. */
 interface KeyMeaning {
-  /** `skipped` hears of parts of a value that were dropped while the rest is used. */
-  decode(value: string, skipped: (error: CorruptDataError) => void): DatastoreUpdate;
+  /** `skipped` hears of parts of a value that were dropped while the rest is used, and what became of them. */
+  decode(value: string, skipped: (error: CorruptDataError, consequence: string) => void): DatastoreUpdate;
   absent(): DatastoreUpdate;
   /** Said after the problem when the value does not decode. */
   consequence: string;
@@ -70,7 +70,7 @@ function meaning(key: string): KeyMeaning | undefined {
   const endpoint = keys.parseEndpointKey(key);
   if (endpoint) {
     return {
-      decode: (value, skipped) => ({ kind: 'endpoint', key: endpoint, endpoint: decodeEndpoint(endpoint, key, value, skipped) }),
+      decode: (value, skipped) => ({ kind: 'endpoint', key: endpoint, endpoint: decodeEndpoint(endpoint, key, value, (error, count) => skipped(error, addressesIgnored(count, ' until it is fixed'))) }),
       absent: () => ({ kind: 'endpoint', key: endpoint, endpoint: undefined }),
       consequence: 'the endpoint is ignored until it is fixed',
     };
@@ -150,9 +150,9 @@ export class UpdateDecoder {
     }
     this.delivered.set(key, value);
     const fresh = this.reported.get(key) !== value;
-    const problems: CorruptDataError[] = [];
+    const problems: { error: CorruptDataError; consequence: string }[] = [];
     try {
-      updates.push(known.decode(value, (error) => problems.push(error)));
+      updates.push(known.decode(value, (error, consequence) => problems.push({ error, consequence })));
     } catch (error) {
       if (!(error instanceof CorruptDataError)) throw error;
       if (fresh) this.report(error, known.consequence);
@@ -162,7 +162,7 @@ export class UpdateDecoder {
     }
     if (problems.length === 0) this.reported.delete(key);
     else {
-      if (fresh) for (const problem of problems) this.report(problem, 'the address is ignored until it is fixed');
+      if (fresh) for (const { error, consequence } of problems) this.report(error, consequence);
       this.reported.set(key, value);
     }
   }

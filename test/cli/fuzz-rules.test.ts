@@ -165,6 +165,16 @@ describe('regressions the properties found', () => {
     });
   });
 
+  it('a dashed tag that is also an option (-la, -h, -D) is still the tag, and options around it still work', async () => {
+    world.kv.seed(rulesKey('web'), { inbound_rules: [], outbound_rules: [] });
+    await mustRun(world, ['profile', 'web', 'rule', 'add', 'inbound', 'allow', 'udp', 'from', 'tag', '-la']);
+    await mustRun(world, ['profile', 'web', 'rule', 'add', 'inbound', '--at', '1', 'allow', 'from', 'tag', '-h', 'to', 'tag', '-D']);
+    expect(await runChecked(['profile', 'web', 'rule', 'add', 'outbound', 'deny', 'to', 'tag', '--at', '--dry-run'])).toMatchObject({ code: 0, stderr: 'Dry run: nothing was changed.\n' });
+    expect(await mustRun(world, ['profile', 'web', 'rule', 'show'])).toBe('Inbound rules:\n   1 allow from tag -h to tag -D\n   2 allow udp from tag -la\nOutbound rules:\n');
+    await mustRun(world, ['profile', 'web', 'rule', 'remove', 'inbound', 'allow', 'udp', 'from', 'tag', '-la']);
+    expect(await mustRun(world, ['profile', 'web', 'rule', 'show'])).toBe('Inbound rules:\n   1 allow from tag -h to tag -D\nOutbound rules:\n');
+  });
+
   it('a field name with a newline is quoted in the one-line error (seed 1462797676)', async () => {
     const result = await runChecked(['profile', 'web', 'rule', 'update'], 'inbound_rules: []\noutbound_rules:\n  - action: deny\n    "\\n": []\n');
     expect(result).toEqual({

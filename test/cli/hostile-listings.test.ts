@@ -119,4 +119,15 @@ describe('regressions the properties found', () => {
       expect((await world.run(['endpoint', 'show', '--detailed'])).stderr).toBe(`Warning: The data stored at ${key} is invalid: not valid JSON; skipped.\n`);
     }
   });
+  it('an endpoint with several bad addresses is one warning naming them all', async () => {
+    const world = fakeWorld();
+    const key = '/calico/v1/host/web/workload/libnetwork/libnetwork/endpoint/e1';
+    world.kv.seed(key, { state: 'active', name: 'cali1', mac: '', profile_ids: [], ipv4_nets: ['', ' ', '10.65.0.1/32', ';'], ipv6_nets: ['10.0.0.1/32'], labels: {} });
+    const result = await world.run(['endpoint', 'show', '--detailed']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('10.65.0.1/32');
+    expect(result.stderr).toBe(
+      `Warning: The data stored at ${key} is invalid: ipv4_nets holds "", " " and ";", which are not IPv4 host addresses (/32); ipv6_nets holds "10.0.0.1/32", which is not an IPv6 host address (/128); skipped: those addresses are ignored.\n`,
+    );
+  });
 });
