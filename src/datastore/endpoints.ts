@@ -1,4 +1,4 @@
-import { parseCidr } from '../policy/cidr';
+import { cidrNetworkText, parseCidr } from '../policy/cidr';
 import { CorruptDataError, type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
 import * as keys from './keys';
 import type { KvStore } from './kv';
@@ -50,12 +50,13 @@ export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: str
   let badCount = 0;
   const hosts = (field: string, version: 4 | 6): string[] => {
     const rejected: string[] = [];
-    const kept = strings(data[field]).filter((text) => {
+    const kept: string[] = [];
+    for (const text of strings(data[field])) {
       const cidr = parseCidr(text);
-      if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) return true;
-      rejected.push(JSON.stringify(text));
-      return false;
-    });
+      // Kept in one spelling (fd00::01 is fd00::1), so readers can compare and index them as text.
+      if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) kept.push(cidrNetworkText(cidr));
+      else rejected.push(JSON.stringify(text));
+    }
     if (rejected.length > 0) {
       const one = rejected.length === 1;
       const list = one ? rejected[0] : `${rejected.slice(0, -1).join(', ')} and ${rejected.at(-1)}`;

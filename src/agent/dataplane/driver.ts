@@ -104,9 +104,11 @@ export class Dataplane {
   /**
    * Reads what the kernel already has (an earlier run's chains, sets and routes) while the
    * datastore's snapshot is still on its way, so that the first apply does not wait for both one
-   * after the other. Read-only: nothing is written before the first snapshot.
+   * after the other. Read-only: nothing is written before the first snapshot. The restore
+   * processes start now too: loading iptables and its extensions then overlaps the wait as well.
    */
   preload(): void {
+    for (const family of this.families) this.iptables[family].warm();
     this.preloaded ??= this.loadExisting();
     // A failed read is retried by start(); it must not be an unhandled rejection meanwhile.
     this.preloaded.catch(() => undefined);

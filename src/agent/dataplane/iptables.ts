@@ -99,6 +99,11 @@ export class IptablesApplier {
     this.session?.close();
   }
 
+  /** Starts the restore process early (see RestoreSession); it writes nothing until a commit. */
+  warm(): void {
+    this.session?.warm?.();
+  }
+
   close(): void {
     this.session?.close();
   }

@@ -1,7 +1,7 @@
 import type { Endpoint } from '../../datastore/endpoints';
 import type { DatastoreUpdate } from '../../datastore/syncer';
 import type { RuleSet } from '../../policy/ast';
-import { cidrNetworkText, parseCidr } from '../../policy/cidr';
+import { cidrNetworkText } from '../../policy/cidr';
 import type { DataplaneState, EndpointData, ProfileData } from './state';
 
 /** The datastore's typed updates are the dataplane's input (src/datastore/syncer.ts decodes them). */
@@ -107,13 +107,9 @@ export class DatastoreModel {
 }
 
 function endpointData(endpoint: Endpoint): EndpointData {
-  // Host addresses only, whoever built the endpoint: a wider net would be a route for a whole
-  // network through one container, and its anti-spoofing match (the decoder reports such nets).
-  const nets = (list: readonly string[], version: 4 | 6) =>
-    list
-      .map((text) => parseCidr(text))
-      .filter((c) => c !== undefined && c.version === version && c.prefixLength === (version === 4 ? 32 : 128))
-      .map((c) => cidrNetworkText(c!));
+  // Host addresses only, in one spelling: decodeEndpoint (src/datastore/endpoints.ts), the only
+  // source of the syncer's endpoints, has already dropped (and reported) every wider net, since one
+  // would be a route for a whole network through one container, and its anti-spoofing match.
   return {
     hostname: endpoint.hostname,
     endpointId: endpoint.endpoint,
@@ -121,7 +117,7 @@ function endpointData(endpoint: Endpoint): EndpointData {
     iface: endpoint.name,
     mac: MAC.test(endpoint.mac) ? endpoint.mac.toLowerCase() : 'ee:ee:ee:ee:ee:ee',
     profileIds: endpoint.profileIds,
-    ipv4Nets: nets(endpoint.ipv4Nets, 4),
-    ipv6Nets: nets(endpoint.ipv6Nets, 6),
+    ipv4Nets: endpoint.ipv4Nets,
+    ipv6Nets: endpoint.ipv6Nets,
   };
 }

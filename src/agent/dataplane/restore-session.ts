@@ -4,6 +4,8 @@ import { CommandFailedError } from '../../host/exec';
 /** Commits iptables-restore input; resolves once the kernel has it. */
 export interface RestoreCommitter {
   commit(text: string): Promise<void>;
+  /** Starts the process ahead of the first commit, so its start-up overlaps other work. */
+  warm?(): void;
   close(): void;
 }
 
@@ -37,6 +39,10 @@ export class RestoreSession implements RestoreCommitter {
     const result = this.queue.then(() => this.send(text));
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  warm(): void {
+    if (!this.child) this.spawn();
   }
 
   close(): void {

@@ -50,7 +50,7 @@ export class DataplaneState {
   private readonly activeProfiles: Record<Family, Map<string, number>> = { 4: new Map(), 6: new Map() };
   /** Per family: tag -> member network -> number of (endpoint) contributions. */
   private readonly members: Record<Family, Map<string, Map<string, number>>> = { 4: new Map(), 6: new Map() };
-  private readonly contributions = new Map<string, { tags: Set<string>; nets: Record<Family, readonly string[]> }>();
+  private readonly contributions = new Map<string, { tags: ReadonlySet<string>; nets: Record<Family, ReadonlySet<string>> }>();
   /** Per family: tags referenced by programmed profile chains, with reference counts. */
   private readonly tagRefs: Record<Family, Map<string, number>> = { 4: new Map(), 6: new Map() };
   private readonly profileTags: Record<Family, Map<string, Set<string>>> = { 4: new Map(), 6: new Map() };
@@ -294,20 +294,20 @@ export class DataplaneState {
     const endpoint = this.endpoints.get(key);
     const tags = new Set<string>();
     if (endpoint) for (const id of endpoint.profileIds) for (const tag of this.profiles.get(id)?.tags ?? []) tags.add(tag);
-    const next = { tags, nets: { 4: endpoint?.ipv4Nets ?? [], 6: endpoint?.ipv6Nets ?? [] } };
+    const next = { tags, nets: { 4: new Set(endpoint?.ipv4Nets), 6: new Set(endpoint?.ipv6Nets) } };
     const previous = this.contributions.get(key);
+    // Tag x net pairs, compared without building them: this runs for each of thousands of endpoints at start-up.
     for (const family of FAMILIES) {
-      const before = new Set((previous ? [...previous.tags] : []).flatMap((tag) => previous!.nets[family].map((net) => `${tag}\u0000${net}`)));
-      const after = new Set([...next.tags].flatMap((tag) => next.nets[family].map((net) => `${tag}\u0000${net}`)));
-      for (const pair of before) if (!after.has(pair)) this.adjustMember(family, pair, -1);
-      for (const pair of after) if (!before.has(pair)) this.adjustMember(family, pair, +1);
+      if (previous) {
+        for (const tag of previous.tags) for (const net of previous.nets[family]) if (!(next.tags.has(tag) && next.nets[family].has(net))) this.adjustMember(family, tag, net, -1);
+      }
+      for (const tag of next.tags) for (const net of next.nets[family]) if (!(previous?.tags.has(tag) && previous.nets[family].has(net))) this.adjustMember(family, tag, net, +1);
     }
     if (endpoint) this.contributions.set(key, next);
     else this.contributions.delete(key);
   }
 
-  private adjustMember(family: Family, pair: string, delta: number): void {
-    const [tag, net] = pair.split('\u0000') as [string, string];
+  private adjustMember(family: Family, tag: string, net: string, delta: number): void {
     const nets = this.members[family].get(tag) ?? new Map<string, number>();
     const count = (nets.get(net) ?? 0) + delta;
     const changedPresence = (count > 0) !== ((nets.get(net) ?? 0) > 0);
