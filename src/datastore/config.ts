@@ -1,5 +1,4 @@
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { DatastoreConfigError } from './errors';
 
 /** How to reach etcd, validated. `source` is the variable the endpoints came from, for error hints. */
@@ -120,7 +119,7 @@ function parseEndpoint(endpoint: string): { scheme: string } | undefined {
   const host = (match[2] as string).replace(/^\[|\]$/g, '');
   const port = Number(match[3]);
   if (port < 1 || port > 65535) return undefined;
-  if (match[2]?.startsWith('[') && isIP(host) !== 6) return undefined;
+  if (match[2]?.startsWith('[') && (require('node:net') as typeof import('node:net')).isIP(host) !== 6) return undefined;
   return { scheme: match[1] as string };
 }
 

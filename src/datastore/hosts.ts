@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { CorruptDataError, type CorruptReporter, warnOnStderr } from './errors';
 import { RETRY, untilCommitted } from './retry';
 import type { KvStore } from './kv';
@@ -27,7 +26,7 @@ export { hostPrefix } from './keys';
 
 /** A host's address as stored: '' (none) or an IP address of that version; anything else is corrupt. */
 export function decodeHostIp(key: string, value: string, version: 4 | 6): string {
-  if (value === '' || isIP(value) === version) return value;
+  if (value === '' || (require('node:net') as typeof import('node:net')).isIP(value) === version) return value;
   throw new CorruptDataError(key, `expected an IPv${version} address or nothing`);
 }
 

@@ -1,5 +1,4 @@
 import { CalicoError } from '../errors';
-import { execFile } from 'node:child_process';
 
 /**
  * Runs host tools (ip, iptables-restore, ipset, sysctl writes go through fs). Arguments are passed
@@ -24,6 +23,8 @@ export class CommandFailedError extends CalicoError {
 export const systemRunner: CommandRunner = {
   run(file, args, input) {
     return new Promise((resolve, reject) => {
+      // Required here: the CLI bundles this module, and most commands never run a program.
+      const { execFile } = require('node:child_process') as typeof import('node:child_process');
       const child = execFile(file, [...args], { maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
         if (error) {
           const code = typeof (error as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : null;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { isCalicoInterface } from '../contract';
 
 /**
@@ -27,6 +26,8 @@ export const MARK_SOURCE_OK = '0x2000000';
 /** `s` when it is short and plain, else `_` + 15 hex characters of its SHA-256. */
 export function shorten(s: string, limit = 16): string {
   if (s.length <= limit && /^[A-Za-z0-9.-][A-Za-z0-9_.-]*$/.test(s)) return s;
+  // Required here: calicoctl also reads these names (diags), and loading crypto slows every command's start.
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   return `_${createHash('sha256').update(s).digest('hex').slice(0, limit - 1)}`;
 }
 
