@@ -2,7 +2,7 @@ import { type ChildProcess, type ChildProcessWithoutNullStreams, execFileSync, s
 import * as fs from 'fs';
 import * as path from 'path';
 import { CALICO_NODE } from '../test/e2e/harness/agent';
-import { importBusybox, Lab, LAB_ETCD, type LabHost, waitUntil } from '../test/e2e/harness/lab';
+import { importBusybox, Lab, LAB_ETCD_ENV, type LabHost, waitUntil } from '../test/e2e/harness/lab';
 import { percentile } from './timing';
 
 /**
@@ -309,7 +309,7 @@ async function main(lab: Lab, t0: number, memBefore: number): Promise<void> {
   // Every agent at once; the figure runs from their start to every host seeing HOSTS-1 sessions.
   const agentsStarted = now();
   const agentsWall = Date.now();
-  for (const host of lab.hosts) host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, `--ip=${host.ip}`], { ETCD_ENDPOINTS: LAB_ETCD });
+  for (const host of lab.hosts) host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, `--ip=${host.ip}`], LAB_ETCD_ENV);
   const up = new Map<LabHost, number>();
   await waitUntil('every BGP session Established', async () => {
     await Promise.all(lab.hosts.filter((h) => !up.has(h)).map(async (host) => {

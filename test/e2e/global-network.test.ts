@@ -1,5 +1,5 @@
 import { CALICO_NODE } from './harness/agent';
-import { importBusybox, Lab, LAB_ETCD, type LabHost, waitUntil } from './harness/lab';
+import { importBusybox, Lab, LAB_ETCD_ENV, LAB_ETCDCTL_FLAGS, type LabHost, waitUntil } from './harness/lab';
 
 /**
  * Networks that exist on every host: with the lab's etcd as every dockerd's cluster store, a
@@ -16,7 +16,7 @@ async function startLab(hosts: number, clusterStore: boolean): Promise<Lab> {
   try {
     await Promise.all(lab.hosts.map((host) => host.startDockerd()));
     for (const host of lab.hosts) {
-      host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, '--log-level', 'debug'], { ETCD_ENDPOINTS: LAB_ETCD });
+      host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, '--log-level', 'debug'], LAB_ETCD_ENV);
     }
     for (const host of lab.hosts) {
       await waitUntil(`calico-node on ${host.name}`, async () => host.log('calico-node').includes('Calico node started successfully'), 60_000).catch((error: Error) => {
@@ -52,7 +52,7 @@ const TEARDOWN = ['NetworkDriver.Leave', 'NetworkDriver.DeleteEndpoint', 'IpamDr
 
 /** Every /calico key of the lab's etcd (values left out). */
 async function calicoKeys(lab: Lab): Promise<string[]> {
-  const r = await lab.inSwitch(['etcdctl', `--endpoints=${LAB_ETCD}`, 'get', '--prefix', '--keys-only', '/calico/']);
+  const r = await lab.inSwitch(['etcdctl', ...LAB_ETCDCTL_FLAGS, 'get', '--prefix', '--keys-only', '/calico/']);
   return r.stdout.split('\n').filter(Boolean);
 }
 
@@ -101,7 +101,7 @@ describe('a calico network with the cluster store', () => {
     expect(new Set(ips).size).toBe(3);
     for (const host of hosts) {
       const endpointId = await must(host.docker('inspect', '-f', `{{.NetworkSettings.Networks.${NETWORK}.EndpointID}}`, `c-${host.index}`));
-      const stored = await must(lab.inSwitch(['etcdctl', `--endpoints=${LAB_ETCD}`, 'get', '--print-value-only', `/calico/v1/host/${host.name}/workload/libnetwork/libnetwork/endpoint/${endpointId}`]));
+      const stored = await must(lab.inSwitch(['etcdctl', ...LAB_ETCDCTL_FLAGS, 'get', '--print-value-only', `/calico/v1/host/${host.name}/workload/libnetwork/libnetwork/endpoint/${endpointId}`]));
       expect(JSON.parse(stored)).toMatchObject({ state: 'active', profile_ids: [networkId], ipv4_nets: [`${addresses.get(host)}/32`] });
       expect(await must(host.calicoctl(['ipam', 'info', addresses.get(host)!]))).toContain(`assigned to host ${host.name}`);
       // Every host's plugin heard of the nodes.
@@ -164,7 +164,7 @@ describe('an agent that starts before its engine answers', () => {
 
   it('answers local while the engine is down, and global once it has said it has a cluster store', async () => {
     const [h1] = lab.hosts as [LabHost];
-    h1.spawn('calico-node', ['node', CALICO_NODE, '--hostname', h1.name, '--log-level', 'debug'], { ETCD_ENDPOINTS: LAB_ETCD });
+    h1.spawn('calico-node', ['node', CALICO_NODE, '--hostname', h1.name, '--log-level', 'debug'], LAB_ETCD_ENV);
     await scopeLogged([h1], 'Cannot ask the Docker engine yet whether it has a cluster store');
     await h1.startDockerd();
     const id = await must(h1.docker('network', 'create', '--driver', 'calico', '--ipam-driver', 'calico', NETWORK));

@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import { CALICO_NODE } from './harness/agent';
-import { importBusybox, Lab, LAB_ETCD, waitUntil } from './harness/lab';
+import { importBusybox, Lab, LAB_ETCD_ENV, LAB_ETCDCTL_FLAGS, waitUntil } from './harness/lab';
 
 /**
  * The simulated cluster itself: hosts that are really apart (their own engine, hostname, plugin
@@ -31,12 +31,12 @@ describe('the multi-host lab', () => {
     // The hosts reach each other and etcd, over the lab's switch.
     const pinged = await h1.exec(['busybox', 'ping', '-c', '1', '-W', '2', h2.ip]);
     expect(pinged).toMatchObject({ code: 0 });
-    expect(await h2.exec(['etcdctl', `--endpoints=${LAB_ETCD}`, 'endpoint', 'health'])).toMatchObject({ code: 0 });
+    expect(await h2.exec(['etcdctl', ...LAB_ETCDCTL_FLAGS, 'endpoint', 'health'])).toMatchObject({ code: 0 });
   });
 
   it('runs calico-node on each host, whose plugin each engine uses', async () => {
     for (const host of lab.hosts) {
-      host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, '--log-level', 'debug'], { ETCD_ENDPOINTS: LAB_ETCD });
+      host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, '--log-level', 'debug'], LAB_ETCD_ENV);
     }
     for (const host of lab.hosts) {
       await waitUntil(`calico-node on ${host.name}`, async () => host.log('calico-node').includes('Calico node started successfully'), 60_000).catch((error: Error) => {

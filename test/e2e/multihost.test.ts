@@ -1,7 +1,8 @@
 import { execFileSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { CALICO_NODE } from './harness/agent';
-import { importBusybox, Lab, LAB_ETCD, type LabHost, waitUntil } from './harness/lab';
+import { importBusybox, Lab, LAB_ETCD, LAB_ETCD_ENV, LAB_ETCD_MEMBERS, LAB_ETCD_TLS, LAB_ETCDCTL_FLAGS, type LabHost, waitUntil } from './harness/lab';
+import { ROOT } from './harness/cli';
 
 jest.setTimeout(180_000);
 
@@ -18,7 +19,7 @@ describe('containers on three hosts, routed by BGP', () => {
 
   const startNode = async (host: LabHost, extra: string[] = []) => {
     const before = host.log('calico-node').split('Calico node started successfully').length;
-    host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, `--ip=${host.ip}`, `--ip6=${host.ip6}`, ...extra], { ETCD_ENDPOINTS: LAB_ETCD });
+    host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, `--ip=${host.ip}`, `--ip6=${host.ip6}`, ...extra], LAB_ETCD_ENV);
     await waitUntil(`calico-node on ${host.name}`, async () => host.log('calico-node').split('Calico node started successfully').length > before, 60_000).catch((error: Error) => {
       throw new Error(`${error.message}\n${host.log('calico-node')}`);
     });
@@ -28,7 +29,7 @@ describe('containers on three hosts, routed by BGP', () => {
   const established = async (host: LabHost) => ((await birdc(host, 'show', 'protocols')).match(/Established/g) ?? []).length;
   const routes = async (host: LabHost) => (await host.exec(['ip', 'route'])).stdout;
   const hasRoute = async (host: LabHost, pattern: RegExp) => pattern.test(await routes(host));
-  const etcdctl = (...args: string[]) => lab.inSwitch(['etcdctl', `--endpoints=${LAB_ETCD}`, ...args]);
+  const etcdctl = (...args: string[]) => lab.inSwitch(['etcdctl', ...LAB_ETCDCTL_FLAGS, ...args]);
 
   const run = async (host: LabHost, name: string, ...extra: string[]) => {
     const result = await host.docker('run', '-d', '--init', '--net', 'net1', '--name', name, ...extra, image, 'sleep', '600');
@@ -70,6 +71,23 @@ describe('containers on three hosts, routed by BGP', () => {
 
   afterAll(async () => {
     await lab?.stop();
+  });
+
+  // scripts/test-all runs this file again with LAB_ETCD_MEMBERS=3 LAB_ETCD_TLS=1: then every
+  // client here reached a three-member etcd over mutual TLS, and one without certificates cannot.
+  it(`reaches the lab's etcd as configured (${LAB_ETCD_MEMBERS} member(s), ${LAB_ETCD_TLS ? 'mutual TLS' : 'plain HTTP'})`, async () => {
+    const h1 = lab.hosts[0]!;
+    expect((await etcdctl('endpoint', 'health')).code).toBe(0);
+    expect((await h1.calicoctl(['pool', 'show'])).code).toBe(0);
+    expect(LAB_ETCD.split(',')).toHaveLength(LAB_ETCD_MEMBERS);
+    const bare = await h1.exec(['env', `ETCD_ENDPOINTS=${LAB_ETCD}`, `${ROOT}/bin/calicoctl`, 'pool', 'show']);
+    if (LAB_ETCD_TLS) {
+      expect(bare.code).toBe(1);
+      expect(bare.stderr.trim().split('\n')).toHaveLength(1);
+      expect(bare.stderr).toMatch(/ETCD_CA_CERT_FILE|certificate|TLS/i);
+    } else {
+      expect(bare.code).toBe(0);
+    }
   });
 
   it('meshes every node with every other over BGP', async () => {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
 import { readFileSync } from 'fs';
 import { CALICO_NODE } from './agent';
-import { importBusybox, Lab, LAB_ETCD, type LabHost, waitUntil } from './lab';
+import { importBusybox, Lab, LAB_ETCD_ENV, type LabHost, waitUntil } from './lab';
 
 /**
  * A lab (lab.ts) with Calico running on every host: dockerd, the busybox image and calico-node
@@ -17,7 +17,7 @@ export const SERVERS = 'httpd -p 3306 -h /www && httpd -p 8080 -h /www && exec s
 /** Starts calico-node on a host and waits for it to say so (again, after a restart). */
 export async function startNode(host: LabHost, extra: readonly string[] = []): Promise<void> {
   const before = host.log('calico-node').split('Calico node started successfully').length;
-  host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, `--ip=${host.ip}`, `--ip6=${host.ip6}`, '--log-level', 'debug', ...extra], { ETCD_ENDPOINTS: LAB_ETCD });
+  host.spawn('calico-node', ['node', CALICO_NODE, '--hostname', host.name, `--ip=${host.ip}`, `--ip6=${host.ip6}`, '--log-level', 'debug', ...extra], LAB_ETCD_ENV);
   await waitUntil(`calico-node on ${host.name}`, async () => host.log('calico-node').split('Calico node started successfully').length > before, 60_000).catch((error: Error) => {
     throw new Error(`${error.message}\n${host.log('calico-node').split('\n').slice(-40).join('\n')}`);
   });

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -36,16 +36,56 @@ export const SWITCH_IP6 = `${LAB_NET6}:fe`;
  * address, each on its own client port (2379, 2381, ...), with its peer port one above.
  */
 export const LAB_ETCD_MEMBERS = Math.max(1, Number(process.env.LAB_ETCD_MEMBERS ?? 1) || 1);
+/**
+ * LAB_ETCD_TLS=1: the lab's etcd speaks only mutual TLS, with certificates made here for the
+ * switch's address, and every client in the lab (calico-node, calicoctl, etcdctl, dockerd's
+ * cluster store) is given them. scripts/test-all runs the multi-host files again this way.
+ */
+export const LAB_ETCD_TLS = process.env.LAB_ETCD_TLS === '1';
 const memberPort = (i: number) => 2379 + 2 * i;
-const LAB_ETCD_URLS = Array.from({ length: LAB_ETCD_MEMBERS }, (_, i) => `http://${SWITCH_IP}:${memberPort(i)}`);
+const LAB_ETCD_URLS = Array.from({ length: LAB_ETCD_MEMBERS }, (_, i) => `${LAB_ETCD_TLS ? 'https' : 'http'}://${SWITCH_IP}:${memberPort(i)}`);
 /** ETCD_ENDPOINTS for the lab: every member. */
 export const LAB_ETCD = LAB_ETCD_URLS.join(',');
+const LAB_CERTS = LAB_ETCD_TLS ? makeLabCerts() : undefined;
+/** The environment a client in the lab needs for its etcd: the endpoints, and the certificates under TLS. */
+export const LAB_ETCD_ENV: Readonly<Record<string, string>> = {
+  ETCD_ENDPOINTS: LAB_ETCD,
+  ...(LAB_CERTS && { ETCD_CA_CERT_FILE: LAB_CERTS.ca, ETCD_CERT_FILE: LAB_CERTS.cert, ETCD_KEY_FILE: LAB_CERTS.key }),
+};
+/** etcdctl's flags for the lab's etcd. */
+export const LAB_ETCDCTL_FLAGS: readonly string[] = [`--endpoints=${LAB_ETCD}`, ...(LAB_CERTS ? [`--cacert=${LAB_CERTS.ca}`, `--cert=${LAB_CERTS.cert}`, `--key=${LAB_CERTS.key}`] : [])];
 /**
  * dockerd's flags for the lab's etcd as its cluster store: a network made on one host then
  * exists on every host, with one ID (global scope, without swarm). Both flags are deprecated and
  * hidden in Docker 20.10, and gone in 23.
  */
-export const CLUSTER_STORE_FLAGS = [`--cluster-store=etcd://${LAB_ETCD_URLS.map((url) => url.slice('http://'.length)).join(',')}`, '--cluster-advertise=eth0:2376'] as const;
+export const CLUSTER_STORE_FLAGS: readonly string[] = [
+  `--cluster-store=etcd://${LAB_ETCD_URLS.map((url) => url.replace(/^https?:\/\//, '')).join(',')}`,
+  '--cluster-advertise=eth0:2376',
+  ...(LAB_CERTS ? [`--cluster-store-opt=kv.cacertfile=${LAB_CERTS.ca}`, `--cluster-store-opt=kv.certfile=${LAB_CERTS.cert}`, `--cluster-store-opt=kv.keyfile=${LAB_CERTS.key}`] : []),
+];
+
+/**
+ * A CA, a server certificate for the switch's address and a client certificate, made once per
+ * test process (EC keys: fast to make) and removed when it exits. Synchronous, because the
+ * constants above are read as modules load.
+ */
+function makeLabCerts(): { ca: string; cert: string; key: string; serverCert: string; serverKey: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calico-lab-tls-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const p = (f: string) => path.join(dir, f);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl('req', '-x509', ...newKey, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '30', '-subj', '/CN=calico-lab-ca');
+  fs.writeFileSync(p('server.ext'), `subjectAltName=IP:${SWITCH_IP},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  fs.writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const [name, cn] of [['server', 'calico-lab-etcd'], ['client', 'calico-lab-client']] as const) {
+    openssl('req', ...newKey, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`);
+    openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '30', '-extfile', p(`${name}.ext`), '-out', p(`${name}.crt`));
+  }
+  for (const f of fs.readdirSync(dir)) fs.chmodSync(p(f), 0o644);
+  return { ca: p('ca.crt'), cert: p('client.crt'), key: p('client.key'), serverCert: p('server.crt'), serverKey: p('server.key') };
+}
 
 function exec(file: string, args: readonly string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -159,7 +199,7 @@ export class LabHost {
 
   /** calicoctl as an operator on this host runs it: in its network, with its engine and the lab's etcd. */
   calicoctl(args: readonly string[], env: Record<string, string> = {}): Promise<RunResult> {
-    return this.exec(['env', `ETCD_ENDPOINTS=${LAB_ETCD}`, `DOCKER_HOST=unix:///run/docker.sock`, `HOSTNAME=${this.name}`, path.join(ROOT, 'bin/calicoctl'), ...args], { env });
+    return this.exec(['env', ...Object.entries(LAB_ETCD_ENV).map(([k, v]) => `${k}=${v}`), `DOCKER_HOST=unix:///run/docker.sock`, `HOSTNAME=${this.name}`, path.join(ROOT, 'bin/calicoctl'), ...args], { env });
   }
 
   /** Starts a long-running process inside this host, logging to <dir>/<label>.log. */
@@ -298,6 +338,7 @@ export class Lab {
 
   private async startEtcd(): Promise<void> {
     const peer = (i: number) => `http://127.0.0.1:${memberPort(i) + 1}`;
+    const tls = LAB_CERTS ? ['--cert-file', LAB_CERTS.serverCert, '--key-file', LAB_CERTS.serverKey, '--trusted-ca-file', LAB_CERTS.ca, '--client-cert-auth'] : [];
     const cluster = LAB_ETCD_URLS.map((_, i) => `lab${i}=${peer(i)}`).join(',');
     for (const [i, url] of LAB_ETCD_URLS.entries()) {
       const log = fs.openSync(path.join(this.dir, `etcd${i}.log`), 'a');
@@ -307,19 +348,19 @@ export class Lab {
           ['netns', 'exec', this.switchNs, 'etcd', '--name', `lab${i}`, '--data-dir', path.join(this.dir, `etcd${i}`), '--enable-v2=true',
             '--listen-client-urls', url, '--advertise-client-urls', url,
             '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i),
-            '--initial-cluster', cluster, '--heartbeat-interval', '50', '--election-timeout', '500'],
+            '--initial-cluster', cluster, '--heartbeat-interval', '50', '--election-timeout', '500', ...tls],
           { stdio: ['ignore', log, log], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.arch === 'x64' ? '' : process.arch } },
         ),
       );
       fs.closeSync(log);
     }
     // Healthy means every member has a leader: a cluster's members wait for each other.
-    await waitUntil('the lab\'s etcd', async () => (await this.inSwitch(['etcdctl', '--dial-timeout=1s', '--command-timeout=1s', `--endpoints=${LAB_ETCD}`, 'endpoint', 'health'])).code === 0, 20_000);
+    await waitUntil('the lab\'s etcd', async () => (await this.inSwitch(['etcdctl', '--dial-timeout=1s', '--command-timeout=1s', ...LAB_ETCDCTL_FLAGS, 'endpoint', 'health'])).code === 0, 20_000);
   }
 
   /** Every key under a prefix of the lab's etcd, as etcdctl prints them. */
   async etcdGet(prefix: string): Promise<string> {
-    const r = await this.inSwitch(['etcdctl', `--endpoints=${LAB_ETCD}`, 'get', '--prefix', prefix]);
+    const r = await this.inSwitch(['etcdctl', ...LAB_ETCDCTL_FLAGS, 'get', '--prefix', prefix]);
     return r.stdout;
   }
 
