@@ -98,6 +98,34 @@ export class PoolStore {
   }
 
   /**
+   * The pool of a network that Docker's own IPAM numbers (`ipam: false`): added unless a pool of
+   * that exact CIDR exists already, which is then left as it is. Resolves to whether it was added.
+   * An overlap with another pool is refused, as `add` refuses it.
+   */
+  async addUnlessPresent(pool: Pool): Promise<boolean> {
+    const existing = await this.kv.get(poolKey(pool.cidr));
+    if (existing) return false;
+    await this.add([pool]);
+    return true;
+  }
+
+  /** Removes a pool only while it is one that Calico does not assign from (`ipam: false`); true when it did. */
+  async removeUnassigned(cidr: Cidr): Promise<boolean> {
+    return untilCommitted(ALL_POOLS, async () => {
+      const found = await this.kv.get(poolKey(cidr));
+      if (!found) return false;
+      let pool: Pool;
+      try {
+        pool = decodePool(found.key, found.value);
+      } catch {
+        return false;
+      }
+      if (pool.ipam !== false) return false;
+      return (await this.kv.commit([{ key: found.key, modRevision: found.modRevision }], [{ type: 'delete', key: found.key }])) ? true : RETRY;
+    });
+  }
+
+  /**
    * Removes pools, all or none: NotFoundError for the first CIDR that is not a pool (its `id` is
    * the CIDR's text), and nothing is removed.
    */
