@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { startCalicoLab } from './harness/calico-lab';
+import { SERVE_SOURCE, SOURCE_CGI, sourceSeen, startCalicoLab } from './harness/calico-lab';
 import { type Lab, type LabHost, waitUntil } from './harness/lab';
 
 jest.setTimeout(300_000);
@@ -18,8 +18,6 @@ const PLAIN_POOL = '10.66.0.0/16';
 const HOST_SIDE = '10.201.0.1';
 const OUTSIDE = '10.201.0.2';
 const PORT = 7000;
-/** A web root whose cgi-bin/ip prints the caller's address (sh builtins only: the image has few applets). */
-const CGI = String.raw`mkdir -p /tmp/w/cgi-bin && printf '#!/bin/sh\necho Content-Type: text/plain\necho\necho "from $REMOTE_ADDR"\n' > /tmp/w/cgi-bin/ip && busybox chmod +x /tmp/w/cgi-bin/ip`;
 
 describe('outgoing NAT: pools with --nat-outgoing are masqueraded to the host, and only to outside every pool', () => {
   let lab: Lab;
@@ -37,23 +35,9 @@ describe('outgoing NAT: pools with --nat-outgoing are masqueraded to the host, a
   const outside = (...args: string[]) => must(host.execNet(['ip', 'netns', 'exec', outsideNs, ...args]), args.join(' '));
   const calicoctl = (...args: string[]) => must(host.calicoctl(args), `calicoctl ${args.join(' ')}`);
 
-  /** The source address a listener saw, or undefined when the connection did not complete. */
-  const sourceSeen = async (container: string, ip: string, port: number): Promise<string | undefined> => {
-    const r = await host.docker('exec', container, 'sh', '-c', `printf 'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} ${port}`);
-    return /^from (\S+)/m.exec(r.stdout)?.[1];
-  };
-  /** The first answer within a few tries: a rule or set just written may take a moment to be in the kernel. */
-  const settledSource = async (container: string, ip: string, port: number, expected: string): Promise<string | undefined> => {
-    let seen: string | undefined;
-    for (let i = 0; i < 20; i++) {
-      seen = await sourceSeen(container, ip, port);
-      if (seen === expected) return seen;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    return seen;
-  };
+  const settledSource = (container: string, ip: string, port: number, expected: string) => sourceSeen(host, container, ip, port, expected);
   const run = async (name: string, network: string) => {
-    await must(host.docker('run', '-d', '--init', '--net', network, '--name', name, 'lab/busybox:1', 'sh', '-c', `${CGI} && httpd -p 8000 -h /tmp/w && exec sleep 86400`), `docker run ${name}`);
+    await must(host.docker('run', '-d', '--init', '--net', network, '--name', name, 'lab/busybox:1', 'sh', '-c', SERVE_SOURCE), `docker run ${name}`);
     address.set(name, await must(host.docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name), `inspect ${name}`));
   };
 
@@ -72,7 +56,7 @@ describe('outgoing NAT: pools with --nat-outgoing are masqueraded to the host, a
     await outside('ip', 'route', 'add', '10.64.0.0/14', 'via', HOST_SIDE);
     const root = path.join(lab.dir, 'outside-www');
     fs.mkdirSync(path.join(root, 'cgi-bin'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'cgi-bin', 'ip'), '#!/bin/sh\necho Content-Type: text/plain\necho\necho "from $REMOTE_ADDR"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(root, 'cgi-bin', 'ip'), SOURCE_CGI, { mode: 0o755 });
     listener = spawn('ip', ['netns', 'exec', outsideNs, 'busybox', 'httpd', '-f', '-p', `${OUTSIDE}:${PORT}`, '-h', root], { stdio: 'ignore' });
 
     await calicoctl('pool', 'add', NAT_POOL, '--nat-outgoing');
