@@ -67,8 +67,8 @@ export class PoolStore {
   }
 
   /**
-   * Adds pools, all or none. Re-adding a pool's exact CIDR updates its options; any other overlap
-   * is refused. The transaction checks that no pool was added since the overlap check.
+   * Adds pools, all or none. Re-adding a pool's exact CIDR updates its ipip and masquerade options
+   * (keeping ipam false and disabled); any other overlap is refused. The transaction checks that no pool was added since the overlap check.
    */
   async add(pools: readonly Pool[]): Promise<void> {
     for (const pool of pools) {
@@ -92,7 +92,13 @@ export class PoolStore {
         }
       });
       const guards = ([4, 6] as const).map((v, i) => ({ prefix: poolPrefix(v), unchangedSince: existing[i]?.revision ?? 0 }));
-      const puts = pools.map((pool) => ({ type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(pool)) }));
+      // Re-adding changes the flags given (--ipip, --nat-outgoing), not what the flags cannot say: a
+      // pool Docker's IPAM numbers (ipam false) must not become one Calico assigns from as well.
+      const kept = (pool: Pool): Pool => {
+        const before = current.find((other) => cidrNetworkText(other.cidr) === cidrNetworkText(pool.cidr));
+        return { ...pool, ...(before?.ipam === false && { ipam: false }), ...(before?.disabled && { disabled: true }) };
+      };
+      const puts = pools.map((pool) => ({ type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(kept(pool))) }));
       return (await this.kv.commit(guards, puts)) ? undefined : RETRY;
     });
   }
