@@ -67,8 +67,8 @@ export class PoolStore {
   }
 
   /**
-   * Adds pools, all or none. Re-adding a pool's exact CIDR updates its options; any other overlap
-   * is refused. The transaction checks that no pool was added since the overlap check.
+   * Adds pools, all or none. Re-adding a pool's exact CIDR updates its ipip and masquerade options
+   * (keeping ipam false and disabled); any other overlap is refused. The transaction checks that no pool was added since the overlap check.
    */
   async add(pools: readonly Pool[]): Promise<void> {
     for (const pool of pools) {
@@ -92,8 +92,42 @@ export class PoolStore {
         }
       });
       const guards = ([4, 6] as const).map((v, i) => ({ prefix: poolPrefix(v), unchangedSince: existing[i]?.revision ?? 0 }));
-      const puts = pools.map((pool) => ({ type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(pool)) }));
+      // Re-adding changes the flags given (--ipip, --nat-outgoing), not what the flags cannot say: a
+      // pool Docker's IPAM numbers (ipam false) must not become one Calico assigns from as well.
+      const kept = (pool: Pool): Pool => {
+        const before = current.find((other) => cidrNetworkText(other.cidr) === cidrNetworkText(pool.cidr));
+        return { ...pool, ...(before?.ipam === false && { ipam: false }), ...(before?.disabled && { disabled: true }) };
+      };
+      const puts = pools.map((pool) => ({ type: 'put' as const, key: poolKey(pool.cidr), value: JSON.stringify(encodePool(kept(pool))) }));
       return (await this.kv.commit(guards, puts)) ? undefined : RETRY;
+    });
+  }
+
+  /**
+   * The pool of a network that Docker's own IPAM numbers (`ipam: false`): added unless a pool of
+   * that exact CIDR exists already, which is then left as it is. Resolves to whether it was added.
+   * An overlap with another pool is refused, as `add` refuses it.
+   */
+  async addUnlessPresent(pool: Pool): Promise<boolean> {
+    const existing = await this.kv.get(poolKey(pool.cidr));
+    if (existing) return false;
+    await this.add([pool]);
+    return true;
+  }
+
+  /** Removes a pool only while it is one that Calico does not assign from (`ipam: false`); true when it did. */
+  async removeUnassigned(cidr: Cidr): Promise<boolean> {
+    return untilCommitted(ALL_POOLS, async () => {
+      const found = await this.kv.get(poolKey(cidr));
+      if (!found) return false;
+      let pool: Pool;
+      try {
+        pool = decodePool(found.key, found.value);
+      } catch {
+        return false;
+      }
+      if (pool.ipam !== false) return false;
+      return (await this.kv.commit([{ key: found.key, modRevision: found.modRevision }], [{ type: 'delete', key: found.key }])) ? true : RETRY;
     });
   }
 

@@ -54,6 +54,18 @@ describe('pool', () => {
     await mustRun(world, ['pool', 'add', '10.65.0.0/16']);
     await mustRun(world, ['pool', 'add', '10.65.0.0/16', '--ipip']);
     expect(world.kv.dump()['/calico/v1/ipam/v4/pool/10.65.0.0-16']).toEqual({ cidr: '10.65.0.0/16', ipip: 'tunl0' });
+    await mustRun(world, ['pool', 'add', '10.65.0.0/16', '--nat-outgoing']);
+    expect(world.kv.dump()['/calico/v1/ipam/v4/pool/10.65.0.0-16']).toEqual({ cidr: '10.65.0.0/16', masquerade: true });
+    expect(await world.run(['pool', 'show', '--ipv4'])).toEqual(ok(expect.stringMatching(/10\.65\.0\.0\/16 \| nat-outgoing/)));
+    await mustRun(world, ['pool', 'add', '10.65.0.0/16']);
+    expect(world.kv.dump()['/calico/v1/ipam/v4/pool/10.65.0.0-16']).toEqual({ cidr: '10.65.0.0/16' });
+  });
+
+  it('re-adding a pool that Docker’s IPAM numbers changes its flags and keeps it unassigned by Calico', async () => {
+    const world = fakeWorld();
+    await world.kv.commit([], [{ type: 'put', key: '/calico/v1/ipam/v4/pool/10.77.0.0-16', value: JSON.stringify({ cidr: '10.77.0.0/16', ipam: false, disabled: true }) }]);
+    await mustRun(world, ['pool', 'add', '10.77.0.0/16', '--nat-outgoing']);
+    expect(world.kv.dump()['/calico/v1/ipam/v4/pool/10.77.0.0-16']).toEqual({ cidr: '10.77.0.0/16', masquerade: true, ipam: false, disabled: true });
   });
 });
 

@@ -528,21 +528,6 @@ describe('IPv6', () => {
   });
 });
 
-describe("Docker's default IPAM", () => {
-  it('is refused with a message naming the fix, and leaves nothing behind', async () => {
-    const before = await etcdPrefix('/calico/');
-    const name = uniqueName('default-ipam');
-    networks.push(name);
-    expect(await docker('network', 'create', '--driver', 'calico', name)).toEqual({
-      code: 1,
-      stdout: '',
-      stderr: 'Error response from daemon: NetworkDriver.CreateNetwork: The calico network driver needs Calico IPAM: create the network with --driver calico --ipam-driver calico.\n',
-    });
-    expect((await docker('network', 'inspect', name)).code).not.toBe(0);
-    expect(await etcdPrefix('/calico/')).toEqual(before);
-  });
-});
-
 describe('the agent', () => {
   it('is still running, and no plugin call failed inside it', () => {
     expect(agent.child.exitCode).toBeNull();

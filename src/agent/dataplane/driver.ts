@@ -1,7 +1,7 @@
 import { type CommandRunner, systemRunner } from '../../host/exec';
 import type { Logger } from '../log';
 import { IpsetApplier } from './ipsets';
-import { IptablesApplier } from './iptables';
+import { IptablesApplier, NAT_TABLE } from './iptables';
 import { type DatastoreUpdate, DatastoreModel } from './model';
 import { type Family } from './names';
 import { RestoreSession } from './restore-session';
@@ -52,6 +52,10 @@ export class Dataplane {
   readonly state: DataplaneState;
   readonly model: DatastoreModel;
   private readonly iptables: Record<Family, IptablesApplier>;
+  /** The IPv4 nat table (outgoing NAT): written only when pools change, so one-shot restores do. */
+  private readonly nat: IptablesApplier;
+  /** False when this host's IPv4 nat table cannot be read: outgoing NAT is then off. */
+  private natAvailable = true;
   private readonly ipsets: Record<Family, IpsetApplier>;
   private readonly routes: RouteApplier;
   private families: Family[] = [4, 6];
@@ -97,6 +101,7 @@ export class Dataplane {
       4: new IptablesApplier(4, runner, log, session('iptables-restore')),
       6: new IptablesApplier(6, runner, log, session('ip6tables-restore')),
     };
+    this.nat = new IptablesApplier(4, runner, log, undefined, NAT_TABLE);
     this.ipsets = { 4: new IpsetApplier(4, runner), 6: new IpsetApplier(6, runner) };
     this.routes = new RouteApplier(runner, log, host.sysctlRoot, host.interfaceExists);
   }
@@ -199,6 +204,7 @@ export class Dataplane {
         this.iptables[family].forget();
         this.ipsets[family].forget();
       }
+      this.nat.forget();
       this.routes.forget();
       this.state.markAllDirty();
       // The failed batch may have held deletions that a rewrite of the desired chains, sets and
@@ -289,6 +295,8 @@ export class Dataplane {
       }
       await this.ipsets[family].destroy(this.ipsets[family].orphans(this.state.sets(family)));
     }
+    const natOrphans = this.natAvailable ? this.nat.orphans(this.state.natChains) : [];
+    if (natOrphans.length > 0) await this.nat.apply(this.state.natChains, natOrphans);
     this.started = true;
     clearInterval(this.refreshTimer);
     this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
@@ -312,6 +320,12 @@ export class Dataplane {
       ...this.families.map((family) => this.iptables[family].loadExisting(family === 6 ? saved6 : undefined)),
       ...this.families.map((family) => this.ipsets[family].loadExisting()),
       this.routes.loadExisting(),
+      this.natAvailable
+        ? this.nat.loadExisting().catch((error: Error) => {
+            this.log.warning(`Outgoing NAT is not available on this host (iptables-save -t nat failed: ${error.message.replace(/\s+/g, ' ').trim()}): pools' --nat-outgoing is off.`);
+            this.natAvailable = false;
+          })
+        : undefined,
     ]);
   }
 
@@ -322,7 +336,7 @@ export class Dataplane {
   private async applyDirty(): Promise<void> {
     const dirty = this.state.takeDirty();
     this.chainsWritten += dirty.chains[4].size + dirty.chains[6].size;
-    this.changed ||= this.chainsWritten + dirty.sets[4].size + dirty.sets[6].size > 0 || dirty.routes;
+    this.changed ||= this.chainsWritten + dirty.sets[4].size + dirty.sets[6].size + dirty.nat.size > 0 || dirty.routes;
     for (const family of this.families) {
       const sets = new Map<string, Set<string>>();
       const gone: string[] = [];
@@ -345,6 +359,8 @@ export class Dataplane {
       );
       const t1 = Date.now();
       await this.applyItems(family, 'chains', [...dirty.chains[family]], (names) => this.iptables[family].apply(this.state.chains[family], names));
+      // After the sets its rule matches exist, before a set it no longer matches is destroyed.
+      if (family === 4 && this.natAvailable && dirty.nat.size > 0) await this.nat.apply(this.state.natChains, dirty.nat);
       if (sets.size + dirty.chains[family].size > 0) {
         this.log.debug(`IPv${family}: ${sets.size} sets in ${t1 - t0} ms, ${dirty.chains[family].size} chains in ${Date.now() - t1} ms`);
       }
@@ -369,6 +385,7 @@ export class Dataplane {
   private async refresh(): Promise<void> {
     try {
       for (const family of this.families) await this.iptables[family].ensureJumps();
+      if (this.natAvailable) await this.nat.ensureJumps();
     } catch (error) {
       this.log.warning(`Checking the top-level jumps failed: ${(error as Error).message}`);
     }

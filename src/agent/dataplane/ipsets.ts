@@ -1,5 +1,5 @@
 import type { CommandRunner } from '../../host/exec';
-import { type Family, IPSET_PREFIXES, tempTagSet } from './names';
+import { type Family, isOurSet, tempTagSet } from './names';
 
 /** How many times a destroy waits for the kernel to release a set (5 ms, doubling: 315 ms in all). */
 const DESTROY_RETRIES = 6;
@@ -19,8 +19,7 @@ export class IpsetApplier {
   /** Learns which of our sets already exist, so they are swapped rather than re-created. */
   async loadExisting(): Promise<string[]> {
     const text = await this.runner.run('ipset', ['list', '-n']);
-    const prefix = IPSET_PREFIXES[this.family === 4 ? 0 : 1];
-    const sets = text.split('\n').filter((name) => name.startsWith(prefix));
+    const sets = text.split('\n').filter((name) => isOurSet(name, this.family));
     for (const name of sets) if (!this.programmed.has(name)) this.programmed.set(name, undefined);
     return sets;
   }

@@ -1,13 +1,19 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './names';
+import { CHAIN_PREFIX, type Family, NAT_TOP_CHAINS, TOP_CHAINS } from './names';
 import type { RestoreCommitter } from './restore-session';
 
-/** The kernel chains our top-level chains hang from, and the jump each gets. */
-const JUMPS = Object.entries(TOP_CHAINS) as [keyof typeof TOP_CHAINS, string][];
+/** A table the agent writes, and the kernel chains its top-level chains hang from (with the jump each gets). */
+export interface TableSpec {
+  readonly name: 'filter' | 'nat';
+  readonly jumps: readonly (readonly [string, string])[];
+}
+
+export const FILTER_TABLE: TableSpec = { name: 'filter', jumps: Object.entries(TOP_CHAINS) };
+export const NAT_TABLE: TableSpec = { name: 'nat', jumps: Object.entries(NAT_TOP_CHAINS) };
 
 /**
- * Writes chains to the kernel's filter table with `iptables-restore --noflush`: one atomic
+ * Writes chains to one of the kernel's tables (filter, or nat for outgoing NAT) with `iptables-restore --noflush`: one atomic
  * transaction per batch that rewrites only the chains that changed, leaving every chain that is not
  * ours (Docker's, the admin's) untouched. The rules are never read back (iptables normalises them):
  * the applier remembers what it wrote.
@@ -24,6 +30,7 @@ export class IptablesApplier {
     private readonly log: Logger,
     /** Where chain updates go when not through a one-shot iptables-restore (see RestoreSession). */
     private readonly session?: RestoreCommitter,
+    private readonly table: TableSpec = FILTER_TABLE,
   ) {}
 
   private get restore(): string {
@@ -36,13 +43,13 @@ export class IptablesApplier {
 
   /**
    * Learns which of our chains already exist (left by an earlier run): they are kept until
-   * replaced. `saved` is this family's `iptables-save -t filter` when the caller has it already.
+   * replaced. `saved` is this family's `iptables-save -t <table>` when the caller has it already.
    */
   async loadExisting(saved?: string): Promise<string[]> {
-    const text = saved ?? (await this.runner.run(this.save, ['-t', 'filter']));
+    const text = saved ?? (await this.runner.run(this.save, ['-t', this.table.name]));
     const chains = [...text.matchAll(/^:(\S+)/gm)].map((m) => m[1] as string).filter((name) => name.startsWith(CHAIN_PREFIX));
     for (const name of chains) if (!this.programmed.has(name)) this.programmed.set(name, undefined);
-    this.kernelRules = new Map(JUMPS.map(([kernelChain]) => [kernelChain, rulesOf(text, kernelChain)]));
+    this.kernelRules = new Map(this.table.jumps.map(([kernelChain]) => [kernelChain, rulesOf(text, kernelChain)]));
     return chains;
   }
 
@@ -53,17 +60,17 @@ export class IptablesApplier {
    * together.
    */
   async apply(desired: ReadonlyMap<string, readonly string[]>, names: Iterable<string>): Promise<void> {
-    const input = buildRestore(desired, names, this.programmed);
+    const input = buildRestore(desired, names, this.programmed, this.table.name);
     // The jumps go with the first write in which all three of their targets exist (written chain by
     // chain, after a failure, the first writes may not hold them all yet).
-    const targets = JUMPS.every(([, ours]) => this.programmed.has(ours) || input?.written.includes(ours));
-    const jumps = this.kernelRules && targets ? jumpFixes(this.kernelRules) : [];
+    const targets = this.table.jumps.every(([, ours]) => this.programmed.has(ours) || input?.written.includes(ours));
+    const jumps = this.kernelRules && targets ? jumpFixes(this.kernelRules, this.table.jumps) : [];
     if (!input && jumps.length === 0) return;
-    const text = input ? input.text.replace(/COMMIT\n$/, [...jumps, 'COMMIT\n'].join('\n')) : `*filter\n${[...jumps, 'COMMIT\n'].join('\n')}`;
+    const text = input ? input.text.replace(/COMMIT\n$/, [...jumps, 'COMMIT\n'].join('\n')) : `*${this.table.name}\n${[...jumps, 'COMMIT\n'].join('\n')}`;
     if (this.session) await this.session.commit(text);
     else await this.runner.run(this.restore, ['--noflush'], text);
     this.kernelRules = undefined;
-    if (jumps.length > 0) this.log.info(`IPv${this.family}: put the jumps to our chains first in INPUT, FORWARD and OUTPUT`);
+    if (jumps.length > 0) this.log.info(`IPv${this.family}: put the jumps to our chains first in ${this.kernelChainNames()}`);
     for (const name of input?.written ?? []) this.programmed.set(name, desired.get(name));
     for (const name of input?.deleted ?? []) this.programmed.delete(name);
   }
@@ -74,20 +81,26 @@ export class IptablesApplier {
   }
 
   /**
-   * Puts the jump to each top-level chain first in INPUT, FORWARD and OUTPUT (Docker's FORWARD
-   * policy is DROP, and Docker inserts its own rules at the top when it restarts).
+   * Puts the jump to each top-level chain first in its kernel chain (Docker's FORWARD policy is
+   * DROP, and Docker inserts its own rules at the top when it restarts; its POSTROUTING MASQUERADE
+   * of docker0 must not see our pools' traffic first either).
    */
   async ensureJumps(): Promise<boolean> {
     const current = new Map<string, string[]>();
-    for (const [kernelChain] of JUMPS) {
+    for (const [kernelChain] of this.table.jumps) {
       // One chain at a time: iptables-save of a table with thousands of our chains takes ~0.5 s.
-      current.set(kernelChain, rulesOf(await this.runner.run(this.family === 4 ? 'iptables' : 'ip6tables', ['-t', 'filter', '-S', kernelChain]), kernelChain));
+      current.set(kernelChain, rulesOf(await this.runner.run(this.family === 4 ? 'iptables' : 'ip6tables', ['-t', this.table.name, '-S', kernelChain]), kernelChain));
     }
-    const lines = jumpFixes(current);
+    const lines = jumpFixes(current, this.table.jumps);
     if (lines.length === 0) return false;
-    await this.runner.run(this.restore, ['--noflush'], `*filter\n${lines.join('\n')}\nCOMMIT\n`);
-    this.log.info(`IPv${this.family}: put the jumps to our chains first in INPUT, FORWARD and OUTPUT`);
+    await this.runner.run(this.restore, ['--noflush'], `*${this.table.name}\n${lines.join('\n')}\nCOMMIT\n`);
+    this.log.info(`IPv${this.family}: put the jumps to our chains first in ${this.kernelChainNames()}`);
     return true;
+  }
+
+  private kernelChainNames(): string {
+    const names = this.table.jumps.map(([kernelChain]) => kernelChain);
+    return names.length === 1 ? `${names[0]} (${this.table.name})` : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
   }
 
   /**
@@ -115,9 +128,9 @@ function rulesOf(text: string, chain: string): string[] {
 }
 
 /** The lines that leave exactly one jump to each of our top-level chains, first in its kernel chain. */
-function jumpFixes(rules: ReadonlyMap<string, readonly string[]>): string[] {
+function jumpFixes(rules: ReadonlyMap<string, readonly string[]>, jumps: TableSpec['jumps']): string[] {
   const lines: string[] = [];
-  for (const [kernelChain, ours] of JUMPS) {
+  for (const [kernelChain, ours] of jumps) {
     const current = rules.get(kernelChain) ?? [];
     const jump = `-j ${ours}`;
     const count = current.filter((rule) => rule === jump).length;
@@ -142,6 +155,7 @@ export function buildRestore(
   desired: ReadonlyMap<string, readonly string[]>,
   names: Iterable<string>,
   programmed: ReadonlyMap<string, readonly string[] | undefined>,
+  table: TableSpec['name'] = 'filter',
 ): { text: string; written: string[]; deleted: string[] } | undefined {
   const rewritten: string[] = [];
   const extended: [string, { position: number; rule: string }[]][] = [];
@@ -171,7 +185,7 @@ export function buildRestore(
     }
   }
   for (const name of deleted.sort()) lines.push(`-X ${name}`);
-  return { text: `*filter\n${lines.join('\n')}\nCOMMIT\n`, written: [...rewritten, ...extended.map(([name]) => name)], deleted };
+  return { text: `*${table}\n${lines.join('\n')}\nCOMMIT\n`, written: [...rewritten, ...extended.map(([name]) => name)], deleted };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Endpoint } from '../../datastore/endpoints';
 import type { DatastoreUpdate } from '../../datastore/syncer';
 import type { RuleSet } from '../../policy/ast';
 import { cidrNetworkText } from '../../policy/cidr';
+import type { NatPool } from './rules';
 import type { DataplaneState, EndpointData, ProfileData } from './state';
 
 /** The datastore's typed updates are the dataplane's input (src/datastore/syncer.ts decodes them). */
@@ -26,6 +27,8 @@ interface ProfileParts {
 export class DatastoreModel {
   private readonly profiles = new Map<string, ProfileParts>();
   private readonly pools = new Map<string, string>();
+  /** Every IPv4 pool, Calico-assigned or not, with its nat-outgoing flag. */
+  private readonly natPools = new Map<string, NatPool>();
   ready = false;
 
   constructor(private readonly state: DataplaneState) {}
@@ -68,6 +71,12 @@ export class DatastoreModel {
         this.state.markRoutesDirty();
         if (update.pool === undefined || update.pool.ipam === false) this.pools.delete(id);
         else this.pools.set(id, cidrNetworkText(update.pool.cidr));
+        const before = this.natPools.get(id);
+        const after = update.pool?.cidr.version === 4 ? { cidr: cidrNetworkText(update.pool.cidr), masquerade: update.pool.masquerade === true } : undefined;
+        if (before?.cidr === after?.cidr && before?.masquerade === after?.masquerade) return;
+        if (after) this.natPools.set(id, after);
+        else this.natPools.delete(id);
+        this.state.setNatPools([...this.natPools.values()]);
         return;
       }
       default:

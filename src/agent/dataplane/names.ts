@@ -40,7 +40,26 @@ export const fromEndpointChain = (iface: string): string => `cali-from-${endpoin
 export const toEndpointChain = (iface: string): string => `cali-to-${endpointSuffix(iface)}`;
 
 export const tagSet = (family: Family, tag: string): string => `cali${family}-t-${shorten(tag)}`;
-export const tempTagSet = (name: string): string => name.replace(/^(cali[46])-t-/, '$1-x-');
+/** The name a set is rebuilt under before it is swapped in. */
+export const tempTagSet = (name: string): string => (name.startsWith(FELIX_SET_PREFIX) ? name.replace(/^felix-/, 'felix-tmp-') : name.replace(/^(cali[46])-t-/, '$1-x-'));
+
+/**
+ * Outgoing NAT (`pool add --nat-outgoing`), IPv4 only as in Felix 1.4: the chain hangs from the nat
+ * table's POSTROUTING, and its one rule matches two sets that keep Felix's own names, so that a
+ * script or an admin who looked for them under v0.23 finds them. These two names (and their
+ * temporary twins) are the only objects outside the `cali` prefix that the agent owns.
+ */
+export const NAT_TOP_CHAINS = { POSTROUTING: 'cali-POSTROUTING' } as const;
+export const ALL_POOLS_SET = 'felix-all-ipam-pools';
+export const MASQ_POOLS_SET = 'felix-masq-ipam-pools';
+const FELIX_SET_PREFIX = 'felix-';
+const FELIX_SETS: ReadonlySet<string> = new Set([ALL_POOLS_SET, MASQ_POOLS_SET].flatMap((name) => [name, tempTagSet(name)]));
+
+/** Whether the agent owns an ipset of that name (of that family, when given). */
+export function isOurSet(name: string, family?: Family): boolean {
+  if (FELIX_SETS.has(name)) return family === undefined || family === 4;
+  return family === undefined ? IPSET_PREFIXES.some((prefix) => name.startsWith(prefix)) : name.startsWith(IPSET_PREFIXES[family === 4 ? 0 : 1]);
+}
 
 /** Interface names the agent programs: the prefix, then 1-11 plain characters (Linux allows 15). */
 export function isValidInterface(name: string): boolean {

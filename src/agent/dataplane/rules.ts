@@ -1,11 +1,14 @@
 import type { Direction, PortSpec, Rule, RuleSet } from '../../policy/ast';
 import { cidrNetworkText } from '../../policy/cidr';
 import {
+  ALL_POOLS_SET,
   type Family,
   FROM_ENDPOINT,
   fromEndpointChain,
   MARK_ACCEPT,
   MARK_SOURCE_OK,
+  MASQ_POOLS_SET,
+  NAT_TOP_CHAINS,
   profileChain,
   tagSet,
   TO_ENDPOINT,
@@ -108,6 +111,31 @@ export function endpointChains(endpoint: LocalEndpoint, family: Family, profileE
     ],
     [toEndpointChain(endpoint.iface), [`-j MARK --set-xmark 0x0/${MARK_ACCEPT}`, ...profiles('inbound'), unmatched]],
   ]);
+}
+
+/** An IPv4 pool as outgoing NAT needs it: every pool counts as "inside", whether Calico assigns from it or not. */
+export interface NatPool {
+  /** The pool's network, e.g. 10.65.0.0/16. */
+  readonly cidr: string;
+  readonly masquerade: boolean;
+}
+
+/**
+ * Outgoing NAT as Felix 1.4 did it: traffic from a `--nat-outgoing` pool to anywhere outside every
+ * pool leaves with the host's address; traffic between pools (whatever their flags) keeps its
+ * source. The sets and the rule exist only while some pool masquerades; the chain (nat table)
+ * always exists, so its jump from POSTROUTING never has to come and go.
+ */
+export function natOutgoing(pools: readonly NatPool[]): { chains: Chains; sets: Map<string, Set<string>> } {
+  const masq = new Set(pools.filter((pool) => pool.masquerade).map((pool) => pool.cidr));
+  if (masq.size === 0) return { chains: new Map([[NAT_TOP_CHAINS.POSTROUTING, []]]), sets: new Map() };
+  return {
+    chains: new Map([[NAT_TOP_CHAINS.POSTROUTING, [`-m set --match-set ${MASQ_POOLS_SET} src -m set ! --match-set ${ALL_POOLS_SET} dst -j MASQUERADE`]]]),
+    sets: new Map([
+      [ALL_POOLS_SET, new Set(pools.map((pool) => pool.cidr))],
+      [MASQ_POOLS_SET, masq],
+    ]),
+  };
 }
 
 /** A profile's inbound and outbound chains, and the tags its rules refer to (their ipsets must exist). */

@@ -1,5 +1,5 @@
 import type { RuleSet } from '../../policy/ast';
-import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, profileChains, staticChains } from './rules';
+import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, type NatPool, natOutgoing, profileChains, staticChains } from './rules';
 import { type Family, isValidInterface, profileChain, tagSet } from './names';
 
 /**
@@ -31,6 +31,8 @@ export interface Route {
 export interface Dirty {
   readonly chains: Record<Family, Set<string>>;
   readonly sets: Record<Family, Set<string>>;
+  /** Chains of the IPv4 nat table (outgoing NAT). */
+  readonly nat: Set<string>;
   routes: boolean;
 }
 
@@ -58,6 +60,9 @@ export class DataplaneState {
   private readonly setTags: Record<Family, Map<string, string>> = { 4: new Map(), 6: new Map() };
 
   private readonly chainMaps: Record<Family, Map<string, readonly string[]>> = { 4: new Map(), 6: new Map() };
+  /** The IPv4 nat table's chains, and the pool sets their rule matches (outgoing NAT). */
+  private readonly natChainMap = new Map<string, readonly string[]>();
+  private poolSets = new Map<string, Set<string>>();
   private dirty: Dirty = freshDirty();
 
   constructor(readonly hostname: string) {
@@ -65,6 +70,28 @@ export class DataplaneState {
       this.putChains(family, staticChains(family));
       this.putChains(family, dispatchChains([]));
     }
+    this.setNatPools([]);
+  }
+
+  /** The IPv4 pools changed: re-render outgoing NAT. Nothing here depends on endpoints. */
+  setNatPools(pools: readonly NatPool[]): void {
+    const { chains, sets } = natOutgoing(pools);
+    for (const name of new Set([...this.poolSets.keys(), ...sets.keys()])) {
+      const before = this.poolSets.get(name);
+      const after = sets.get(name);
+      if (!before || !after || before.size !== after.size || [...after].some((net) => !before.has(net))) this.dirty.sets[4].add(name);
+    }
+    this.poolSets = sets;
+    for (const [name, rules] of chains) {
+      if (sameList(this.natChainMap.get(name), rules)) continue;
+      this.natChainMap.set(name, rules);
+      this.dirty.nat.add(name);
+    }
+  }
+
+  /** The IPv4 nat table's chains that should exist. */
+  get natChains(): ReadonlyMap<string, readonly string[]> {
+    return this.natChainMap;
   }
 
   setProfile(id: string, data: ProfileData | undefined): void {
@@ -124,11 +151,14 @@ export class DataplaneState {
   sets(family: Family): Map<string, Set<string>> {
     const sets = new Map<string, Set<string>>();
     for (const [name, tag] of this.setTags[family]) sets.set(name, new Set(this.members[family].get(tag)?.keys() ?? []));
+    if (family === 4) for (const [name, members] of this.poolSets) sets.set(name, new Set(members));
     return sets;
   }
 
   /** The members of one set, or undefined when the set should not exist. */
   setMembers(family: Family, name: string): Set<string> | undefined {
+    const pools = family === 4 ? this.poolSets.get(name) : undefined;
+    if (pools) return new Set(pools);
     const tag = this.setTags[family].get(name);
     return tag === undefined ? undefined : new Set(this.members[family].get(tag)?.keys() ?? []);
   }
@@ -169,6 +199,7 @@ export class DataplaneState {
       for (const name of this.chainMaps[family].keys()) this.dirty.chains[family].add(name);
       for (const name of this.sets(family).keys()) this.dirty.sets[family].add(name);
     }
+    for (const name of this.natChainMap.keys()) this.dirty.nat.add(name);
     this.dirty.routes = true;
   }
 
@@ -336,7 +367,7 @@ function hasAddresses(endpoint: EndpointData, family: Family): boolean {
 }
 
 function freshDirty(): Dirty {
-  return { chains: { 4: new Set(), 6: new Set() }, sets: { 4: new Set(), 6: new Set() }, routes: false };
+  return { chains: { 4: new Set(), 6: new Set() }, sets: { 4: new Set(), 6: new Set() }, nat: new Set(), routes: false };
 }
 
 function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {

@@ -2,8 +2,10 @@ import { decodeEndpoint, EndpointWriter, type Endpoint } from '../../datastore/e
 import * as keys from '../../datastore/keys';
 import { ProfileStore } from '../../datastore/profiles';
 import { libnetworkKey, NetworkRecords } from '../../datastore/libnetwork';
-import { isValidName } from '../../policy/ast';
-import { parseIp } from '../../policy/cidr';
+import { PoolStore } from '../../datastore/pools';
+import { type Cidr, isValidName } from '../../policy/ast';
+import { cidrNetworkText, parseCidr, parseIp } from '../../policy/cidr';
+import { escapeControls } from '../../errors';
 import { ScopeOracle } from './scope';
 import type { PluginContext, Handlers } from './types';
 import { PluginError } from './types';
@@ -33,6 +35,7 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
   const profiles = new ProfileStore(ctx.kv);
   const endpoints = new EndpointWriter(ctx.kv);
   const records = new NetworkRecords(ctx.kv);
+  const pools = new PoolStore(ctx.kv);
   const scope = new ScopeOracle(ctx.engine, ctx.log, undefined, ctx.scopeMemory);
   scope.prime();
 
@@ -46,22 +49,38 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
 
     '/NetworkDriver.CreateNetwork': async (request) => {
       const networkId = requireId(request, 'NetworkID');
-      for (const [field, anyRoute] of [['IPv4Data', '0.0.0.0/0'], ['IPv6Data', '::/0']] as const) {
-        const data = Array.isArray(request[field]) ? (request[field] as unknown[]) : [];
-        const gateways = data.map((entry) => (typeof entry === 'object' && entry !== null ? (entry as { Gateway?: unknown }).Gateway : undefined));
-        if (gateways.some((gateway) => gateway !== undefined && gateway !== '' && gateway !== anyRoute)) {
-          throw new PluginError('The calico network driver needs Calico IPAM: create the network with --driver calico --ipam-driver calico.');
+      // Docker's own IPAM numbered this network (v0.23's Python plugin took that too): Calico gets
+      // a pool for each of its subnets that it does not assign from (ipam false), so that the
+      // dataplane knows them as pools (outgoing NAT, IPIP), with the flags given as --opt.
+      const subnets = dockerIpamSubnets(request);
+      const flags = genericOptions(request);
+      const made: Cidr[] = [];
+      try {
+        for (const cidr of subnets) {
+          const pool = { cidr, ipam: false, ...(flags.ipip && cidr.version === 4 && { ipip: true }), ...(flags.natOutgoing && { masquerade: true }) };
+          if (await pools.addUnlessPresent(pool)) made.push(cidr);
+          else ctx.log.info(`Network ${networkId}: pool ${cidrNetworkText(cidr)} exists already and is left as it is`);
         }
+        await profiles.create(networkId);
+        await records.put(networkId, request);
+      } catch (error) {
+        // Docker rolls back with DeleteNetwork only when we answered; nothing half made stays.
+        for (const cidr of made) await pools.removeUnassigned(cidr).catch(() => false);
+        throw error instanceof PluginError ? error : new PluginError((error as Error).message);
       }
-      await profiles.create(networkId);
-      await records.put(networkId, request);
-      ctx.log.info(`Created network ${networkId} and its profile`);
+      const note = made.length > 0 ? ` and the pools ${made.map(cidrNetworkText).join(', ')} (Docker's IPAM)` : '';
+      ctx.log.info(`Created network ${networkId}, its profile${note}`);
       return {};
     },
 
     '/NetworkDriver.DeleteNetwork': async (request) => {
       const networkId = requireId(request, 'NetworkID');
+      const record = await records.get(networkId);
       await profiles.remove(networkId);
+      // Only the pools CreateNetwork makes: for Docker's IPAM, and still not assigned from.
+      for (const cidr of typeof record === 'object' && record !== null ? dockerIpamSubnets(record as Record<string, unknown>) : []) {
+        if (await pools.removeUnassigned(cidr)) ctx.log.info(`Network ${networkId}: removed its pool ${cidrNetworkText(cidr)}`);
+      }
       await records.remove(networkId);
       ctx.log.info(`Deleted network ${networkId} and its profile`);
       return {};
@@ -109,6 +128,15 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
         Gateway: GATEWAY_IPV4,
         StaticRoutes: [{ Destination: `${GATEWAY_IPV4}/32`, RouteType: 1, NextHop: '' }],
       };
+      if (typeof request.NetworkID === 'string' && isValidName(request.NetworkID)) {
+        const record = await records.get(request.NetworkID);
+        if (typeof record === 'object' && record !== null && dockerIpamSubnets(record as Record<string, unknown>).length > 0) {
+          // Docker's IPAM gave the address and its subnet: as v0.23, no gateway of ours; Docker
+          // adds its own gateway interface (docker_gwbridge) for the rest.
+          ctx.log.info(`Joined endpoint ${endpointId} (Docker's IPAM): ${hostName} <-> ${tempName}`);
+          return { InterfaceName: { SrcName: tempName, DstPrefix: INTERFACE_PREFIX }, Gateway: '', GatewayIPv6: '' };
+        }
+      }
       const key = endpointKey(ctx, endpointId);
       const stored = await ctx.kv.get(keys.endpointKey(key));
       if (stored && decodeEndpoint(key, keys.endpointKey(key), stored.value).ipv6Nets.length > 0) {
@@ -137,6 +165,36 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
     '/NetworkDriver.AllocateNetwork': async () => ({}),
     '/NetworkDriver.FreeNetwork': async () => ({}),
   };
+}
+
+const ANY_ROUTE = { IPv4Data: '0.0.0.0/0', IPv6Data: '::/0' } as const;
+
+/**
+ * The subnets of a CreateNetwork request that Docker's own IPAM chose: Calico IPAM answers every
+ * pool with the 0.0.0.0/0 (::/0) pseudo gateway, so any other gateway means another IPAM.
+ */
+function dockerIpamSubnets(request: Record<string, unknown>): Cidr[] {
+  const subnets: Cidr[] = [];
+  for (const [field, anyRoute] of Object.entries(ANY_ROUTE)) {
+    const data = Array.isArray(request[field]) ? (request[field] as unknown[]) : [];
+    for (const entry of data) {
+      const { Pool: pool, Gateway: gateway } = (typeof entry === 'object' && entry !== null ? entry : {}) as { Pool?: unknown; Gateway?: unknown };
+      if (gateway === undefined || gateway === '' || gateway === anyRoute) continue;
+      const cidr = typeof pool === 'string' ? parseCidr(pool) : undefined;
+      if (!cidr || cidr.version !== (field === 'IPv4Data' ? 4 : 6)) throw new PluginError(`Invalid ${field} pool ${escapeControls(JSON.stringify(pool) ?? '')} in the request.`);
+      subnets.push(cidr);
+    }
+  }
+  return subnets;
+}
+
+/** `--opt ipip=true` and `--opt nat-outgoing=true` of `docker network create` (any other value is false). */
+function genericOptions(request: Record<string, unknown>): { ipip: boolean; natOutgoing: boolean } {
+  const options = typeof request.Options === 'object' && request.Options !== null ? (request.Options as Record<string, unknown>) : {};
+  const generic = options['com.docker.network.generic'];
+  const opts = typeof generic === 'object' && generic !== null ? (generic as Record<string, unknown>) : {};
+  const on = (value: unknown) => value === true || (typeof value === 'string' && value.toLowerCase() === 'true');
+  return { ipip: on(opts.ipip), natOutgoing: on(opts['nat-outgoing']) };
 }
 
 /**

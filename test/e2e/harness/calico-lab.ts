@@ -14,6 +14,30 @@ export const IMAGE = 'lab/busybox:1';
 /** Servers every tutorial container runs: 3306 stands for MySQL, 8080 for any other port. */
 export const SERVERS = 'httpd -p 3306 -h /www && httpd -p 8080 -h /www && exec sleep 86400';
 
+/** The CGI script that answers with the caller's address, as busybox httpd gives it (REMOTE_ADDR). */
+export const SOURCE_CGI = '#!/bin/sh\necho Content-Type: text/plain\necho\necho "from $REMOTE_ADDR"\n';
+/**
+ * A container command that serves SOURCE_CGI on port 8000 (IPv4, so addresses are not shown
+ * IPv4-mapped), to show which source address arrived. Shell builtins and the image's applets only.
+ */
+export const SERVE_SOURCE = `mkdir -p /tmp/w/cgi-bin && printf '${SOURCE_CGI.replace(/\n/g, '\\n')}' > /tmp/w/cgi-bin/ip && busybox chmod +x /tmp/w/cgi-bin/ip && httpd -p 0.0.0.0:8000 -h /tmp/w && exec sleep 86400`;
+
+/**
+ * The source address a SOURCE_CGI listener saw from a container, tried a few times until it is
+ * `expected` (a rule or set just written may take a moment to reach the kernel); the last answer
+ * otherwise, or undefined when no connection completed.
+ */
+export async function sourceSeen(host: LabHost, container: string, ip: string, port: number, expected?: string): Promise<string | undefined> {
+  let seen: string | undefined;
+  for (let i = 0; i < 20; i++) {
+    const r = await host.docker('exec', container, 'sh', '-c', `printf 'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} ${port}`);
+    seen = /^from (\S+)/m.exec(r.stdout)?.[1];
+    if (seen !== undefined && (expected === undefined || seen === expected)) return seen;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return seen;
+}
+
 /** Starts calico-node on a host and waits for it to say so (again, after a restart). */
 export async function startNode(host: LabHost, extra: readonly string[] = []): Promise<void> {
   const before = host.log('calico-node').split('Calico node started successfully').length;

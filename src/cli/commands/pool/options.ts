@@ -12,7 +12,7 @@ export interface PoolFlags {
 
 export const POOL_OPTIONS: readonly OptionSpec[] = [
   { flags: '--ipip', description: 'use IP-in-IP encapsulation across hosts (IPv4 only)' },
-  { flags: '--nat-outgoing', description: 'masquerade traffic from the pool to destinations outside all pools' },
+  { flags: '--nat-outgoing', description: 'masquerade traffic from the pool to destinations outside all pools with the host address (re-adding the pool without it turns it off)' },
 ];
 
 export function toPool(cidr: Cidr, flags: PoolFlags): Pool {

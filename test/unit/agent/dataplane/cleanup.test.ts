@@ -67,6 +67,8 @@ describe('cleanupDataplane', () => {
       'iptables-restore --noflush',
       'ip6tables-save -t filter',
       'ip6tables-restore --noflush',
+      'iptables-save -t nat',
+      'iptables-restore --noflush',
       'ipset list -n',
       'ipset restore',
       'ip -4 route flush proto 157',

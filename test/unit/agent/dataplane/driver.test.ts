@@ -142,11 +142,16 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     await dataplane.settle();
     expect(kernel.callsOf('iptables').concat(kernel.callsOf('ip6tables'))).toEqual([]);
     for (const file of ['iptables-restore', 'ip6tables-restore']) {
-      const [first, ...rest] = kernel.callsOf(file);
+      const [first, ...rest] = kernel.callsOf(file).filter((call) => call.input?.startsWith('*filter'));
       expect(first!.input).toContain(`:${TOP_CHAINS.FORWARD} - [0:0]`);
       expect(first!.input).toContain(`-I FORWARD 1 -j ${TOP_CHAINS.FORWARD}`);
       expect(rest).toEqual([]);
     }
+    // And one for the IPv4 nat table: outgoing NAT's chain, empty without a --nat-outgoing pool, and its jump.
+    expect(kernel.callsOf('iptables-restore').filter((call) => !call.input?.startsWith('*filter'))).toEqual([
+      { file: 'iptables-restore', args: ['--noflush'], input: '*nat\n:cali-POSTROUTING - [0:0]\n-I POSTROUTING 1 -j cali-POSTROUTING\nCOMMIT\n' },
+    ]);
+    expect(kernel.callsOf('ip6tables-restore').filter((call) => !call.input?.startsWith('*filter'))).toEqual([]);
   });
 
   it('the 3306 rule costs exactly one iptables-restore per family, touching only profile D’s inbound chain', async () => {

@@ -58,7 +58,7 @@ describe('fake kernel: iptables-restore', () => {
   it('needs COMMIT, a known table and known options', async () => {
     const kernel = new FakeKernel();
     await expect(kernel.run('iptables-restore', ['--noflush'], '*filter\n:cali-a - [0:0]\n')).rejects.toThrow(/COMMIT/);
-    await expect(kernel.run('iptables-restore', ['--noflush'], '*nat\nCOMMIT\n')).rejects.toThrow(/filter/);
+    await expect(kernel.run('iptables-restore', ['--noflush'], '*mangle\nCOMMIT\n')).rejects.toThrow(/filter and nat/);
     await expect(kernel.run('iptables-restore', ['--flush-everything'], '*filter\nCOMMIT\n')).rejects.toThrow(/unknown option/);
     expect(kernel.tables[4].has('cali-a')).toBe(false);
   });

@@ -193,7 +193,7 @@ describe('regressions the properties found', () => {
     const commits = kv.commits;
     await expect(handlers['/NetworkDriver.CreateEndpoint']!({ NetworkID: 'n1', EndpointID: 'e1', Interface: { Address: [] } })).rejects.toThrow(new PluginError('Invalid IPv4 address [] in the request.'));
     await expect(handlers['/NetworkDriver.CreateEndpoint']!({ NetworkID: 'n1', EndpointID: 'e1', Interface: 'x' })).rejects.toThrow(/has no address/);
-    await expect(handlers['/NetworkDriver.CreateNetwork']!({ NetworkID: 'n2', IPv4Data: [{ Gateway: 7 }] })).rejects.toThrow(/needs Calico IPAM/);
+    await expect(handlers['/NetworkDriver.CreateNetwork']!({ NetworkID: 'n2', IPv4Data: [{ Gateway: 7 }] })).rejects.toThrow(/Invalid IPv4Data pool/);
     expect(kv.commits).toBe(commits);
   });
 

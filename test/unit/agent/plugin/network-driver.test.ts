@@ -37,11 +37,58 @@ describe('the network driver', () => {
     expect(kv.dump()).toEqual(before);
   });
 
-  it('refuses a network with a real gateway: that is Docker IPAM, not Calico IPAM', async () => {
-    const { ctx, kv } = pluginContext();
-    const create = networkDriverHandlers(ctx)['/NetworkDriver.CreateNetwork']!;
-    await expect(create({ NetworkID: NET, IPv4Data: [{ Gateway: '10.0.0.1/24' }] })).rejects.toThrow(/needs Calico IPAM/);
-    expect(kv.commits).toBe(0);
+  describe("Docker's default IPAM (a real gateway)", () => {
+    const POOL_KEY = '/calico/v1/ipam/v4/pool/172.30.0.0-16';
+    const DEFAULT = { NetworkID: NET, IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '172.30.0.0/16', Gateway: '172.30.0.1/16' }] };
+
+    it('makes a pool Calico does not assign from, with --opt ipip and nat-outgoing, and removes it with the network', async () => {
+      const { ctx, kv } = pluginContext();
+      const handlers = networkDriverHandlers(ctx);
+      await handlers['/NetworkDriver.CreateNetwork']!({ ...DEFAULT, Options: { 'com.docker.network.generic': { ipip: 'true', 'nat-outgoing': 'true' } } });
+      expect(JSON.parse(kv.data.get(POOL_KEY)!.value)).toEqual({ cidr: '172.30.0.0/16', ipip: 'tunl0', masquerade: true, ipam: false });
+      expect(kv.data.has(`/calico/v1/policy/profile/${NET}/rules`)).toBe(true);
+      await handlers['/NetworkDriver.DeleteNetwork']!({ NetworkID: NET });
+      expect(kv.data.has(POOL_KEY)).toBe(false);
+      expect([...kv.data.keys()].filter((key) => key.includes(NET))).toEqual([]);
+    });
+
+    it('without options the pool has no flags; an endpoint gets the address Docker gave, and Join names no gateway', async () => {
+      const { ctx, kv } = pluginContext();
+      const handlers = networkDriverHandlers(ctx);
+      await handlers['/NetworkDriver.CreateNetwork']!(DEFAULT);
+      expect(JSON.parse(kv.data.get(POOL_KEY)!.value)).toEqual({ cidr: '172.30.0.0/16', ipam: false });
+      await handlers['/NetworkDriver.CreateEndpoint']!({ NetworkID: NET, EndpointID: EP, Interface: { Address: '172.30.0.2/16' } });
+      expect(JSON.parse(kv.data.get(ENDPOINT_KEY)!.value).ipv4_nets).toEqual(['172.30.0.2/32']);
+      const reply = await handlers['/NetworkDriver.Join']!({ NetworkID: NET, EndpointID: EP });
+      expect(reply).toEqual({ InterfaceName: { SrcName: `tmp${EP.slice(0, 11)}`, DstPrefix: 'cali' }, Gateway: '', GatewayIPv6: '' });
+    });
+
+    it('leaves a Calico pool of that exact CIDR as it is, and does not remove it with the network', async () => {
+      const { ctx, kv } = pluginContext();
+      await kv.commit([], [{ type: 'put', key: POOL_KEY, value: JSON.stringify({ cidr: '172.30.0.0/16' }) }]);
+      const handlers = networkDriverHandlers(ctx);
+      await handlers['/NetworkDriver.CreateNetwork']!({ ...DEFAULT, Options: { 'com.docker.network.generic': { 'nat-outgoing': 'true' } } });
+      expect(JSON.parse(kv.data.get(POOL_KEY)!.value)).toEqual({ cidr: '172.30.0.0/16' });
+      await handlers['/NetworkDriver.DeleteNetwork']!({ NetworkID: NET });
+      expect(JSON.parse(kv.data.get(POOL_KEY)!.value)).toEqual({ cidr: '172.30.0.0/16' });
+    });
+
+    it('refuses a subnet that overlaps another pool, and writes nothing', async () => {
+      const { ctx, kv } = pluginContext();
+      await kv.commit([], [{ type: 'put', key: '/calico/v1/ipam/v4/pool/172.30.0.0-24', value: JSON.stringify({ cidr: '172.30.0.0/24' }) }]);
+      const before = kv.dump();
+      const create = networkDriverHandlers(ctx)['/NetworkDriver.CreateNetwork']!;
+      await expect(create(DEFAULT)).rejects.toThrow(new PluginError('Cannot add IP pool 172.30.0.0/16 - pool overlaps with an existing pool 172.30.0.0/24'));
+      expect(kv.dump()).toEqual(before);
+    });
+
+    it('refuses a subnet that is not a CIDR of its family, and writes nothing', async () => {
+      const { ctx, kv } = pluginContext();
+      const create = networkDriverHandlers(ctx)['/NetworkDriver.CreateNetwork']!;
+      await expect(create({ NetworkID: NET, IPv4Data: [{ Gateway: '10.0.0.1/24', Pool: 'fd00::/64' }] })).rejects.toThrow(/Invalid IPv4Data pool "fd00::\/64"/);
+      await expect(create({ NetworkID: NET, IPv4Data: [{ Gateway: '10.0.0.1/24' }] })).rejects.toThrow(/Invalid IPv4Data pool/);
+      expect(kv.commits).toBe(0);
+    });
   });
 
   it('refuses IDs that could not be etcd key segments, before writing anything', async () => {
