@@ -27,7 +27,7 @@ name or a tag is typed, a Docker network name may be typed instead: calicoctl ma
 through the Docker Engine. Rules are printed in the words of rule add, so a printed rule can be
 pasted back. Every change is a compare-and-swap transaction in etcd.`,
   endpoint: 'An endpoint is a container interface that Calico polices; it uses its profiles in order.',
-  container: `calicoctl container add makes a veth pair, moves one end into the running container's
+  container: `The add verb makes a veth pair, moves one end into the running container's
 network namespace (as the interface named by --interface, eth1 by default), gives it an address
 from Calico IPAM and routes the container's traffic through it, then writes the endpoint under
 orchestrator docker with the full container ID as the workload, so that calico-node on this host
