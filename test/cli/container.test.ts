@@ -115,6 +115,15 @@ describe('container add', () => {
     expect(snapshot(w, 102)).toEqual(before);
   });
 
+  it('refuses an address of a family that has no pool', async () => {
+    const w = await containerWorld();
+    await mustRun(w.world, ['pool', 'remove', 'fd65::/64']);
+    const before = snapshot(w, 101);
+    expect(await runUnchanged(w.world, ['container', 'add', 'web', 'ipv6'])).toEqual(fails("No IPv6 pool to assign an address from: add one with 'calicoctl pool add'."));
+    expect(await runUnchanged(w.world, ['container', 'add', 'web', 'fd65::1'])).toEqual(fails('fd65::1 is not in any Calico IP pool.'));
+    expect(snapshot(w, 101)).toEqual(before);
+  });
+
   it('refuses without root', async () => {
     const { world } = await containerWorld();
     world.host = { ...world.host, isRoot: () => false };

@@ -165,6 +165,9 @@ describe('calicoctl container on this host', () => {
       [['container', client.name, 'ip', 'add', '10.67.0.41', '--interface=eth7'], `Interface eth7 does not exist in ${client.name}.`],
       [['container', client.name, 'ip', 'add', '10.99.0.0/16'], 'Invalid CIDR specified for desired pool. No pool found for 10.99.0.0/16.'],
       [['container', client.name, 'ip', 'remove', '10.67.0.99'], `IP address 10.67.0.99 is not assigned to ${client.name}.`],
+      // The wrong family: this file has no IPv6 pool.
+      [['container', client.name, 'ip', 'add', 'ipv6'], "No IPv6 pool to assign an address from: add one with 'calicoctl pool add'."],
+      [['container', client.name, 'ip', 'add', 'fd67::1'], 'fd67::1 is not in any Calico IP pool.'],
     ];
     for (const [args, message] of cases) expect({ args, ...(await ctl(...args)) }).toEqual({ args, code: 1, stdout: '', stderr: `${message}\n` });
     expect(await etcdctl(etcd, 'get', '--prefix', '/calico/')).toBe(before);
