@@ -11,6 +11,7 @@ import { buildProgram } from '../src/cli/program';
 const GROUPS: Record<string, string> = {
   profile: 'manage profiles: the tags and rules that a Docker network\'s policy is made of',
   endpoint: 'show workload endpoints and change the profiles they use',
+  container: 'give Docker containers Calico networking without the plugin, and manage their addresses and profiles',
   pool: 'manage the IP pools Calico IPAM assigns container addresses from',
   bgp: "manage the cluster's BGP settings: global peers, the node-to-node mesh and the default AS",
   ipam: 'look at or release addresses assigned by Calico IPAM',
@@ -26,6 +27,12 @@ name or a tag is typed, a Docker network name may be typed instead: calicoctl ma
 through the Docker Engine. Rules are printed in the words of rule add, so a printed rule can be
 pasted back. Every change is a compare-and-swap transaction in etcd.`,
   endpoint: 'An endpoint is a container interface that Calico polices; it uses its profiles in order.',
+  container: `The add verb makes a veth pair, moves one end into the running container's
+network namespace (as the interface named by --interface, eth1 by default), gives it an address
+from Calico IPAM and routes the container's traffic through it, then writes the endpoint under
+orchestrator docker with the full container ID as the workload, so that calico-node on this host
+routes and polices it. The container may have been started with --net=none or be on Docker's
+bridge. Any step that fails is undone. Run on the container's host, as root.`,
   pool: 'Pools are the address ranges Calico IPAM assigns from; the agent routes each pool locally.',
   bgp: `calico-node runs BIRD on each host and peers it with every other host (the node-to-node
 mesh, unless it is turned off), with the global peers, and with the host's own peers (calicoctl

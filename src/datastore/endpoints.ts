@@ -130,17 +130,49 @@ export class EndpointWriter {
 
   /** Read-modify-write of an endpoint's profile list. NotFoundError when it does not exist. */
   async editProfiles<R>(key: keys.EndpointKey, edit: (profiles: readonly string[]) => { value?: readonly string[]; result: R }): Promise<R> {
+    return this.edit(key, (endpoint) => {
+      const outcome = edit(endpoint.profileIds);
+      return { ...(outcome.value !== undefined && { value: { ...endpoint, profileIds: outcome.value } }), result: outcome.result };
+    });
+  }
+
+  /**
+   * Read-modify-write of a whole endpoint (its key stays): `edit` returns the new value, or none
+   * to write nothing, and a result. NotFoundError when the endpoint does not exist.
+   */
+  async edit<R>(key: keys.EndpointKey, edit: (endpoint: Endpoint) => { value?: Endpoint; result: R }): Promise<R> {
     const raw = keys.endpointKey(key);
     const { result } = await untilCommitted(raw, async () => {
       const existing = await this.kv.get(raw);
       if (!existing) throw new NotFoundError('endpoint', key.endpoint, `Endpoint ${key.endpoint} is unknown to Calico.`);
-      const endpoint = decodeEndpoint(key, raw, existing.value);
-      const outcome = edit(endpoint.profileIds);
+      const outcome = edit(decodeEndpoint(key, raw, existing.value));
       if (outcome.value === undefined) return { result: outcome.result };
-      const value = encodeEndpoint({ ...endpoint, profileIds: outcome.value });
+      const value = encodeEndpoint(outcome.value);
       const committed = await this.kv.commit([{ key: raw, modRevision: existing.modRevision }], [{ type: 'put', key: raw, value }]);
       return committed ? { result: outcome.result } : RETRY;
     });
     return result;
+  }
+
+  /**
+   * Writes the first endpoint of a workload (`calicoctl container add`): false, and nothing
+   * written, when the workload has one already, also one written by a concurrent add.
+   */
+  async createFirst(endpoint: Endpoint): Promise<boolean> {
+    const prefix = keys.workloadPrefix(endpoint);
+    const existing = await this.kv.getPrefix(prefix);
+    if (existing.kvs.some((kv) => keys.parseEndpointKey(kv.key) !== undefined)) return false;
+    return this.kv.commit(
+      [
+        { prefix, unchangedSince: existing.revision },
+        { key: keys.endpointKey(endpoint), modRevision: 0 },
+      ],
+      [{ type: 'put', key: keys.endpointKey(endpoint), value: encodeEndpoint(endpoint) }],
+    );
+  }
+
+  /** Deletes a workload and all its endpoints. */
+  async removeWorkload(workload: Omit<keys.EndpointKey, 'endpoint'>): Promise<void> {
+    await this.kv.commit([], [{ type: 'deletePrefix', prefix: keys.workloadPrefix(workload) }]);
   }
 }

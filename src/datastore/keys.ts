@@ -52,6 +52,9 @@ export const hostConfigKey = (hostname: string, name: string): string => `${HOST
 export const bgpHostPrefix = (hostname: string): string => `${BGP_HOSTS}${hostname}/`;
 export const bgpHostIp = (hostname: string, version: IpVersion): string => `${BGP_HOSTS}${hostname}/ip_addr_v${version}`;
 
+/** Everything under one workload: its endpoints (`calicoctl container remove` deletes the lot). */
+export const workloadPrefix = (k: Omit<EndpointKey, 'endpoint'>): string => `${HOSTS}${k.hostname}/workload/${k.orchestrator}/${k.workload}/`;
+
 export const endpointKey = (k: EndpointKey): string =>
   `${HOSTS}${k.hostname}/workload/${k.orchestrator}/${k.workload}/endpoint/${k.endpoint}`;
 

@@ -33,11 +33,23 @@ export interface DockerContainer {
   readonly networks: readonly ContainerNetwork[];
 }
 
+/** One container as `calicoctl container` needs it: its full ID, and the process whose network namespace it uses. */
+export interface ContainerDetails {
+  readonly id: string;
+  readonly running: boolean;
+  /** The PID of its first process (0 while it is not running). */
+  readonly pid: number;
+  /** Docker's HostConfig.NetworkMode: `none`, `default`, `bridge`, `host`, `container:<id>`, a network name. */
+  readonly networkMode: string;
+}
+
 /** What calicoctl asks the Docker Engine about networks (and, for `diags --check`, the containers on them). */
 export interface NetworkLister {
   listNetworks(): Promise<DockerNetwork[]>;
   /** Every container, running or not, with its networks. */
   listContainers(): Promise<DockerContainer[]>;
+  /** A container by name, ID or unique ID prefix, as `docker inspect` finds it; undefined when there is none. */
+  inspectContainer(name: string): Promise<ContainerDetails | undefined>;
   version(): Promise<{ version: string; apiVersion: string }>;
 }
 
@@ -104,7 +116,23 @@ export class DockerEngine implements NetworkLister {
     }));
   }
 
-  private get(path: string): Promise<unknown> {
+  async inspectContainer(name: string): Promise<ContainerDetails | undefined> {
+    // A name with a slash or a dot-dot would address another endpoint of the API: such a name is no container's.
+    if (name === '' || name.includes('/') || name === '.' || name === '..') return undefined;
+    const body = (await this.get(`/containers/${encodeURIComponent(name)}/json`, true)) as
+      | { Id?: unknown; State?: { Running?: unknown; Pid?: unknown }; HostConfig?: { NetworkMode?: unknown } }
+      | undefined;
+    if (body === undefined) return undefined;
+    return {
+      id: String(body.Id ?? ''),
+      running: body.State?.Running === true,
+      pid: typeof body.State?.Pid === 'number' ? body.State.Pid : 0,
+      networkMode: String(body.HostConfig?.NetworkMode ?? ''),
+    };
+  }
+
+  /** GET `path`; with `missingOk`, a 404 resolves to undefined. */
+  private get(path: string, missingOk = false): Promise<unknown> {
     const { transport, options, description } = this.target;
     const started = Date.now();
     return new Promise((resolve, reject) => {
@@ -115,6 +143,10 @@ export class DockerEngine implements NetworkLister {
           clearTimeout(timer);
           this.trace?.(`docker GET ${path} at ${description}: HTTP ${response.statusCode} (${Date.now() - started} ms)`);
           const text = Buffer.concat(chunks).toString('utf8');
+          if (missingOk && response.statusCode === 404) {
+            resolve(undefined);
+            return;
+          }
           if ((response.statusCode ?? 500) >= 400) {
             reject(new DockerUnavailableError(`Docker at ${description} refused GET ${path}: HTTP ${response.statusCode} ${text.trim()}`));
             return;

@@ -99,7 +99,7 @@ describe('bash completion', () => {
   });
 
   it('completes the top-level commands (not the hidden __complete)', async () => {
-    expect(await complete('calicoctl ')).toEqual(['profile', 'endpoint', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
+    expect(await complete('calicoctl ')).toEqual(['profile', 'endpoint', 'container', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
     expect(await complete('calicoctl p')).toEqual(['profile', 'pool']);
     expect(await complete('calicoctl st')).toEqual(['status']);
     expect(await complete('calicoctl __')).toEqual([]);
@@ -181,7 +181,7 @@ describe('bash completion', () => {
   });
 
   it('works when driven by COMP_WORDS and COMP_CWORD alone', async () => {
-    expect(await complete('calicoctl ', defaultEnv(), true)).toEqual(['profile', 'endpoint', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
+    expect(await complete('calicoctl ', defaultEnv(), true)).toEqual(['profile', 'endpoint', 'container', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
     expect(await complete('calicoctl profile web rule add inbound al', defaultEnv(), true)).toEqual(['allow']);
     expect(await complete('calicoctl pool show --i', defaultEnv(), true)).toEqual(['--ipv4', '--ipv6']);
     expect((await complete('calicoctl profile we', defaultEnv(), true)).sort()).toEqual(['web', 'webapp']);
@@ -204,6 +204,10 @@ describe('bash completion', () => {
     expect(await complete('calicoctl bgp node-mesh ')).toEqual(['on', 'off']);
     expect(await complete('calicoctl bgp peer show --ipv')).toEqual(['--ipv4', '--ipv6']);
     expect(await complete('calicoctl endpoint ')).toEqual(['show', 'profile']);
+    expect(await complete('calicoctl container ')).toEqual(['add', 'remove', 'ip', 'endpoint', 'profile']);
+    expect(await complete('calicoctl container ip ')).toEqual(['add', 'remove']);
+    expect(await complete('calicoctl container profile ')).toEqual(['append', 'remove', 'set', 'show']);
+    expect(await complete('calicoctl container add --')).toEqual(['--interface', '--dry-run']);
     expect(await complete('calicoctl config ')).toEqual(['felix', 'bgp', 'node']);
     expect(await complete('calicoctl config node ')).toEqual(['bgp']);
     expect(await complete('calicoctl config felix ')).toEqual(['loglevel']);
@@ -284,7 +288,7 @@ describe.each([
   ['zsh', zshComplete],
 ])('%s completion, driven in a real %s', (_shell, completeIn) => {
   it('completes the top-level commands and their prefixes', async () => {
-    expect(await completeIn('calicoctl ')).toEqual(['profile', 'endpoint', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
+    expect(await completeIn('calicoctl ')).toEqual(['profile', 'endpoint', 'container', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
     expect(await completeIn('calicoctl p')).toEqual(['profile', 'pool']);
   });
 

@@ -3,7 +3,7 @@ import type { HostSystem } from '../../src/cli/host-system';
 import type { ContainerRuntime } from '../../src/docker/containers';
 import type { CommandRunner } from '../../src/host/exec';
 import { main } from '../../src/cli/main';
-import type { DockerContainer, DockerNetwork, NetworkLister } from '../../src/docker/engine';
+import type { ContainerDetails, DockerContainer, DockerNetwork, NetworkLister } from '../../src/docker/engine';
 import { DockerUnavailableError } from '../../src/docker/engine';
 import type { HostFacts } from '../../src/host/facts';
 import { MemoryKvStore } from './memory-kv';
@@ -21,7 +21,18 @@ export class FakeDocker implements NetworkLister {
   /** The containers `diags --check` sees (unreachable with the networks). */
   containers: DockerContainer[] = [];
 
+  /** The containers `calicoctl container` inspects, by name or ID (unreachable with the networks). */
+  inspectable: (ContainerDetails & { name: string })[] = [];
+
   constructor(public networks: DockerNetwork[] | undefined = []) {}
+
+  async inspectContainer(name: string): Promise<ContainerDetails | undefined> {
+    if (!this.networks) throw new DockerUnavailableError(UNREACHABLE);
+    const exact = this.inspectable.find((c) => c.name === name || c.id === name);
+    const byPrefix = this.inspectable.filter((c) => name !== '' && c.id.startsWith(name));
+    const found = exact ?? (byPrefix.length === 1 ? byPrefix[0] : undefined);
+    return found && { id: found.id, running: found.running, pid: found.pid, networkMode: found.networkMode };
+  }
   async listNetworks(): Promise<DockerNetwork[]> {
     if (!this.networks) throw new DockerUnavailableError(UNREACHABLE);
     return this.networks;

@@ -10,14 +10,11 @@ import { ScopeOracle } from './scope';
 import type { PluginContext, Handlers } from './types';
 import { PluginError } from './types';
 
-/** The next hop every container routes through: proxy ARP on the host veth answers for it. */
-export const GATEWAY_IPV4 = '169.254.1.1';
+import { GATEWAY_IPV4, hostVethName, tempVethName } from '../../host/links';
+
+export { GATEWAY_IPV4, hostVethName, tempVethName };
 export const ORCHESTRATOR = 'libnetwork';
 export const INTERFACE_PREFIX = 'cali';
-
-/** Host and temporary veth names: 15 characters at most, as Linux requires. */
-export const hostVethName = (endpointId: string): string => `${INTERFACE_PREFIX}${endpointId.slice(0, 11)}`;
-export const tempVethName = (endpointId: string): string => `tmp${endpointId.slice(0, 11)}`;
 
 const endpointKey = (ctx: PluginContext, endpointId: string) => ({
   hostname: ctx.hostname,

@@ -3,6 +3,7 @@ import { BGP } from './bgp';
 import checksystem from './checksystem';
 import completion from './completion';
 import { CONFIG } from './config';
+import { CONTAINER } from './container';
 import diags from './diags';
 import { ENDPOINT } from './endpoint';
 import { IPAM } from './ipam';
@@ -13,4 +14,4 @@ import status from './status';
 import version from './version';
 
 /** Every command and group, in the order --help lists them; a group comes before its commands. */
-export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...POOL, ...BGP, ...IPAM, ...NODE, status, checksystem, diags, version, ...CONFIG, completion];
+export const SPECS: readonly AnySpec[] = [...PROFILE, ...ENDPOINT, ...CONTAINER, ...POOL, ...BGP, ...IPAM, ...NODE, status, checksystem, diags, version, ...CONFIG, completion];

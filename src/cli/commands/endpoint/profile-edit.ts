@@ -1,11 +1,12 @@
 import { EndpointWriter } from '../../../datastore/endpoints';
+import type { EndpointKey } from '../../../datastore/keys';
 import type { CommandContext } from '../../context';
 import { CommandError, UsageError } from '../../errors';
 import { command, type CommandSpec } from '../../spec';
 import { checkProfileName } from '../profile/names';
 import { ENDPOINT_ARG, FILTER_OPTIONS, type Filters, findEndpoint, PROFILES_ARG, profileUsage } from './filters';
 
-type Verb = 'append' | 'remove' | 'set';
+export type Verb = 'append' | 'remove' | 'set';
 type EditOptions = Filters & { id: string; names: string[] };
 
 /** `endpoint <ENDPOINT_ID> profile append|remove|set`: the spec of one of the three list edits. */
@@ -22,9 +23,18 @@ export function profileEditCommand(verb: Verb, summary: string): CommandSpec<Edi
 }
 
 async function editProfiles(verb: Verb, { id, names, ...filters }: EditOptions, ctx: CommandContext): Promise<void> {
+  checkProfileNames(verb, names);
+  await editEndpointProfiles(verb, await findEndpoint(ctx, { ...filters, endpoint: id }), names, ctx);
+}
+
+/** The checks of the words alone, made before anything is looked up. */
+export function checkProfileNames(verb: Verb, names: readonly string[]): void {
   names.forEach(checkProfileName);
   if (verb !== 'set' && names.length === 0) throw new UsageError('No profile specified.');
-  const target = await findEndpoint(ctx, { ...filters, endpoint: id });
+}
+
+/** Edits one endpoint's profile list (`endpoint … profile` and `container … profile`): the names must be profiles. */
+export async function editEndpointProfiles(verb: Verb, target: EndpointKey, names: readonly string[], ctx: CommandContext): Promise<void> {
   const existing = new Set(await ctx.profiles().list());
   for (const name of names) if (!existing.has(name)) throw new CommandError(`Profile with name ${name} was not found.`);
   const message = await new EndpointWriter(ctx.kv()).editProfiles(target, (current) => profileEdit(verb, current, names));

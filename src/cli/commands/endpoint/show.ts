@@ -1,3 +1,4 @@
+import type { Endpoint } from '../../../datastore/endpoints';
 import { isDataFormat, OUTPUT_OPTION, type OutputFormat, QUIET_OPTION, renderData } from '../../output';
 import { command } from '../../spec';
 import { renderTable, sortRows } from '../../table';
@@ -33,9 +34,7 @@ export default command<Filters & { detailed?: boolean; output: OutputFormat; qui
       return;
     }
     if (options.detailed || options.output === 'wide') {
-      const rows = endpoints.map((e) => [e.hostname, e.orchestrator, e.workload, e.endpoint, [...e.ipv4Nets, ...e.ipv6Nets].join('\n'), e.mac, e.profileIds.join(','), e.state]);
-      const headers = ['Hostname', 'Orchestrator ID', 'Workload ID', 'Endpoint ID', 'Addresses', 'MAC', 'Profiles', 'State'];
-      ctx.io.out.write(`${renderTable(headers, sortRows(rows))}\n`);
+      ctx.io.out.write(detailedTable(endpoints));
       return;
     }
     const summary = new Map<string, { host: string; orchestrator: string; workloads: Set<string>; count: number }>();
@@ -50,3 +49,10 @@ export default command<Filters & { detailed?: boolean; output: OutputFormat; qui
     ctx.io.out.write(`${renderTable(['Hostname', 'Orchestrator ID', 'Number of Workloads', 'Number of Endpoints'], sortRows(rows))}\n`);
   },
 });
+
+/** One row per endpoint: `endpoint show --detailed` and `container <CONTAINER> endpoint show`. */
+export function detailedTable(endpoints: readonly Endpoint[]): string {
+  const rows = endpoints.map((e) => [e.hostname, e.orchestrator, e.workload, e.endpoint, [...e.ipv4Nets, ...e.ipv6Nets].join('\n'), e.mac, e.profileIds.join(','), e.state]);
+  const headers = ['Hostname', 'Orchestrator ID', 'Workload ID', 'Endpoint ID', 'Addresses', 'MAC', 'Profiles', 'State'];
+  return `${renderTable(headers, sortRows(rows))}\n`;
+}
