@@ -32,6 +32,8 @@ export class IpipController implements SyncTarget {
   private tunnelAddress: string | undefined;
   private synced = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Whether `timer` is a retry after a failed pass (settled() does not wait for those). */
+  private retrying = false;
   private running: Promise<void> = Promise.resolve();
   private retryMs = RETRY_MS.first;
   private lastError: string | undefined;
@@ -65,9 +67,9 @@ export class IpipController implements SyncTarget {
     return { hostname: this.hostname, pools: [...this.pools.values()], hostAddresses, blocks: new Map(this.blocks), tunnelAddress: this.tunnelAddress };
   }
 
-  /** Resolves once everything scheduled so far has been applied (for tests). */
+  /** Resolves once everything scheduled so far has been tried (for tests); a retry after a failure is not waited for. */
   async settled(): Promise<void> {
-    while (this.timer && !this.stopped) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    while (this.timer && !this.retrying && !this.stopped) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     await this.running;
   }
 
@@ -106,14 +108,16 @@ export class IpipController implements SyncTarget {
     }
   }
 
-  private schedule(ms: number, replace = false): void {
+  private schedule(ms: number, replace = false, retry = false): void {
     if (!this.synced || this.stopped) return;
     if (this.timer) {
       if (!replace) return;
       clearTimeout(this.timer);
     }
+    this.retrying = retry;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.retrying = false;
       this.running = this.running.then(() => this.pass());
     }, ms);
     this.timer.unref?.();
@@ -139,7 +143,7 @@ export class IpipController implements SyncTarget {
       const message = (error as Error).message;
       if (message !== this.lastError) this.log.error(`IPIP: ${message}`);
       this.lastError = message;
-      this.schedule(this.retryMs);
+      this.schedule(this.retryMs, false, true);
       this.retryMs = Math.min(RETRY_MS.max, this.retryMs * 2);
     }
   }
