@@ -13,7 +13,7 @@ export interface PoolFlags {
 }
 
 export const POOL_OPTIONS: readonly OptionSpec[] = [
-  { flags: '--ipip', description: 'use IP-in-IP encapsulation across hosts (IPv4 only)' },
+  { flags: '--ipip', description: 'route to other hosts through tunl0 with IP-in-IP, for hosts on different subnets (IPv4 only; add the pool again without it to turn it off)' },
   { flags: '--nat-outgoing', description: 'masquerade traffic from the pool to destinations outside all pools' },
 ];
 
