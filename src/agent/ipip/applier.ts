@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { CalicoError } from '../../errors';
+import { cidrContains, parseCidr } from '../../policy/cidr';
 import type { CommandRunner } from '../../host/exec';
 import { TUNNEL_DEVICE, TUNNEL_ROUTE_PROTOCOL } from '../dataplane/names';
 import type { Logger } from '../log';
@@ -34,11 +35,13 @@ export class TunnelApplier {
     if (!desired.enabled) {
       const lines = routes.map((route) => `route del ${route.net} proto ${TUNNEL_ROUTE_PROTOCOL}`);
       if (lines.length > 0) await this.batch(lines);
-      if (this.deviceExists()) {
-        // tunl0 is the kernel's fallback device, which cannot be deleted: it is emptied and downed.
-        await this.runner.run('ip', ['-4', 'addr', 'flush', 'dev', TUNNEL_DEVICE]);
-        await this.runner.run('ip', ['link', 'set', TUNNEL_DEVICE, 'down']);
-      }
+      if (!this.deviceExists()) return;
+      // tunl0 is the kernel's fallback device, which cannot be deleted: it loses the addresses
+      // from our pools and goes down, and only if it had one (else it is not ours to touch).
+      const pools = desired.poolNets.flatMap((text) => parseCidr(text) ?? []);
+      const ours = (await this.currentAddresses()).filter((address) => pools.some((pool) => cidrContains(pool, address)));
+      for (const address of ours) await this.runner.run('ip', ['-4', 'addr', 'del', `${address}/32`, 'dev', TUNNEL_DEVICE]);
+      if (ours.length > 0) await this.runner.run('ip', ['link', 'set', TUNNEL_DEVICE, 'down']);
       return;
     }
     await this.ensureDevice();

@@ -30,6 +30,8 @@ export class IpipController implements SyncTarget {
   private readonly bgpIps = new Map<string, string>();
   private readonly blocks = new Map<string, string>();
   private tunnelAddress: string | undefined;
+  /** Tunnel addresses given back while running: still ours to take off tunl0 when their pool went too. */
+  private readonly released = new Set<string>();
   private synced = false;
   private timer: NodeJS.Timeout | undefined;
   /** Whether `timer` is a retry after a failed pass (settled() does not wait for those). */
@@ -130,13 +132,16 @@ export class IpipController implements SyncTarget {
       if (action.kind === 'assign') {
         const pools = model.pools.filter((pool) => pool.ipip).map((pool) => pool.cidr);
         this.tunnelAddress = await this.addresses.ensure(this.hostname, pools);
+        if (action.release !== undefined) this.released.add(action.release);
         this.log.info(`IPIP tunnel address of ${this.hostname}: ${this.tunnelAddress}`);
       } else if (action.kind === 'remove') {
         await this.addresses.remove(this.hostname);
         this.log.info(`No IPIP pool any more: released the tunnel address ${action.release}`);
+        this.released.add(action.release);
         this.tunnelAddress = undefined;
       }
-      await this.target.apply(renderTunnel(this.model()));
+      const desired = renderTunnel(this.model());
+      await this.target.apply({ ...desired, poolNets: [...desired.poolNets, ...[...this.released].filter((a) => a !== desired.address).map((a) => `${a}/32`)] });
       this.lastError = undefined;
       this.retryMs = RETRY_MS.first;
     } catch (error) {

