@@ -13,6 +13,9 @@ import { parseIp } from '../policy/cidr';
 import { BgpController } from './bgp/controller';
 import { BIRD_DAEMONS, BirdSupervisor, systemBirdHost } from './bgp/supervisor';
 import { cleanupDataplane } from './dataplane/cleanup';
+import { TunnelAddressStore } from '../datastore/tunnel-address';
+import { TunnelApplier } from './ipip/applier';
+import { IpipController } from './ipip/controller';
 import { Dataplane } from './dataplane/driver';
 import { systemRunner } from '../host/exec';
 import { defaultPoolMessage, FORWARDING_SYSCTLS, KERNEL_IPV6_FILE, noDefaultPools, STARTED_MESSAGE, STATE_DIR } from './contract';
@@ -225,6 +228,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     log.info(`Serving the Docker network and IPAM plugin on ${options.socket}`);
   }
   let dataplane: Dataplane | undefined;
+  let ipip: IpipController | undefined;
   // `calicoctl config felix loglevel` changes the level of a running agent, so the syncer always runs.
   const targets: SyncTarget[] = [new LogLevelFollower(options.hostname, options.logLevel, log)];
   if (options.dataplane) {
@@ -233,6 +237,9 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     dataplane = new Dataplane(options.hostname, systemRunner, log, (report) => status.write({ lastApply: report }));
     dataplane.preload();
     targets.push(dataplane);
+    // IPIP is routing between hosts that Debian's BIRD cannot do (src/agent/ipip/tunnel.ts).
+    ipip = new IpipController(options.hostname, new TunnelAddressStore(kv, report), new TunnelApplier(systemRunner, log), log);
+    targets.push(ipip);
   }
   const bgp = startBgp(options, log);
   if (bgp) targets.push(bgp.controller);
@@ -246,6 +253,7 @@ export async function startAgent(options: AgentOptions, env: NodeJS.ProcessEnv):
     async stop() {
       log.info('Stopping calico-node (the dataplane stays as it is)');
       dataplane?.stop();
+      ipip?.stop();
       sync.stop();
       // BIRD's routes stay in the kernel (`persist`), and peers keep this host's routes while it
       // restarts (graceful restart; src/agent/bgp/supervisor.ts), so established connections carry on.

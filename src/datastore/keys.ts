@@ -49,6 +49,8 @@ export const hostWorkloads = (hostname: string): string => `${HOSTS}${hostname}/
 export const hostBirdIp = (hostname: string): string => `${HOSTS}${hostname}/bird_ip`;
 /** A per-host setting, e.g. DefaultEndpointToHostAction. */
 export const hostConfigKey = (hostname: string, name: string): string => `${HOSTS}${hostname}/config/${name}`;
+/** The host's address on its IPIP device (tunl0), assigned from an IPIP pool. */
+export const tunnelAddressKey = (hostname: string): string => hostConfigKey(hostname, 'IpInIpTunnelAddr');
 export const bgpHostPrefix = (hostname: string): string => `${BGP_HOSTS}${hostname}/`;
 export const bgpHostIp = (hostname: string, version: IpVersion): string => `${BGP_HOSTS}${hostname}/ip_addr_v${version}`;
 

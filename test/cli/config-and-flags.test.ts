@@ -245,7 +245,7 @@ describe('--dry-run', () => {
     ],
     ['profile tag add', ['profile', 'web', 'tag', 'add', 'databases'], [`Would set ${PROFILE}web/tags to ["web","frontend","databases"]`, 'Tag databases added to profile web']],
     ['profile tag remove', ['profile', 'web', 'tag', 'remove', 'frontend'], [`Would set ${PROFILE}web/tags to ["web"]`, 'Tag frontend removed from profile web']],
-    ['pool add', ['pool', 'add', '10.66.0.0/16', '--ipip'], ['Would set /calico/v1/ipam/v4/pool/10.66.0.0-16 to {"cidr":"10.66.0.0/16","ipip":"tunl0"}']],
+    ['pool add', ['pool', 'add', '10.66.0.0/16', '--ipip'], ['Would set /calico/v1/ipam/v4/pool/10.66.0.0-16 to {"cidr":"10.66.0.0/16","ipip":"tunl0"}', 'Would set /calico/v1/config/IpInIpEnabled to true']],
     ['pool remove', ['pool', 'remove', '10.65.0.0/16'], ['Would delete /calico/v1/ipam/v4/pool/10.65.0.0-16', 'Would delete /calico/ipam/v2/assignment/ipv4/block/10.65.0.0-26', 'Deleted IP Pool 10.65.0.0/16']],
     ['pool range add', ['pool', 'range', 'add', '10.70.0.0', '10.70.3.255'], ['Would set /calico/v1/ipam/v4/pool/10.70.0.0-22 to {"cidr":"10.70.0.0/22"}']],
     ['ipam release', ['ipam', 'release', '10.65.0.5'], ['Would delete /calico/ipam/v2/assignment/ipv4/block/10.65.0.0-26', 'Address successfully released']],

@@ -96,6 +96,13 @@ describe('the comparison (check.ts)', () => {
     expect(findings[0]!.fix).toEqual({ kind: 'release-address', address: '10.65.0.7', blockKey: block.key, blockRevision: 7, endpointsRevision: 10 });
   });
 
+  it("this host's IPIP tunnel address is in use by tunl0, not an orphan", () => {
+    const input = clean();
+    const block = { ...input.etcd.blocks[0]!, assigned: [...input.etcd.blocks[0]!.assigned, { address: '10.65.0.1', owner: HOST }] };
+    expect(messages({ ...input, etcd: { ...input.etcd, blocks: [block], tunnelAddress: '10.65.0.1' } })).toEqual([]);
+    expect(messages({ ...input, etcd: { ...input.etcd, blocks: [block] } })).toEqual(['orphaned address 10.65.0.1 in block 10.65.0.0/26 (no endpoint uses it)']);
+  });
+
   it('an address a container still has is not an orphan; without Docker an orphan is reported but not fixed', () => {
     const input = clean();
     const withoutEndpoint = { ...input, etcd: { ...input.etcd, endpoints: [] } };

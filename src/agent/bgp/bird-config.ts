@@ -1,4 +1,5 @@
 import { protocolName } from '../contract';
+import { TUNNEL_ROUTE_PROTOCOL } from '../dataplane/names';
 
 /**
  * The BIRD 1.6 configuration for one node, rendered from the BGP part of the data model. Pure: the
@@ -30,6 +31,8 @@ export interface BgpHost {
 export interface BgpPool {
   readonly cidr: string;
   readonly disabled?: boolean;
+  /** Routes to other hosts' blocks in it go through tunl0, and calico-node programs them itself. */
+  readonly ipip?: boolean;
 }
 
 /** BIRD's log levels as `config bgp loglevel` and `config node bgp loglevel` store them. */
@@ -68,14 +71,16 @@ export function renderBirdConfig(model: BgpModel, family: Family): string {
   lines.push(...poolFilters(model.pools.filter((pool) => !pool.disabled && ofFamily(family)(pool.cidr)).map((pool) => pool.cidr)), '');
 
   const debug = logging(model.nodeLogLevel ?? model.globalLogLevel);
+  const ipipPools = family === 4 ? model.pools.filter((pool) => pool.ipip && !isV6(pool.cidr)).map((pool) => pool.cidr) : [];
+  lines.push(...kernelFilters(ipipPools));
   lines.push(
     '# Kernel routes: learn the workload routes the agent programs, never remove routes on exit.',
     'protocol kernel {',
     '  learn;',
     '  persist;',
     '  scan time 2;',
-    '  import all;',
-    '  export all;',
+    ipipPools.length > 0 ? '  import filter calico_kernel_import;' : '  import all;',
+    ipipPools.length > 0 ? '  export filter calico_kernel_export;' : '  export all;',
     '  graceful restart;',
     '}',
     '',
@@ -161,6 +166,30 @@ function poolFilters(pools: readonly string[]): string[] {
     ...[...pools].sort().flatMap((cidr) => [`  if ( net ~ [ ${cidr}${narrow(cidr)} ] ) then {`, '    accept;', '  }']),
     '  reject;',
     '}',
+  ];
+}
+
+/**
+ * With IPIP pools, the routes to other hosts' blocks in them are calico-node's own, through tunl0
+ * (src/agent/ipip/), which v0.23 had BIRD make with `krt_tunnel`. So BIRD must not put its own
+ * route for those blocks in the kernel (it would point at the next hop's subnet, not the
+ * tunnel), and must not learn the agent's tunnel routes back from the kernel (it would announce
+ * other hosts' blocks as this host's): they carry their own protocol number for that.
+ */
+function kernelFilters(ipipPools: readonly string[]): string[] {
+  if (ipipPools.length === 0) return [];
+  return [
+    '# IPIP pools: calico-node routes other hosts\' blocks through tunl0 itself.',
+    'filter calico_kernel_import {',
+    `  if ( krt_source = ${TUNNEL_ROUTE_PROTOCOL} ) then reject;`,
+    '  accept;',
+    '}',
+    '',
+    'filter calico_kernel_export {',
+    ...[...ipipPools].sort().map((cidr) => `  if ( source = RTS_BGP && net ~ [ ${cidr}+ ] ) then reject;`),
+    '  accept;',
+    '}',
+    '',
   ];
 }
 

@@ -12,6 +12,7 @@ export interface BirdTarget {
 interface PoolInfo {
   readonly cidr: string;
   readonly disabled: boolean;
+  readonly ipip: boolean;
 }
 
 const LOG_LEVELS = new Set<BgpLogLevel>(['none', 'debug', 'info', 'warning', 'error', 'critical']);
@@ -103,7 +104,7 @@ export class BgpController {
       case 'pool': {
         const id = `${update.version}/${update.name}`;
         if (update.pool === undefined) this.pools.delete(id);
-        else this.pools.set(id, { cidr: cidrNetworkText(update.pool.cidr), disabled: update.pool.disabled === true });
+        else this.pools.set(id, { cidr: cidrNetworkText(update.pool.cidr), disabled: update.pool.disabled === true, ipip: update.pool.ipip === true });
         return true;
       }
       case 'bgpDefaultAs':

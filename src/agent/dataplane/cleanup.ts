@@ -1,11 +1,11 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { CHAIN_PREFIX, isOurSet, NAT_TOP_CHAINS, ROUTE_PROTOCOL, TOP_CHAINS } from './names';
+import { CHAIN_PREFIX, isOurSet, NAT_TOP_CHAINS, ROUTE_PROTOCOL, TOP_CHAINS, TUNNEL_ROUTE_PROTOCOL } from './names';
 
 /**
  * `calico-node --cleanup`: removes everything the agent creates, and nothing else: the jumps from
  * the kernel chains, every chain and set with our prefix, the routes marked with our protocol, and
- * the routes BIRD installed (`proto bird`: its blackholes for this host's blocks, and the other
+ * the IPIP routes through tunl0 (their own protocol), the routes BIRD installed (`proto bird`: its blackholes for this host's blocks, and the other
  * hosts' routes, which BIRD leaves behind on purpose when it stops). Containers on Calico networks
  * lose connectivity until an agent runs again.
  */
@@ -38,7 +38,7 @@ export async function cleanupDataplane(runner: CommandRunner, log: Logger): Prom
     log.info(`Removed ${sets.length} ipsets`);
   }
   for (const family of [4, 6] as const) {
-    for (const proto of [ROUTE_PROTOCOL, 'bird']) {
+    for (const proto of family === 4 ? [ROUTE_PROTOCOL, TUNNEL_ROUTE_PROTOCOL, 'bird'] : [ROUTE_PROTOCOL, 'bird']) {
       try {
         await runner.run('ip', [`-${family}`, 'route', 'flush', 'proto', proto]);
       } catch (error) {

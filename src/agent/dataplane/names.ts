@@ -11,6 +11,15 @@ export const IPSET_PREFIXES = ['cali4-', 'cali6-'] as const;
 export const INTERFACE_PREFIX = 'cali';
 /** Marks routes the agent owns (`ip route ... proto 157`), so it can find and remove exactly those. */
 export const ROUTE_PROTOCOL = '157';
+/**
+ * The IPIP device and the protocol of the routes to other hosts' blocks through it. Those routes
+ * have a protocol of their own so that BIRD can be told to leave them alone (its kernel protocol
+ * skips routes of this protocol, src/agent/bgp/bird-config.ts) and `diags --check` does not take
+ * them for endpoint routes; the names are not `cali…`, because `tunl0` is the kernel's own
+ * fallback device for IPIP and every IPIP tool expects that name.
+ */
+export const TUNNEL_DEVICE = 'tunl0';
+export const TUNNEL_ROUTE_PROTOCOL = '158';
 
 export type Family = 4 | 6;
 

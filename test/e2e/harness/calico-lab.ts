@@ -48,7 +48,7 @@ export async function startNode(host: LabHost, extra: readonly string[] = []): P
 }
 
 /** A lab of `hosts` hosts, each with its engine, the busybox image and calico-node, meshed over BGP. */
-export async function startCalicoLab(options: { hosts: number; clusterStore?: boolean }): Promise<Lab> {
+export async function startCalicoLab(options: { hosts: number; clusterStore?: boolean; subnets?: 1 | 2 }): Promise<Lab> {
   const lab = await Lab.start(options);
   try {
     await Promise.all(lab.hosts.map((host) => host.startDockerd()));

@@ -13,6 +13,11 @@ import { ROOT } from './cli';
  *   UTS namespace held open by a `sleep` ("holder"). It has its own hostname, its own /run (so its
  *   own containerd, plugin socket and /var/run/calico) and its own /etc/docker (its own engine
  *   ID). Every process of a host is started with `nsenter -t <holder> -m -u -n`.
+ * - With `subnets: 2`, the second half of the hosts sit on another subnet, 10.200.1.0/24, on a
+ *   bridge in a "router" namespace that also has a leg on the switch (10.200.0.253). It forwards
+ *   between the two subnets and knows no other route, so hosts (and etcd) reach each other across
+ *   it while container addresses die there: only IPIP, whose packets are between host
+ *   addresses, carries containers across.
  * - Nothing is added to the machine's own network namespace: lab addresses exist only inside
  *   namespaces made here, and `stop()` removes every one of them.
  *
@@ -30,6 +35,11 @@ export const LAB_NET = '10.200.0';
 export const SWITCH_IP = `${LAB_NET}.254`;
 export const LAB_NET6 = 'fd00:200:';
 export const SWITCH_IP6 = `${LAB_NET6}:fe`;
+/** The router's legs (subnets: 2): on the switch's subnet, and the gateway of the second one. */
+export const ROUTER_IP = `${LAB_NET}.253`;
+export const ROUTER_IP6 = `${LAB_NET6}:fd`;
+const subnetNet = (subnet: number) => `10.200.${subnet}`;
+const subnetNet6 = (subnet: number) => `fd00:20${subnet}:`;
 /**
  * How many members the lab's etcd has: one, or a cluster when LAB_ETCD_MEMBERS says so
  * (scripts/test-all runs a multi-host file again on three). Every member listens on the switch's
@@ -151,14 +161,16 @@ export class LabHost {
     readonly name: string,
     readonly ns: string,
     readonly dir: string,
+    /** 0: the switch's subnet, 10.200.0.0/24; 1: the router's, 10.200.1.0/24 (subnets: 2). */
+    readonly subnet = 0,
   ) {}
 
   get ip(): string {
-    return `${LAB_NET}.${this.index}`;
+    return `${subnetNet(this.subnet)}.${this.index}`;
   }
 
   get ip6(): string {
-    return `${LAB_NET6}:${this.index}`;
+    return `${subnetNet6(this.subnet)}:${this.index}`;
   }
 
   get dockerSock(): string {
@@ -261,6 +273,8 @@ export interface LabOptions {
   readonly etcd?: boolean;
   /** Start every dockerd with the lab's etcd as its cluster store (CLUSTER_STORE_FLAGS). */
   readonly clusterStore?: boolean;
+  /** 2: put the second half of the hosts on a subnet of their own, behind a router (see above). */
+  readonly subnets?: 1 | 2;
 }
 
 export class Lab {
@@ -268,6 +282,8 @@ export class Lab {
   readonly prefix: string;
   readonly dir: string;
   readonly switchNs: string;
+  readonly routerNs: string;
+  private routed = false;
   private readonly etcd: ChildProcess[] = [];
   private stopped = false;
 
@@ -276,6 +292,7 @@ export class Lab {
     this.prefix = `ctl${process.pid.toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calicoctl-lab-'));
     this.switchNs = `${this.prefix}sw`;
+    this.routerNs = `${this.prefix}rt`;
   }
 
   static async start(options: LabOptions): Promise<Lab> {
@@ -306,24 +323,38 @@ export class Lab {
     await must('ip', ['netns', 'exec', sw, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
     await must('ip', ['netns', 'exec', sw, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=0']);
     if (options.etcd !== false) await this.startEtcd();
+    if (options.subnets === 2) await this.buildRouter();
+    const firstOfSecond = options.subnets === 2 ? Math.floor(options.hosts / 2) + 1 : options.hosts + 1;
 
     for (let i = 1; i <= options.hosts; i++) {
       const ns = `${this.prefix}h${i}`;
       const dir = path.join(this.dir, `h${i}`);
       fs.mkdirSync(dir, { recursive: true });
-      const host = new LabHost(this, i, `${this.prefix}-host${i}`, ns, dir);
+      const subnet = i >= firstOfSecond ? 1 : 0;
+      const host = new LabHost(this, i, `${this.prefix}-host${i}`, ns, dir, subnet);
       this.hosts.push(host);
       await must('ip', ['netns', 'add', ns]);
-      await must('ip', ['-n', sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-      await must('ip', ['-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up']);
+      const [bridgeNs, bridge] = subnet === 0 ? [sw, 'br0'] : [this.routerNs, 'br1'];
+      await must('ip', ['-n', bridgeNs, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+      await must('ip', ['-n', bridgeNs, 'link', 'set', `p${i}`, 'master', bridge, 'up']);
       await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       await must('ip', ['-n', ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0']);
       await must('ip', ['-n', ns, '-6', 'addr', 'add', `${host.ip6}/64`, 'dev', 'eth0', 'nodad']);
       await must('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
       // Proxy ARP answers for 169.254.1.1 only when the host has a route to it, as real hosts do.
-      // The switch is a dead end, so this route takes nothing out of the lab.
-      await must('ip', ['-n', ns, 'route', 'add', 'default', 'via', SWITCH_IP]);
-      await must('ip', ['-n', ns, '-6', 'route', 'add', 'default', 'via', SWITCH_IP6]);
+      // The switch is a dead end, so this route takes nothing out of the lab; so is the router
+      // for anything but the two subnets.
+      if (subnet === 0) {
+        await must('ip', ['-n', ns, 'route', 'add', 'default', 'via', SWITCH_IP]);
+        await must('ip', ['-n', ns, '-6', 'route', 'add', 'default', 'via', SWITCH_IP6]);
+        if (options.subnets === 2) {
+          await must('ip', ['-n', ns, 'route', 'add', `${subnetNet(1)}.0/24`, 'via', ROUTER_IP]);
+          await must('ip', ['-n', ns, '-6', 'route', 'add', `${subnetNet6(1)}:/64`, 'via', ROUTER_IP6]);
+        }
+      } else {
+        await must('ip', ['-n', ns, 'route', 'add', 'default', 'via', `${subnetNet(1)}.254`]);
+        await must('ip', ['-n', ns, '-6', 'route', 'add', 'default', 'via', `${subnetNet6(1)}:fe`]);
+      }
       await must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       const script = path.join(this.dir, 'holder.sh');
       fs.writeFileSync(script, HOLDER_SCRIPT);
@@ -334,6 +365,37 @@ export class Lab {
     for (const host of this.hosts) {
       await waitUntil(`${host.name}'s namespaces`, async () => fs.existsSync(path.join(host.dir, 'ready')), 10_000, 20);
     }
+  }
+
+  /**
+   * The router between the two subnets: a leg on the switch's bridge and a bridge of its own for
+   * the second subnet. It forwards, but has only the two subnets' own routes.
+   */
+  private async buildRouter(): Promise<void> {
+    const sw = this.switchNs;
+    const rt = this.routerNs;
+    await must('ip', ['netns', 'add', rt]);
+    this.routed = true;
+    await must('ip', ['-n', sw, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', rt]);
+    await must('ip', ['-n', sw, 'link', 'set', 'up0', 'master', 'br0', 'up']);
+    await must('ip', ['-n', rt, 'link', 'set', 'lo', 'up']);
+    await must('ip', ['-n', rt, 'addr', 'add', `${ROUTER_IP}/24`, 'dev', 'eth0']);
+    await must('ip', ['-n', rt, '-6', 'addr', 'add', `${ROUTER_IP6}/64`, 'dev', 'eth0', 'nodad']);
+    await must('ip', ['-n', rt, 'link', 'set', 'eth0', 'up']);
+    await must('ip', ['-n', rt, 'link', 'add', 'br1', 'type', 'bridge']);
+    await must('ip', ['-n', rt, 'addr', 'add', `${subnetNet(1)}.254/24`, 'dev', 'br1']);
+    await must('ip', ['-n', rt, '-6', 'addr', 'add', `${subnetNet6(1)}:fe/64`, 'dev', 'br1', 'nodad']);
+    await must('ip', ['-n', rt, 'link', 'set', 'br1', 'up']);
+    await must('ip', ['netns', 'exec', rt, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await must('ip', ['netns', 'exec', rt, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    // etcd, in the switch, answers the second subnet through the router.
+    await must('ip', ['-n', sw, 'route', 'add', `${subnetNet(1)}.0/24`, 'via', ROUTER_IP]);
+    await must('ip', ['-n', sw, '-6', 'route', 'add', `${subnetNet6(1)}:/64`, 'via', ROUTER_IP6]);
+  }
+
+  /** Runs a command in the router namespace (subnets: 2). */
+  inRouter(command: readonly string[]): Promise<RunResult> {
+    return exec('ip', ['netns', 'exec', this.routerNs, ...command]);
   }
 
   private async startEtcd(): Promise<void> {
@@ -390,7 +452,7 @@ export class Lab {
       await Promise.race([exited, deadline(5000)]);
     }
     // Anything still running in a namespace made here can only be ours.
-    for (const ns of [...this.hosts.map((h) => h.ns), this.switchNs]) {
+    for (const ns of [...this.hosts.map((h) => h.ns), this.switchNs, ...(this.routed ? [this.routerNs] : [])]) {
       const pids = (await exec('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
       for (const pid of pids) {
         try {
@@ -402,6 +464,7 @@ export class Lab {
     }
     for (const host of this.hosts) await exec('ip', ['netns', 'del', host.ns]);
     await exec('ip', ['netns', 'del', this.switchNs]);
+    if (this.routed) await exec('ip', ['netns', 'del', this.routerNs]);
     for (const controller of fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []) {
       for (const host of this.hosts) {
         const dir = path.join('/sys/fs/cgroup', controller, host.ns);

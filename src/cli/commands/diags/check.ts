@@ -59,6 +59,8 @@ export interface EtcdView {
   readonly blocks: readonly BlockView[];
   /** This host's block affinities. */
   readonly affinities: readonly { readonly version: Family; readonly cidr: string }[];
+  /** This host's IpInIpTunnelAddr: assigned for the host's tunl0, not for an endpoint. */
+  readonly tunnelAddress?: string;
 }
 
 export interface KernelRoute {
@@ -166,6 +168,8 @@ export function fixesOf(findings: readonly Finding[]): { finding: Finding; fix: 
 function ipamFindings(input: CheckInput): Finding[] {
   const { etcd, hostname, docker } = input;
   const used = new Set(etcd.endpoints.flatMap((e) => [...e.ipv4Nets, ...e.ipv6Nets].map(hostOf)));
+  // The tunnel address is in use by tunl0 (src/agent/ipip/), which no endpoint records.
+  if (etcd.tunnelAddress !== undefined) used.add(hostOf(etcd.tunnelAddress));
   // An address a container on a Calico network still has is not free, whatever etcd says.
   const inDocker = new Set(docker?.containers.flatMap((c) => c.networks.filter((n) => docker.calicoNetworks.has(n.networkId)).flatMap((n) => n.addresses.map(hostOf))) ?? []);
   const findings: Finding[] = [];

@@ -75,7 +75,8 @@ async function readEtcd(ctx: CommandContext, hostname: string, report: CorruptRe
     report,
   );
   const affinities = kvs.map((kv) => keys.parseAffinityKey(kv.key)).filter((a) => a !== undefined && a.host === hostname).map((a) => ({ version: a!.version, cidr: a!.cidr }));
-  return { revision, endpoints, profiles, poolCidrs: [...new Set(poolCidrs)], blocks, affinities };
+  const tunnelAddress = kvs.find((kv) => kv.key === keys.tunnelAddressKey(hostname))?.value;
+  return { revision, endpoints, profiles, poolCidrs: [...new Set(poolCidrs)], blocks, affinities, ...(tunnelAddress !== undefined && { tunnelAddress }) };
 }
 
 async function readKernel(ctx: CommandContext): Promise<KernelView> {

@@ -1,6 +1,6 @@
 import { PoolStore } from '../../../datastore/pools';
 import { command } from '../../spec';
-import { parsePoolCidr, POOL_OPTIONS, type PoolFlags, toPool } from './options';
+import { noteIpip, parsePoolCidr, POOL_OPTIONS, type PoolFlags, toPool } from './options';
 
 export default command<PoolFlags & { cidrs: string[] }>({
   path: ['pool', 'add'],
@@ -11,5 +11,6 @@ export default command<PoolFlags & { cidrs: string[] }>({
   async run({ cidrs, ...flags }, ctx) {
     const pools = cidrs.map((text) => toPool(parsePoolCidr(text), flags));
     await new PoolStore(ctx.kv()).add(pools);
+    await noteIpip(pools, ctx);
   },
 });

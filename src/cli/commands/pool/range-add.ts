@@ -2,7 +2,7 @@ import { MIN_POOL_PREFIX, PoolStore } from '../../../datastore/pools';
 import { addressToBigInt, cidrNetworkText, cidrsOverlap, parseIp, rangeToCidrs } from '../../../policy/cidr';
 import { CommandError } from '../../errors';
 import { command } from '../../spec';
-import { POOL_OPTIONS, type PoolFlags, toPool } from './options';
+import { noteIpip, POOL_OPTIONS, type PoolFlags, toPool } from './options';
 
 export default command<PoolFlags & { start: string; end: string }>({
   path: ['pool', 'range', 'add'],
@@ -31,6 +31,8 @@ export default command<PoolFlags & { start: string; end: string }>({
           `Pools: ${cidrs.map((c) => c.text).join(', ')}. No pools added.`,
       );
     }
-    await store.add(cidrs.map((cidr) => toPool(cidr, flags)));
+    const pools = cidrs.map((cidr) => toPool(cidr, flags));
+    await store.add(pools);
+    await noteIpip(pools, ctx);
   },
 });

@@ -86,4 +86,18 @@ describe('the BIRD configuration', () => {
     }
     for (const name of ['kernel1', 'device1', 'direct1', 'static1', 'Mesh_', 'Peer_10_0_0_1']) expect(parseProtocolName(name, 4)).toBeUndefined();
   });
+
+  it('with an IPIP pool, leaves the routes to other hosts\' blocks in it to calico-node, and does not learn its tunnel routes', () => {
+    const model: BgpModel = { ...THREE_HOSTS, pools: [{ cidr: '192.168.0.0/16', ipip: true }, { cidr: '10.99.0.0/16', disabled: true }, { cidr: 'fd80:24e2:f998:72d6::/64' }] };
+    const text = renderBirdConfig(model, 4);
+    expectGolden('ipip-bird.cfg', text);
+    expect(text).toMatch(/import filter calico_kernel_import;/);
+    expect(text).toMatch(/if \( krt_source = 158 \) then reject;/);
+    expect(text).toMatch(/if \( source = RTS_BGP && net ~ \[ 192\.168\.0\.0\/16\+ \] \) then reject;/);
+    // The blocks are still announced to the peers as before: only the kernel side changes.
+    expect(text).toContain('route 192.168.0.0/26 blackhole;');
+    expect(text.replace(/\n# IPIP pools[\s\S]*?\n}\n\nfilter calico_kernel_export[\s\S]*?\n}\n/, '').replace('import filter calico_kernel_import;', 'import all;').replace('export filter calico_kernel_export;', 'export all;')).toBe(renderBirdConfig(THREE_HOSTS, 4));
+    // IPv6 pools never have IPIP: bird6 is unchanged.
+    expect(renderBirdConfig(model, 6)).toBe(renderBirdConfig(THREE_HOSTS, 6));
+  });
 });

@@ -72,6 +72,7 @@ describe('cleanupDataplane', () => {
       'ipset list -n',
       'ipset restore',
       'ip -4 route flush proto 157',
+      'ip -4 route flush proto 158',
       'ip -4 route flush proto bird',
       'ip -6 route flush proto 157',
       'ip -6 route flush proto bird',
