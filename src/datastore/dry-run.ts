@@ -34,6 +34,11 @@ export class DryRunKvStore implements KvStore {
     return true;
   }
 
+  /** Whether any write was described. */
+  get wrote(): boolean {
+    return this.described.length > 0;
+  }
+
   /** etcd as it is, untouched by the described writes (what a preview compares against). */
   get current(): KvStore {
     return this.inner;

@@ -169,3 +169,50 @@ describe('policy matrix', () => {
     expect(verdict('db1', DB2.slice(0, 12))).toBe('allow');
   });
 });
+
+describe('--dry-run impact previews', () => {
+  it('rule add: the existing dry-run output, then the pairs it would newly allow for the ports the rule names', async () => {
+    const world = await tutorial(false);
+    const result = await runUnchanged(world, ['profile', 'databases', 'rule', 'add', ...words('inbound allow tcp from tag applications to ports 3306'), '--dry-run']);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toMatch(/^Would set \/calico\/v1\/policy\/profile\/.*\/rules to /);
+    expect(lines.slice(1)).toEqual([
+      'Impact on connections between endpoints (probed: tcp 3306):',
+      `  newly allowed: app1 -> db1 (tcp 3306)`,
+      `  newly allowed: app1 -> ${DB2.slice(0, 12)} (tcp 3306)`,
+      '',
+    ]);
+    expect(result.stderr).toBe('Dry run: nothing was changed.\n');
+  });
+
+  it('rule remove: the pairs it would newly drop; a rule that changes nothing says none', async () => {
+    const world = await tutorial();
+    const removed = await runUnchanged(world, ['profile', 'databases', 'rule', 'remove', 'inbound', '--at', '1', '--dry-run']);
+    expect(removed.stdout).toContain('Impact on connections between endpoints (probed: any protocol):\n');
+    expect(removed.stdout).toContain(`  newly dropped: db1 -> ${DB2.slice(0, 12)} (any protocol)\n`);
+    expect(removed.stdout).toContain(`  newly dropped: ${DB2.slice(0, 12)} -> db1 (any protocol)\n`);
+    const same = await runUnchanged(world, ['profile', 'databases', 'rule', 'add', ...words('inbound allow udp from tag databases to ports 53'), '--dry-run']);
+    expect(same.stdout).toContain('Impact on connections between endpoints (probed: udp 53): none.\n');
+  });
+
+  it('tag add: the members newly admitted by the rules that name the tag', async () => {
+    const world = await tutorial();
+    const result = await runUnchanged(world, ['profile', 'applications', 'tag', 'add', 'databases', '--dry-run']);
+    expect(result.stdout).toContain('  newly allowed: app1 -> db1 (any protocol)\n');
+    expect(result.stdout).not.toContain('newly dropped');
+  });
+
+  it('endpoint profile set: the pairs that change when an endpoint changes network', async () => {
+    const world = await tutorial();
+    const result = await runUnchanged(world, ['endpoint', APP1, 'profile', 'set', DB_ID, '--dry-run']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Profile(s) set to ${DB_ID}.\n`);
+    expect(result.stdout).toContain('  newly allowed: db1 -> app1 (any protocol)\n');
+  });
+
+  it('without --dry-run nothing extra is printed', async () => {
+    const world = await tutorial(false);
+    expect(await world.run(['profile', 'databases', 'rule', 'add', ...words('inbound allow tcp from tag applications to ports 3306')])).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+});
