@@ -12,6 +12,7 @@ const GROUPS: Record<string, string> = {
   profile: 'manage profiles: the tags and rules that a Docker network\'s policy is made of',
   endpoint: 'show workload endpoints and change the profiles they use',
   container: 'give Docker containers Calico networking without the plugin, and manage their addresses and profiles',
+  policy: 'ask what the stored policy does to a packet, and who can reach whom',
   pool: 'manage the IP pools Calico IPAM assigns container addresses from',
   bgp: "manage the cluster's BGP settings: global peers, the node-to-node mesh and the default AS",
   ipam: 'look at or release addresses assigned by Calico IPAM',
@@ -33,6 +34,11 @@ from Calico IPAM and routes the container's traffic through it, then writes the 
 orchestrator docker with the full container ID as the workload, so that calico-node on this host
 routes and polices it. The container may have been started with --net=none or be on Docker's
 bridge. Any step that fails is undone. Run on the container's host, as root.`,
+  policy: `The policy of every host is in etcd, and calico-node renders it deterministically, so
+what the kernel will do with a connection's first packet can be computed without sending one: the sender's outbound profiles in order, then the receiver's inbound profiles in order, the
+first matching rule of a profile deciding. policy trace exits 0 when the packet is allowed and 1
+when it is dropped. A --dry-run of a rule, tag or endpoint profile change also lists the pairs of
+endpoints it would newly allow or newly drop.`,
   pool: 'Pools are the address ranges Calico IPAM assigns from; the agent routes each pool locally.',
   bgp: `calico-node runs BIRD on each host and peers it with every other host (the node-to-node
 mesh, unless it is turned off), with the global peers, and with the host's own peers (calicoctl
@@ -80,7 +86,7 @@ const EXIT_STATUS = `.TP
 Success.
 .TP
 .B 1
-A failure: not found, an invalid value, etcd or Docker unreachable.
+A failure: not found, an invalid value, etcd or Docker unreachable; or the packet policy trace asked about is dropped.
 .TP
 .B 2
 The words do not fit the grammar (a usage error).

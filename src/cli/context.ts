@@ -11,6 +11,7 @@ import { ProfileStore } from '../datastore/profiles';
 import type { NetworkLister } from '../docker/engine';
 import { NetworkDirectory } from '../docker/networks';
 import type { HostSystem } from './host-system';
+import type { Answer } from './errors';
 import type { IO } from './io';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -61,6 +62,7 @@ export class CommandContext {
   private directory: Promise<NetworkDirectory> | undefined;
   private engine: NetworkLister | undefined;
   private containerRuntime: ContainerRuntime | undefined;
+  private concluded: Answer | undefined;
 
   /**
    * Where stored values that do not decode are reported: this command's stderr, once each, so that
@@ -76,6 +78,15 @@ export class CommandContext {
 
   get options(): GlobalOptions {
     return this.globalOptions();
+  }
+
+  /** What a command that answers a question concluded (src/cli/errors.ts turns it into the exit code). */
+  get answer(): Answer | undefined {
+    return this.concluded;
+  }
+
+  conclude(answer: Answer): void {
+    this.concluded = answer;
   }
 
   get io(): IO {

@@ -25,6 +25,17 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /**
+ * What a command that answers a question (`policy trace`: is this packet allowed?) concluded.
+ * A "no" is an answer, not an error: nothing goes to stderr, and the exit code says it.
+ */
+export type Answer = 'yes' | 'no';
+
+/** 0 for yes (or for a command that answers nothing), 1 for no, as `grep` and `test` do. */
+export function exitCodeForAnswer(answer: Answer | undefined): number {
+  return answer === 'no' ? EXIT_FAILURE : EXIT_OK;
+}
+
+/**
  * The one place that decides exit codes, by the error's type: 0 success, 2 for wrong words
  * (usage, and rule words out of grammar), 1 for everything else (validation, not found, etcd or
  * Docker unreachable, internal errors).

@@ -2,7 +2,7 @@ import { CommanderError } from 'commander';
 import type { Command } from 'commander';
 import { positionalWords, reorderWords } from './argv';
 import type { Deps } from './context';
-import { describeError, EXIT_OK, exitCodeFor, UsageError } from './errors';
+import { describeError, EXIT_OK, exitCodeFor, exitCodeForAnswer, UsageError } from './errors';
 import { buildProgram } from './program';
 
 /** Runs one calicoctl invocation and resolves to its exit code. Never exits the process itself. */
@@ -17,7 +17,7 @@ export async function main(argv: readonly string[], deps: Deps): Promise<number>
     if (words.includes('--help') || words.includes('-h')) refuseUnknownCommand(root, positionalWords(words));
     await root.parseAsync(words, { from: 'user' });
     if (context.options.dryRun) deps.io.err.write('Dry run: nothing was changed.\n');
-    return EXIT_OK;
+    return exitCodeForAnswer(context.answer);
   } catch (error) {
     // Commander has already written its own message (help, version or a usage error).
     if (!(error instanceof CommanderError)) deps.io.err.write(describeError(error, context.options.debug || argv.includes('--debug')));

@@ -118,6 +118,7 @@ function defineAction(command: Command, spec: CommandSpec<unknown>, version: str
 function toOption(spec: OptionSpec, version: string): Option {
   const option = new Option(spec.flags, spec.description);
   if (spec.choices) option.choices(spec.choices);
+  if (spec.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
   if (spec.default !== undefined) option.default(typeof spec.default === 'function' ? spec.default(version) : spec.default);
   return option;
 }

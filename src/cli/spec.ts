@@ -12,6 +12,8 @@ export interface OptionSpec {
   readonly choices?: readonly string[];
   /** A default value, or one computed from the calicoctl version (node's --node-image). */
   readonly default?: string | ((version: string) => string);
+  /** The option may be given more than once: its value is then the list of every one given. */
+  readonly repeatable?: true;
 }
 
 export interface ArgumentSpec {

@@ -231,20 +231,20 @@ describe('--dry-run', () => {
       ],
     ],
     ['profile remove', ['profile', 'remove', 'web', '--no-check'], [`Would delete every key under ${PROFILE}web/`, 'Deleted profile web']],
-    ['profile rule add', words('profile databases rule add inbound deny udp'), [`Would set ${PROFILE}${DB_ID}/rules to ${DB_RULES({ action: 'deny', protocol: 'udp' })}`]],
+    ['profile rule add', words('profile databases rule add inbound deny udp'), [`Would set ${PROFILE}${DB_ID}/rules to ${DB_RULES({ action: 'deny', protocol: 'udp' })}`, 'Impact on connections between endpoints (probed: udp): none.']],
     [
       'profile rule remove',
       ['profile', 'databases', 'rule', 'remove', 'inbound', '--at=2'],
-      [`Would set ${PROFILE}${DB_ID}/rules to {"inbound_rules":[{"action":"allow","src_tag":"${DB_ID}"}],"outbound_rules":[{"action":"allow"}]}`],
+      [`Would set ${PROFILE}${DB_ID}/rules to {"inbound_rules":[{"action":"allow","src_tag":"${DB_ID}"}],"outbound_rules":[{"action":"allow"}]}`, 'Impact on connections between endpoints (probed: tcp 3306): none.'],
     ],
     [
       'profile rule update',
       ['profile', 'web', 'rule', 'update'],
-      [`Would set ${PROFILE}web/rules to {"inbound_rules":[],"outbound_rules":[{"action":"deny"}]}`, 'Successfully updated rules on profile web'],
+      [`Would set ${PROFILE}web/rules to {"inbound_rules":[],"outbound_rules":[{"action":"deny"}]}`, 'Successfully updated rules on profile web', 'Impact on connections between endpoints (probed: any protocol): none.'],
       'inbound_rules: []\noutbound_rules:\n  - action: deny\n',
     ],
-    ['profile tag add', ['profile', 'web', 'tag', 'add', 'databases'], [`Would set ${PROFILE}web/tags to ["web","frontend","databases"]`, 'Tag databases added to profile web']],
-    ['profile tag remove', ['profile', 'web', 'tag', 'remove', 'frontend'], [`Would set ${PROFILE}web/tags to ["web"]`, 'Tag frontend removed from profile web']],
+    ['profile tag add', ['profile', 'web', 'tag', 'add', 'databases'], [`Would set ${PROFILE}web/tags to ["web","frontend","databases"]`, 'Tag databases added to profile web', 'Impact on connections between endpoints (probed: any protocol): none.']],
+    ['profile tag remove', ['profile', 'web', 'tag', 'remove', 'frontend'], [`Would set ${PROFILE}web/tags to ["web"]`, 'Tag frontend removed from profile web', 'Impact on connections between endpoints (probed: any protocol): none.']],
     ['pool add', ['pool', 'add', '10.66.0.0/16', '--ipip'], ['Would set /calico/v1/ipam/v4/pool/10.66.0.0-16 to {"cidr":"10.66.0.0/16","ipip":"tunl0"}', 'Would set /calico/v1/config/IpInIpEnabled to true']],
     ['pool remove', ['pool', 'remove', '10.65.0.0/16'], ['Would delete /calico/v1/ipam/v4/pool/10.65.0.0-16', 'Would delete /calico/ipam/v2/assignment/ipv4/block/10.65.0.0-26', 'Deleted IP Pool 10.65.0.0/16']],
     ['pool range add', ['pool', 'range', 'add', '10.70.0.0', '10.70.3.255'], ['Would set /calico/v1/ipam/v4/pool/10.70.0.0-22 to {"cidr":"10.70.0.0/22"}']],
@@ -252,17 +252,17 @@ describe('--dry-run', () => {
     [
       'endpoint profile append',
       ['endpoint', EP1, 'profile', 'append', 'web'],
-      [`Would set ${EP_KEY('host1', EP1)} to ${EP_VALUE('active', 'caliep1aaaaaaaa', [DB_ID, 'web'])}`, 'Profile(s) web appended.'],
+      [`Would set ${EP_KEY('host1', EP1)} to ${EP_VALUE('active', 'caliep1aaaaaaaa', [DB_ID, 'web'])}`, 'Profile(s) web appended.', 'Impact on connections between endpoints (probed: any protocol): none.'],
     ],
     [
       'endpoint profile remove',
       ['endpoint', 'profile', 'remove', EP2, 'web'],
-      [`Would set ${EP_KEY('host2', EP2)} to ${EP_VALUE('inactive', 'caliep2bbbbbbbb', [APP_ID])}`, 'Profile(s) web removed.'],
+      [`Would set ${EP_KEY('host2', EP2)} to ${EP_VALUE('inactive', 'caliep2bbbbbbbb', [APP_ID])}`, 'Profile(s) web removed.', 'Impact on connections between endpoints (probed: any protocol): none.'],
     ],
     [
       'endpoint profile set',
       ['endpoint', EP2, 'profile', 'set', '--host=host2'],
-      [`Would set ${EP_KEY('host2', EP2)} to ${EP_VALUE('inactive', 'caliep2bbbbbbbb', [])}`, 'Removed all profiles from endpoint.'],
+      [`Would set ${EP_KEY('host2', EP2)} to ${EP_VALUE('inactive', 'caliep2bbbbbbbb', [])}`, 'Removed all profiles from endpoint.', 'Impact on connections between endpoints (probed: any protocol, tcp 3306): none.'],
     ],
     [
       'node remove (another host)',
@@ -310,7 +310,8 @@ describe('--dry-run', () => {
     expect(real.code).toBe(0);
     expect(world.kv.dump()).toEqual(applyDescribed(before, lines));
     // The command's own message is the same with and without --dry-run.
-    expect(real.stdout).toBe(lines.filter((line) => !line.startsWith('Would ')).map((line) => `${line}\n`).join(''));
+    // The impact preview is a dry run's alone.
+    expect(real.stdout).toBe(lines.filter((line) => !line.startsWith('Would ') && !line.startsWith('Impact ')).map((line) => `${line}\n`).join(''));
   });
 
   it('--dry-run may come anywhere after the command words', async () => {

@@ -75,17 +75,19 @@ export interface EndpointSeed {
   id: string;
   profiles: string[];
   state?: string;
+  v4?: string[];
+  v6?: string[];
 }
 
 /** Stores a libnetwork workload endpoint, as calico/node's plugin would. */
-export function seedEndpoint(world: FakeWorld, { host, id, profiles, state = 'active' }: EndpointSeed): void {
+export function seedEndpoint(world: FakeWorld, { host, id, profiles, state = 'active', v4 = ['192.168.0.1/32'], v6 = [] }: EndpointSeed): void {
   world.kv.seed(`/calico/v1/host/${host}/workload/libnetwork/libnetwork/endpoint/${id}`, {
     state,
     name: `cali${id.slice(0, 11)}`,
     mac: 'EE:EE:EE:EE:EE:EE',
     profile_ids: profiles,
-    ipv4_nets: ['192.168.0.1/32'],
-    ipv6_nets: [],
+    ipv4_nets: v4,
+    ipv6_nets: v6,
     labels: {},
   });
 }

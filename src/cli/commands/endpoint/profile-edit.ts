@@ -5,6 +5,7 @@ import { CommandError, UsageError } from '../../errors';
 import { command, type CommandSpec } from '../../spec';
 import { checkProfileName } from '../profile/names';
 import { ENDPOINT_ARG, FILTER_OPTIONS, type Filters, findEndpoint, PROFILES_ARG, profileUsage } from './filters';
+import { previewIfDryRun } from '../policy/preview-hook';
 
 export type Verb = 'append' | 'remove' | 'set';
 type EditOptions = Filters & { id: string; names: string[] };
@@ -39,6 +40,7 @@ export async function editEndpointProfiles(verb: Verb, target: EndpointKey, name
   for (const name of names) if (!existing.has(name)) throw new CommandError(`Profile with name ${name} was not found.`);
   const message = await new EndpointWriter(ctx.kv()).editProfiles(target, (current) => profileEdit(verb, current, names));
   ctx.io.out.write(`${message}\n`);
+  await previewIfDryRun(ctx);
 }
 
 /** The new profile list and the message, or a refusal. */

@@ -5,6 +5,7 @@ import { RULE_HELP } from './grammar';
 import { checkProfileName } from './names';
 import { parsePosition } from './position';
 import { asTyped, PROFILE_ARG, resolveProfile } from './target';
+import { previewIfDryRun } from '../policy/preview-hook';
 
 export default command<{ name: string; words: string[]; at?: string }>({
   path: ['profile', 'rule', 'add'],
@@ -26,5 +27,6 @@ export default command<{ name: string; words: string[]; at?: string }>({
       return outcome.kind === 'added' ? { value: outcome.rules, result: true } : { result: false };
     }).catch(asTyped(name));
     if (!added) ctx.io.out.write('Rule already present, skipping.\n');
+    await previewIfDryRun(ctx);
   },
 });

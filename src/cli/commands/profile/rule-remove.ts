@@ -7,6 +7,7 @@ import { RULE_HELP } from './grammar';
 import { checkProfileName } from './names';
 import { parsePosition } from './position';
 import { asTyped, PROFILE_ARG, resolveProfile } from './target';
+import { previewIfDryRun } from '../policy/preview-hook';
 
 export default command<{ name: string; words: string[]; at?: string }>({
   path: ['profile', 'rule', 'remove'],
@@ -37,5 +38,6 @@ export default command<{ name: string; words: string[]; at?: string }>({
       return remaining ? { value: remaining, result: true } : { result: false };
     }).catch(asTyped(name));
     if (!removed) throw new CommandError('Rule not found.');
+    await previewIfDryRun(ctx);
   },
 });

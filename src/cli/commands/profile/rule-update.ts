@@ -5,6 +5,7 @@ import { CommandError } from '../../errors';
 import { parseDocument } from '../../output';
 import { command } from '../../spec';
 import { asTyped, PROFILE_ARG, resolveProfile } from './target';
+import { previewIfDryRun } from '../policy/preview-hook';
 
 export default command<{ name: string }>({
   path: ['profile', 'rule', 'update'],
@@ -41,5 +42,6 @@ export default command<{ name: string }>({
       result: true,
     })).catch(asTyped(name));
     ctx.io.out.write(`Successfully updated rules on profile ${name}\n`);
+    await previewIfDryRun(ctx);
   },
 });

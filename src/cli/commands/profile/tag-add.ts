@@ -1,6 +1,7 @@
 import { command } from '../../spec';
 import { checkProfileName, checkTagName } from './names';
 import { asTyped, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
+import { previewIfDryRun } from '../policy/preview-hook';
 
 export default command<{ name: string; tag: string }>({
   path: ['profile', 'tag', 'add'],
@@ -18,5 +19,6 @@ export default command<{ name: string; tag: string }>({
       return tags.includes(stored) ? { result: undefined } : { value: [...tags, stored], result: undefined };
     }).catch(asTyped(name));
     ctx.io.out.write(`Tag ${tag} added to profile ${name}\n`);
+    await previewIfDryRun(ctx);
   },
 });

@@ -2,6 +2,7 @@ import { CommandError } from '../../errors';
 import { command } from '../../spec';
 import { checkProfileName } from './names';
 import { asTyped, PROFILE_ARG, resolveProfile, TAG_ARG } from './target';
+import { previewIfDryRun } from '../policy/preview-hook';
 
 export default command<{ name: string; tag: string }>({
   path: ['profile', 'tag', 'remove'],
@@ -19,5 +20,6 @@ export default command<{ name: string; tag: string }>({
     }).catch(asTyped(name));
     if (!removed) throw new CommandError(`Tag ${tag} is not on profile ${name}`);
     ctx.io.out.write(`Tag ${tag} removed from profile ${name}\n`);
+    await previewIfDryRun(ctx);
   },
 });

@@ -1,0 +1,75 @@
+import type { Rule, RuleSet } from '../policy/ast';
+import type { ModelEndpoint, ModelProfile, PolicyModel } from '../policy/evaluate';
+import type { Endpoint } from './endpoints';
+import { EndpointStore } from './endpoints';
+import { CorruptDataError, type CorruptReporter } from './errors';
+import * as keys from './keys';
+import type { KeyValue, KvStore } from './kv';
+import { decodeRules, decodeTags } from './profiles';
+
+/** The policy model and the stored endpoints it was made from (their keys, for naming them). */
+export interface StoredPolicy {
+  readonly model: PolicyModel;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/** What the agent renders for rules that do not decode (src/agent/dataplane/state.ts): a chain that drops everything. */
+const DROP_ALL: readonly Rule[] = [{ protocol: 'any', action: 'deny', from: {}, to: {} }];
+
+/**
+ * Every profile and every endpoint on every host, as src/policy/evaluate.ts models them, from two
+ * reads made together. A profile's rules are decoded only when something asks for them: a trace
+ * looks at two profiles' rules out of thousands, but at every profile's tags. Values that do not
+ * decode are reported; rules that do not decode drop everything, as the agent's chain for them
+ * does, while the profile's tags still count; an endpoint that does not decode is left out.
+ */
+export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Promise<StoredPolicy> {
+  const [range, endpoints] = await Promise.all([kv.getPrefix(keys.PROFILES), new EndpointStore(kv, report).list()]);
+  const leaves = new Map<string, { tags?: KeyValue; rules?: KeyValue }>();
+  for (const item of range.kvs) {
+    const parsed = keys.parseProfileKey(item.key);
+    if (!parsed || (parsed.leaf !== 'tags' && parsed.leaf !== 'rules' && parsed.leaf !== 'labels')) continue;
+    const entry = leaves.get(parsed.id) ?? {};
+    if (parsed.leaf === 'tags') entry.tags = item;
+    if (parsed.leaf === 'rules') entry.rules = item;
+    leaves.set(parsed.id, entry);
+  }
+  const profiles = new Map<string, ModelProfile>();
+  // A profile of labels alone is no profile to the agent (src/agent/dataplane/model.ts): its endpoints drop.
+  for (const [id, { tags, rules }] of leaves) if (tags || rules) profiles.set(id, lazyProfile(id, tags, rules, report));
+  const model: ModelEndpoint[] = endpoints.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets }));
+  return { model: { profiles, endpoints: model }, endpoints };
+}
+
+function lazyProfile(id: string, tagsKv: KeyValue | undefined, rulesKv: KeyValue | undefined, report: CorruptReporter): ModelProfile {
+  let tags: readonly string[];
+  try {
+    tags = decodeTags(tagsKv);
+  } catch (error) {
+    if (!(error instanceof CorruptDataError)) throw error;
+    report(error);
+    tags = [];
+  }
+  let rules: RuleSet | undefined;
+  const decoded = (): RuleSet => {
+    if (rules) return rules;
+    try {
+      rules = decodeRules(rulesKv);
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      report(error, 'the profile drops everything, as calico-node does');
+      rules = { inbound: DROP_ALL, outbound: DROP_ALL };
+    }
+    return rules;
+  };
+  return {
+    id,
+    tags,
+    get inbound() {
+      return decoded().inbound;
+    },
+    get outbound() {
+      return decoded().outbound;
+    },
+  };
+}

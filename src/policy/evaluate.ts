@@ -1,0 +1,208 @@
+import type { Direction, IpVersion, PortMatch, PortSpec, Rule } from './ast';
+import { cidrContains, parseCidr, parseIp } from './cidr';
+import { printRule } from './printer';
+
+/**
+ * The verdict calico-node's chains give a packet, computed from the policy model alone, with the
+ * path that produced it. It follows src/agent/dataplane/rules.ts and state.ts (the chain layout in
+ * ARCHITECTURE.md) rule for rule:
+ *
+ * - the source endpoint's outbound profiles, in order, then the destination endpoint's inbound
+ *   profiles, in order; within a profile the first matching rule decides: allow ends that
+ *   profile's say and the side passes, deny drops; a profile where nothing matched hands on to the
+ *   next one, and a side where no profile allowed drops ("Packet did not match any profile");
+ * - a profile an endpoint names that does not exist drops at once ("Profile is missing");
+ * - an address that belongs to no endpoint is the outside world: its side has no step;
+ * - `tag T` matches the addresses of every endpoint (any host) one of whose existing profiles
+ *   carries T, of the packet's IP family (the ipsets cali4-t-T / cali6-t-T);
+ * - rules for the other IP family (icmp on IPv6, icmpv6 on IPv4, a CIDR of the other family) are
+ *   never rendered, so never match;
+ * - endpoint nets wider than one host are skipped, as the agent's model skips them;
+ * - ICMP type 255 matches every IPv4 ICMP packet (the kernel's ip_tables icmp match), not ICMPv6.
+ *
+ * Whether both endpoints are on one host or two makes no difference: on one host the packet
+ * crosses both endpoint chains in one FORWARD pass; across hosts the sender's host applies the
+ * outbound side (the packet leaves by the host's own interface, which the chains accept) and the
+ * receiver's host the inbound side. Conntrack is aside: this is the first packet of a flow.
+ * Traffic from an endpoint to its own address stays inside the container and is not policed.
+ *
+ * Pure: the model's indexes (endpoints by address, tag members) are built once per model object
+ * and cached, so a matrix of many packets over one model pays for them once.
+ */
+
+export interface ModelProfile {
+  readonly id: string;
+  readonly tags: readonly string[];
+  readonly inbound: readonly Rule[];
+  readonly outbound: readonly Rule[];
+}
+
+export interface ModelEndpoint {
+  readonly id: string;
+  readonly host: string;
+  readonly name?: string;
+  readonly profileIds: readonly string[];
+  /** Host networks, e.g. 10.65.0.3/32 and fd80::3/128. */
+  readonly ipv4Nets: readonly string[];
+  readonly ipv6Nets: readonly string[];
+}
+
+export interface PolicyModel {
+  readonly profiles: ReadonlyMap<string, ModelProfile>;
+  readonly endpoints: readonly ModelEndpoint[];
+}
+
+export interface Packet {
+  /** Plain IP addresses, both of one family. */
+  readonly src: string;
+  readonly dst: string;
+  /** Undefined: a protocol no rule names (only protocol-less rules match it). */
+  readonly protocol?: 'tcp' | 'udp' | 'icmp' | 'icmpv6';
+  readonly srcPort?: number;
+  readonly dstPort?: number;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+}
+
+export interface TraceStep {
+  readonly endpoint: string | null;
+  readonly direction: 'outbound' | 'inbound';
+  readonly profile: string | null;
+  /** 1-based index into the profile's rules of that direction; null when no rule matched. */
+  readonly rule: number | null;
+  /** The matched rule in `rule show` words (printRule). */
+  readonly ruleText: string | null;
+  /**
+   * allow: a rule allowed, this side passes. deny: a rule denied. next: nothing in this profile
+   * matched. drop: the side's end (no profile allowed, or a profile is missing). skip: not policed.
+   */
+  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip';
+}
+
+export interface Trace {
+  readonly verdict: 'allow' | 'deny';
+  readonly steps: readonly TraceStep[];
+}
+
+interface ModelIndex {
+  /** Address (canonical text) → the first endpoint that holds it. */
+  readonly byAddress: Map<string, ModelEndpoint>;
+  /** Per family: tag → member addresses. */
+  readonly members: Record<IpVersion, Map<string, Set<string>>>;
+}
+
+const indexes = new WeakMap<PolicyModel, ModelIndex>();
+
+/** The endpoint that holds an address, or undefined for the outside world. */
+export function endpointAt(model: PolicyModel, address: string): ModelEndpoint | undefined {
+  const ip = parseIp(address);
+  return ip ? indexOf(model).byAddress.get(ip.text) : undefined;
+}
+
+/** An endpoint's host addresses of one family, as the agent programs them (wider nets skipped). */
+export function endpointAddresses(endpoint: ModelEndpoint, version: IpVersion): string[] {
+  const nets = version === 4 ? endpoint.ipv4Nets : endpoint.ipv6Nets;
+  const addresses: string[] = [];
+  for (const net of nets) {
+    const cidr = parseCidr(net);
+    if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) addresses.push(cidr.network);
+  }
+  return addresses;
+}
+
+export function evaluate(model: PolicyModel, packet: Packet): Trace {
+  const src = parseIp(packet.src);
+  const dst = parseIp(packet.dst);
+  if (!src || !dst) throw new TypeError(`not an IP address: ${!src ? packet.src : packet.dst}`);
+  if (src.version !== dst.version) throw new TypeError(`${packet.src} and ${packet.dst} are of different IP families`);
+  const index = indexOf(model);
+  const from = index.byAddress.get(src.text);
+  const to = index.byAddress.get(dst.text);
+  const flow: Flow = { ...packet, src: src.text, dst: dst.text, version: src.version };
+
+  if (from && from === to) {
+    return { verdict: 'allow', steps: [{ endpoint: from.id, direction: 'outbound', profile: null, rule: null, ruleText: null, verdict: 'skip' }] };
+  }
+  const steps: TraceStep[] = [];
+  for (const [endpoint, direction] of [[from, 'outbound'], [to, 'inbound']] as const) {
+    if (!endpoint) continue;
+    if (!passes(model, index, endpoint, direction, flow, steps)) return { verdict: 'deny', steps };
+  }
+  return { verdict: 'allow', steps };
+}
+
+interface Flow extends Packet {
+  readonly version: IpVersion;
+}
+
+/** One endpoint's chain (cali-from-X or cali-to-X): true when a profile allowed the packet. */
+function passes(model: PolicyModel, index: ModelIndex, endpoint: ModelEndpoint, direction: Direction, flow: Flow, steps: TraceStep[]): boolean {
+  const step = (profile: string | null, rule: Rule | undefined, position: number | null, verdict: TraceStep['verdict']) =>
+    steps.push({ endpoint: endpoint.id, direction, profile, rule: position, ruleText: rule ? printRule(rule) : null, verdict });
+  for (const id of endpoint.profileIds) {
+    const profile = model.profiles.get(id);
+    if (!profile) {
+      step(id, undefined, null, 'drop');
+      return false;
+    }
+    const rules = direction === 'inbound' ? profile.inbound : profile.outbound;
+    const position = rules.findIndex((rule) => ruleMatches(rule, flow, index));
+    if (position < 0) {
+      step(id, undefined, null, 'next');
+      continue;
+    }
+    const rule = rules[position]!;
+    step(id, rule, position + 1, rule.action);
+    if (rule.action === 'deny') return false;
+    return true;
+  }
+  step(null, undefined, null, 'drop');
+  return false;
+}
+
+/** Whether one rule's iptables rules (src/agent/dataplane/rules.ts, ruleMatches) match the packet. */
+function ruleMatches(rule: Rule, flow: Flow, index: ModelIndex): boolean {
+  if ((rule.protocol === 'icmp' && flow.version === 6) || (rule.protocol === 'icmpv6' && flow.version === 4)) return false;
+  if (rule.protocol !== 'any' && rule.protocol !== flow.protocol) return false;
+  for (const [side, address] of [[rule.from, flow.src], [rule.to, flow.dst]] as const) {
+    if (side.cidr && (side.cidr.version !== flow.version || !cidrContains(side.cidr, address))) return false;
+    if (side.tag !== undefined && !index.members[flow.version].get(side.tag)?.has(address)) return false;
+  }
+  if (rule.protocol === 'tcp' || rule.protocol === 'udp') {
+    return portsMatch(rule.from, flow.srcPort) && portsMatch(rule.to, flow.dstPort);
+  }
+  if ((rule.protocol === 'icmp' || rule.protocol === 'icmpv6') && rule.icmp) {
+    if (rule.protocol === 'icmp' && rule.icmp.type === 255) return true;
+    if (flow.icmpType !== rule.icmp.type) return false;
+    if (rule.icmp.code !== undefined && flow.icmpCode !== rule.icmp.code) return false;
+  }
+  return true;
+}
+
+function portsMatch(side: PortMatch, port: number | undefined): boolean {
+  if (!side.ports) return true;
+  if (port === undefined) return false;
+  return side.ports.some((spec: PortSpec) => (spec.kind === 'port' ? spec.port === port : spec.low <= port && port <= spec.high));
+}
+
+function indexOf(model: PolicyModel): ModelIndex {
+  const cached = indexes.get(model);
+  if (cached) return cached;
+  const index: ModelIndex = { byAddress: new Map(), members: { 4: new Map(), 6: new Map() } };
+  for (const endpoint of model.endpoints) {
+    const tags = new Set<string>();
+    for (const id of endpoint.profileIds) for (const tag of model.profiles.get(id)?.tags ?? []) tags.add(tag);
+    for (const version of [4, 6] as const) {
+      for (const address of endpointAddresses(endpoint, version)) {
+        if (!index.byAddress.has(address)) index.byAddress.set(address, endpoint);
+        for (const tag of tags) {
+          const members = index.members[version].get(tag) ?? new Set<string>();
+          members.add(address);
+          index.members[version].set(tag, members);
+        }
+      }
+    }
+  }
+  indexes.set(model, index);
+  return index;
+}
