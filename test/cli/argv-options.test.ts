@@ -34,6 +34,7 @@ const CASES: [string, string, Record<string, unknown>][] = [
   ['profile web rule remove outbound allow', 'profile rule remove', { name: 'web', words: ['outbound', 'allow'] }],
   ['profile web rule show', 'profile rule show', { name: 'web', output: 'table' }],
   ['profile web rule show -o yaml', 'profile rule show', { name: 'web', output: 'yaml' }],
+  ['profile web rule show --counts -o json', 'profile rule show', { name: 'web', counts: true, output: 'json' }],
   ['profile web rule json', 'profile rule json', { name: 'web' }],
   ['profile web rule update', 'profile rule update', { name: 'web' }],
   ['profile web tag show', 'profile tag show', { name: 'web', output: 'table' }],

@@ -14,7 +14,7 @@ const PROFILE_USAGE_LINES = [
   '  calicoctl profile remove <PROFILE> [--no-check]',
   '  calicoctl profile <PROFILE> rule add (inbound|outbound) [--at=<POSITION>] (allow|deny) [RULE-MATCH]',
   '  calicoctl profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])',
-  '  calicoctl profile <PROFILE> rule show',
+  '  calicoctl profile <PROFILE> rule show [--counts]',
   '  calicoctl profile <PROFILE> rule json',
   '  calicoctl profile <PROFILE> rule update < rules.json',
   '  calicoctl profile <PROFILE> tag show',
@@ -73,7 +73,7 @@ describe('help', () => {
 
   it.each([
     [['profile', 'web', 'rule', 'remove', '--help'], 'calicoctl profile <PROFILE> rule remove (inbound|outbound) (--at=<POSITION> | (allow|deny) [RULE-MATCH])'],
-    [['profile', 'web', 'rule', 'show', '--help'], 'calicoctl profile <PROFILE> rule show'],
+    [['profile', 'web', 'rule', 'show', '--help'], 'calicoctl profile <PROFILE> rule show [--counts]'],
     [['profile', 'web', 'rule', 'update', '--help'], 'calicoctl profile <PROFILE> rule update < rules.json'],
     [['profile', 'web', 'tag', 'add', '--help'], 'calicoctl profile <PROFILE> tag add <TAG>'],
     [['profile', 'show', '--help'], 'calicoctl profile show [options]'],

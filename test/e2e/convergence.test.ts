@@ -1,11 +1,11 @@
 import { writeSyntheticEndpoints } from '../../bench/synthetic';
 import { profileChain } from '../../src/agent/dataplane/names';
-import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';
+import { type AgentProcess, startAgent } from './harness/agent';
 import { calicoctl } from './harness/cli';
 import { containerEndpoint, diagnoseDataplane } from './harness/diagnose';
-import { cleanupDocker, docker, ensureDocker, ensureTestImage, uniqueName } from './harness/docker';
+import { docker, ensureDocker, ensureTestImage, uniqueName } from './harness/docker';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
-import { Teardown } from './harness/teardown';
+import { tearDownHost } from './harness/teardown';
 
 /**
  * bench/convergence's large case, many times over: 498 synthetic endpoints (in etcd, without
@@ -63,14 +63,7 @@ beforeAll(async () => {
   agent = await startAgent(etcd, ['--log-level', 'info']);
 }, 120_000);
 
-afterAll(async () => {
-  const teardown = new Teardown();
-  await teardown.attempt(() => cleanupDocker({ containers, networks }));
-  await teardown.attempt(async () => agent?.stop());
-  await teardown.attempt(() => cleanupDataplane());
-  await teardown.attempt(async () => etcd?.stop());
-  teardown.done();
-}, 120_000);
+afterAll(() => tearDownHost({ containers, networks, agent, etcd }), 120_000);
 
 it(`with ${SYNTHETIC + 2} endpoints, a rule added for a new container lets its packets through, ${ROUNDS} times in a row`, async () => {
   const servers = uniqueName('conv-servers');

@@ -48,6 +48,20 @@ export const endpointSuffix = (iface: string): string => iface.slice(INTERFACE_P
 export const fromEndpointChain = (iface: string): string => `cali-from-${endpointSuffix(iface)}`;
 export const toEndpointChain = (iface: string): string => `cali-to-${endpointSuffix(iface)}`;
 
+/**
+ * The comment on each iptables rule a profile rule renders to: its 1-based number in its list, as
+ * `rule show` numbers it. The chain already names the profile and direction, so the number is all
+ * `rule show --counts` needs to find the rule's kernel counters again; it is short because every
+ * byte is in each iptables-restore the agent writes, and it is only letters and digits, so
+ * iptables-save prints it unquoted, exactly as written.
+ */
+export const ruleComment = (n: number): string => `r${n}`;
+/** The rule number in a comment written by ruleComment, or undefined for any other comment. */
+export function ruleNumberOfComment(comment: string): number | undefined {
+  const match = /^r([1-9][0-9]*)$/.exec(comment);
+  return match ? Number(match[1]) : undefined;
+}
+
 export const tagSet = (family: Family, tag: string): string => `cali${family}-t-${shorten(tag)}`;
 /** The name a set is rebuilt under before it is swapped in. */
 export const tempTagSet = (name: string): string => (name.startsWith(FELIX_SET_PREFIX) ? name.replace(/^felix-/, 'felix-tmp-') : name.replace(/^(cali[46])-t-/, '$1-x-'));

@@ -10,6 +10,7 @@ import {
   MASQ_POOLS_SET,
   NAT_TOP_CHAINS,
   profileChain,
+  ruleComment,
   tagSet,
   TO_ENDPOINT,
   toEndpointChain,
@@ -141,7 +142,7 @@ export function natOutgoing(pools: readonly NatPool[]): { chains: Chains; sets: 
 /** A profile's inbound and outbound chains, and the tags its rules refer to (their ipsets must exist). */
 export function profileChains(profileId: string, rules: RuleSet, family: Family): { chains: Chains; tags: Set<string> } {
   const tags = new Set<string>();
-  const render = (list: readonly Rule[]) => list.flatMap((rule) => renderRule(rule, family, tags));
+  const render = (list: readonly Rule[]) => list.flatMap((rule, index) => renderRule(rule, family, tags, index + 1));
   return {
     chains: new Map([
       [profileChain(profileId, 'inbound'), render(rules.inbound)],
@@ -151,14 +152,19 @@ export function profileChains(profileId: string, rules: RuleSet, family: Family)
   };
 }
 
-/** One rule as iptables rules: allow sets the accept mark and returns, deny drops. */
-export function renderRule(rule: Rule, family: Family, tags: Set<string>): string[] {
+/**
+ * One rule as iptables rules: allow sets the accept mark and returns, deny drops. With `number`,
+ * each rule that matches carries the comment naming it (names.ts, ruleComment), so its counters
+ * can be read back; the RETURN after an allow is not counted, as it sees the same packets.
+ */
+export function renderRule(rule: Rule, family: Family, tags: Set<string>, number?: number): string[] {
   const matches = ruleMatches(rule, family);
   if (!matches) return [];
   if (rule.from.tag !== undefined) tags.add(rule.from.tag);
   if (rule.to.tag !== undefined) tags.add(rule.to.tag);
-  if (rule.action === 'deny') return matches.map((m) => join(m, '-j DROP'));
-  return [...matches.map((m) => join(m, SET_ACCEPT)), `${ACCEPTED} -j RETURN`];
+  const comment = number === undefined ? '' : `-m comment --comment ${ruleComment(number)}`;
+  if (rule.action === 'deny') return matches.map((m) => join(m, comment, '-j DROP'));
+  return [...matches.map((m) => join(m, comment, SET_ACCEPT)), `${ACCEPTED} -j RETURN`];
 }
 
 /** The match part of each iptables rule a Calico rule becomes, or undefined when it is for the other IP family. */

@@ -171,7 +171,7 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
       // An added rule is inserted, not rewritten: no chain is declared (flushed), only -I lines.
       const lines = call.input!.split('\n').filter((l) => /^[-:]/.test(l));
       expect(lines).toEqual([
-        `-A ${profileChain(D, 'inbound')} -p tcp -m set --match-set cali${family}-t-${sA} src -m multiport --destination-ports 3306 -j MARK --set-xmark 0x1000000/0x1000000`,
+        `-A ${profileChain(D, 'inbound')} -p tcp -m set --match-set cali${family}-t-${sA} src -m multiport --destination-ports 3306 -m comment --comment r2 -j MARK --set-xmark 0x1000000/0x1000000`,
         `-A ${profileChain(D, 'inbound')} -m mark --mark 0x1000000/0x1000000 -j RETURN`,
       ]);
       // The kernel now holds exactly the golden file of the scenario.

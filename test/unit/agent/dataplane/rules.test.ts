@@ -20,6 +20,8 @@ import { A, APP1, D, DB1, DB2, expectGolden, localEndpoint, restoreText, scenari
 
 const ACCEPT = '-j MARK --set-xmark 0x1000000/0x1000000';
 const RETURN_IF_ACCEPTED = '-m mark --mark 0x1000000/0x1000000 -j RETURN';
+/** The comment that names a profile's rule n for `rule show --counts`. */
+const rn = (n: number) => `-m comment --comment r${n}`;
 const rule = (v1: Record<string, unknown>): Rule => ruleFromV1(v1, 'rule');
 const render = (r: Rule, family: 4 | 6, tags = new Set<string>()) => renderRule(r, family, tags);
 const port = (n: number): PortSpec => ({ kind: 'port', port: n });
@@ -57,13 +59,13 @@ describe('the tutorial scenario (databases D with db1+db2, applications A with a
     );
     // Profile D accepts its own members, then applications on tcp/3306; nothing else.
     expect(chains.get(`cali-pi-${sD}`)).toEqual([
-      `-m set --match-set cali4-t-${sD} src ${ACCEPT}`,
+      `-m set --match-set cali4-t-${sD} src ${rn(1)} ${ACCEPT}`,
       RETURN_IF_ACCEPTED,
-      `-p tcp -m set --match-set cali4-t-${sA} src -m multiport --destination-ports 3306 ${ACCEPT}`,
+      `-p tcp -m set --match-set cali4-t-${sA} src -m multiport --destination-ports 3306 ${rn(2)} ${ACCEPT}`,
       RETURN_IF_ACCEPTED,
     ]);
-    expect(chains.get(`cali-po-${sD}`)).toEqual([ACCEPT, RETURN_IF_ACCEPTED]);
-    expect(chains.get(`cali-pi-${sA}`)).toEqual([`-m set --match-set cali4-t-${sA} src ${ACCEPT}`, RETURN_IF_ACCEPTED]);
+    expect(chains.get(`cali-po-${sD}`)).toEqual([`${rn(1)} ${ACCEPT}`, RETURN_IF_ACCEPTED]);
+    expect(chains.get(`cali-pi-${sA}`)).toEqual([`-m set --match-set cali4-t-${sA} src ${rn(1)} ${ACCEPT}`, RETURN_IF_ACCEPTED]);
 
     // Dispatch by interface, ending in DROP for unknown cali interfaces.
     const from = chains.get(FROM_ENDPOINT)!;
@@ -103,7 +105,7 @@ describe('the tutorial scenario (databases D with db1+db2, applications A with a
     const chains = scenarioChains(6, true);
     const all = [...chains.values()].flat();
     expect(all.some((r) => r.includes('cali4-'))).toBe(false);
-    expect(chains.get(`cali-pi-${shorten(D)}`)![0]).toBe(`-m set --match-set cali6-t-${shorten(D)} src ${ACCEPT}`);
+    expect(chains.get(`cali-pi-${shorten(D)}`)![0]).toBe(`-m set --match-set cali6-t-${shorten(D)} src ${rn(1)} ${ACCEPT}`);
     // db1's IPv6 chain checks its IPv6 source address, never an IPv4 one.
     expect(chains.get(fromEndpointChain(DB1.iface))).toContain(`-s ${DB1.ipv6[0]} -j MARK --set-xmark 0x2000000/0x2000000`);
     expect(chains.get(fromEndpointChain(DB1.iface))).not.toContainEqual(expect.stringMatching(/^-s \d+\./));
@@ -128,7 +130,8 @@ describe('rule rendering', () => {
       },
       4,
     );
-    expect(chains.get('cali-pi-web')).toEqual(['-p tcp -m multiport --destination-ports 22 -j DROP', `-p tcp ${ACCEPT}`, RETURN_IF_ACCEPTED]);
+    // Each rule's iptables rules carry its number, and the RETURN after an allow does not.
+    expect(chains.get('cali-pi-web')).toEqual([`-p tcp -m multiport --destination-ports 22 ${rn(1)} -j DROP`, `-p tcp ${rn(2)} ${ACCEPT}`, RETURN_IF_ACCEPTED]);
     expect(chains.get('cali-po-web')).toEqual([]);
   });
 
