@@ -2,7 +2,7 @@ import { execFile } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { profileChain } from '../../src/agent/dataplane/names';
+import { profileChain } from '../../src/agent/dataplane/contract';
 import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';
 import { calicoctl, type CliResult } from './harness/cli';
 import { type EtcdCluster, startEtcdCluster } from './harness/etcd';

@@ -1,6 +1,6 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { CHAIN_PREFIX, IPSET_PREFIXES, ROUTE_PROTOCOL, TOP_CHAINS } from './names';
+import { CHAIN_PREFIX, IPSET_PREFIXES, ROUTE_PROTOCOL, TOP_CHAINS } from './contract';
 
 /**
  * `calico-node --cleanup`: removes everything the agent creates, and nothing else: the jumps from

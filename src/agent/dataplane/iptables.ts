@@ -1,6 +1,6 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './names';
+import { CHAIN_PREFIX, type Family, TOP_CHAINS } from './contract';
 import type { RestoreCommitter } from './restore-session';
 
 /** The kernel chains our top-level chains hang from, and the jump each gets. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { isValidInterface, ROUTE_PROTOCOL } from './names';
+import { isValidInterface, ROUTE_PROTOCOL } from './contract';
 import type { Route } from './state';
 
 export interface RouteApplyResult {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BIRD_FAMILIES, STATE_DIR } from '../../../agent/contract';
-import { type Family, IPSET_PREFIXES, isValidInterface, ROUTE_PROTOCOL } from '../../../agent/dataplane/names';
+import { type Family, IPSET_PREFIXES, isValidInterface, ROUTE_PROTOCOL } from '../../../agent/dataplane/contract';
 import { decodeBlock, OWNER, addressAt } from '../../../datastore/blocks';
 import { decodeEndpoint } from '../../../datastore/endpoints';
 import { type CorruptReporter, decodeEach } from '../../../datastore/errors';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApplyReport, Dataplane } from '../../../../src/agent/dataplane/driver';
-import { profileChain, shorten, tagSet, TOP_CHAINS } from '../../../../src/agent/dataplane/names';
+import { profileChain, shorten, tagSet, TOP_CHAINS } from '../../../../src/agent/dataplane/contract';
 import type { Logger } from '../../../../src/agent/log';
 import { dockerTable, FakeKernel, type Family, type RecordedCall } from '../../../fakes/fake-kernel';
 import {

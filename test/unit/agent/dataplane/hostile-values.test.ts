@@ -63,7 +63,7 @@ const keyUpdateArb: fc.Arbitrary<KeyUpdate> = fc.oneof(
   fc.tuple(segmentArb, hostileString).map(([name, value]) => ({ key: `/calico/v1/config/${name}`, value })),
 );
 
-/** What a name the agent gives the kernel may look like (src/agent/dataplane/names.ts). */
+/** What a name the agent gives the kernel may look like (src/agent/dataplane/contract.ts). */
 const CHAIN = /^cali-[A-Za-z0-9_.-]{1,24}$/;
 const SET = /^cali[46]-[tx]-[A-Za-z0-9_.-]{1,16}$/;
 const IFACE = /^cali[A-Za-z0-9_.-]{1,11}$/;
