@@ -4,7 +4,7 @@ import { CALICOCTL } from '../test/e2e/harness/cli';
 import { cleanupDocker, docker, ensureDocker, ensureTestImage, uniqueName } from '../test/e2e/harness/docker';
 import { containerEndpoint, diagnoseDataplane } from '../test/e2e/harness/diagnose';
 import { etcdctl, startEtcd } from '../test/e2e/harness/etcd';
-import { profileChain } from '../src/agent/dataplane/names';
+import { profileChain } from '../src/agent/dataplane/contract';
 import { writeSyntheticEndpoints } from './synthetic';
 import { percentile } from './timing';
 

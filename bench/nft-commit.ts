@@ -1,5 +1,5 @@
 import { spawnSync } from 'child_process';
-import { profileChain, TOP_CHAINS } from '../src/agent/dataplane/names';
+import { profileChain, TOP_CHAINS } from '../src/agent/dataplane/contract';
 import { syntheticState } from './synthetic';
 import { percentile } from './timing';
 

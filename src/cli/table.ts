@@ -8,19 +8,42 @@ import { printable } from './printable';
  * Multi-line cells take several physical lines, top-aligned. cli-table3 draws the table; the
  * cells are padded to their column's width first, because its own centring splits spare space
  * the other way. It is loaded on first use, so commands without a table never pay for it.
+ *
+ * cli-table3 measures every padded cell again, line by line, which grows with the square of a
+ * cell's length: one 10,000-character name from a hostile datastore took minutes to list
+ * (test/e2e/hostile-etcd.test.ts). A table with a line that long is drawn here in one pass
+ * instead, to the same bytes (test/unit/cli/table.test.ts compares the two).
  */
 export function renderTable(rawHeaders: readonly string[], rows: readonly (readonly string[])[], align: 'center' | 'left' = 'center'): string {
   // A cell's own line breaks make it several lines; any other control character is shown escaped.
   const headers = rawHeaders.map(printable);
   const cells = rows.map((row) => headers.map((_, column) => (row[column] ?? '').split('\n').map(printable)));
-  const widths = headers.map((header, column) => Math.max(header.length, ...cells.map((row) => Math.max(...(row[column] as string[]).map((line) => line.length)))));
+  const widths = headers.map((header, column) => cells.reduce((max, row) => (row[column] as string[]).reduce((m, line) => Math.max(m, line.length), max), header.length));
+  return Math.max(0, ...widths) > LONG_LINE ? drawInOnePass(headers, cells, widths, align) : drawWithCliTable(headers, cells, widths, align);
+}
+
+/** Beyond this many characters in one cell's line, cli-table3's layout takes seconds. */
+export const LONG_LINE = 500;
+
+export function drawWithCliTable(headers: readonly string[], cells: readonly (readonly string[][])[], widths: readonly number[], align: 'center' | 'left'): string {
   const pad = (lines: readonly string[], column: number) => lines.map((line) => fit(line, widths[column] as number, align)).join('\n');
   const Table = require('cli-table3') as new (options: TableConstructorOptions) => CliTable;
   const table = new Table({ head: headers.map((header, column) => pad([header], column)), chars: ASCII, style: { head: [], border: [], compact: true } });
   for (const row of cells) table.push(row.map(pad));
   const drawn = table.toString();
   // PrettyTable closes an empty body with a second border; cli-table3 draws none.
-  return rows.length === 0 ? `${drawn}\n${drawn.slice(0, drawn.indexOf('\n'))}\n` : `${drawn}\n`;
+  return cells.length === 0 ? `${drawn}\n${drawn.slice(0, drawn.indexOf('\n'))}\n` : `${drawn}\n`;
+}
+
+export function drawInOnePass(headers: readonly string[], cells: readonly (readonly string[][])[], widths: readonly number[], align: 'center' | 'left'): string {
+  const border = `+${widths.map((width) => '-'.repeat(width + 2)).join('+')}+`;
+  const out: string[] = [border, `| ${headers.map((header, column) => fit(header, widths[column] as number, align)).join(' | ')} |`, border];
+  for (const row of cells) {
+    const height = row.reduce((max, lines) => Math.max(max, lines.length), 1);
+    for (let i = 0; i < height; i++) out.push(`| ${row.map((lines, column) => fit(lines[i] ?? '', widths[column] as number, align)).join(' | ')} |`);
+  }
+  out.push(border);
+  return `${out.join('\n')}\n`;
 }
 
 const ASCII = {

@@ -54,7 +54,7 @@ function clean(): CheckInput {
   );
   // Profile chains are named by the agent's own function: put the real names in.
   chains.delete('cali-pi-_x');
-  const { profileChain, tagSet } = require('../../src/agent/dataplane/names') as typeof import('../../src/agent/dataplane/names');
+  const { profileChain, tagSet } = require('../../src/agent/dataplane/contract') as typeof import('../../src/agent/dataplane/contract');
   chains.set(profileChain(NET, 'inbound'), []);
   chains.set(profileChain(NET, 'outbound'), []);
   return {
@@ -158,7 +158,7 @@ describe('the comparison (check.ts)', () => {
   it("a profile's chains and tag set with no local endpoint using it are leftovers", () => {
     const input = clean();
     const other = networkId('other');
-    const { profileChain, tagSet } = require('../../src/agent/dataplane/names') as typeof import('../../src/agent/dataplane/names');
+    const { profileChain, tagSet } = require('../../src/agent/dataplane/contract') as typeof import('../../src/agent/dataplane/contract');
     const chains = new Map(input.kernel!.chains[4]!).set(profileChain(other, 'inbound'), []);
     const found = messages({
       ...input,

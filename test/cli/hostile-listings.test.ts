@@ -10,8 +10,8 @@ import { fuzzParams, hostileJson, hostileString as anyHostileString, mangledObje
  */
 
 /**
- * Names of at most a few hundred characters: cli-table3 takes seconds to lay out a table with a
- * 10 000-character cell, which the datastore and agent tests cover instead.
+ * Names of at most a few hundred characters, so that many runs stay quick: a 10 000-character
+ * cell pads every row of its column that wide. test/e2e/hostile-etcd.test.ts lists those.
  */
 const hostileString = anyHostileString.filter((s) => s.length <= 400);
 

@@ -1,5 +1,5 @@
 import { writeSyntheticEndpoints } from '../../bench/synthetic';
-import { profileChain } from '../../src/agent/dataplane/names';
+import { profileChain } from '../../src/agent/dataplane/contract';
 import { type AgentProcess, startAgent } from './harness/agent';
 import { calicoctl } from './harness/cli';
 import { containerEndpoint, diagnoseDataplane } from './harness/diagnose';

@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tagSet } from '../../src/agent/dataplane/names';
+import { tagSet } from '../../src/agent/dataplane/contract';
 import * as keys from '../../src/datastore/keys';
 import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';
 import { calicoctl } from './harness/cli';

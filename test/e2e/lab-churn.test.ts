@@ -1,5 +1,6 @@
 import { runContainer, startCalicoLab } from './harness/calico-lab';
-import type { Lab, LabHost, RunResult } from './harness/lab';
+import { checkUntilClean, findingsOf, recordRow } from './harness/faults';
+import type { Lab, LabHost } from './harness/lab';
 
 /**
  * Churn across the three-host lab: 200 containers started and removed in waves of 20, spread over
@@ -10,7 +11,7 @@ import type { Lab, LabHost, RunResult } from './harness/lab';
  */
 jest.setTimeout(900_000);
 
-const TOTAL = 200;
+const TOTAL = Number(process.env.CHURN_CONTAINERS ?? 200);
 const WAVE = 20;
 const NETWORK = 'churn';
 
@@ -28,23 +29,11 @@ afterAll(async () => {
   await lab?.stop();
 }, 180_000);
 
-/**
- * `diags --check` on a host until it is clean: each agent programs its kernel a moment after etcd
- * changes. Bounded by attempts; the last result is returned either way.
- */
-async function checkUntilClean(host: LabHost): Promise<RunResult> {
-  let result = await host.calicoctl(['diags', '--check']);
-  for (let attempt = 0; attempt < 80 && result.code !== 0; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    result = await host.calicoctl(['diags', '--check']);
-  }
-  return result;
-}
-
 const summary = async () => Promise.all(lab.hosts.map(async (host) => ({ host: host.name, ...(await checkUntilClean(host)) })));
 const clean = () => lab.hosts.map((host) => ({ host: host.name, code: 0, stdout: 'No problems found.\n', stderr: '' }));
 
 it(`${TOTAL} containers started and removed in waves of ${WAVE} across 3 hosts leak nothing`, async () => {
+  const started = Date.now();
   for (let wave = 0; wave < TOTAL / WAVE; wave++) {
     const placed = new Map<LabHost, string[]>(lab.hosts.map((host) => [host, []]));
     for (let i = 0; i < WAVE; i++) placed.get(lab.hosts[i % lab.hosts.length] as LabHost)!.push(`w${wave}-c${i}`);
@@ -62,7 +51,11 @@ it(`${TOTAL} containers started and removed in waves of ${WAVE} across 3 hosts l
       }),
     );
   }
-  expect(await summary()).toEqual(clean());
+  const after = await summary();
+  // What a leak would look like: each finding is something left behind.
+  const leaked = after.reduce((sum, result) => sum + findingsOf(result), 0);
+  recordRow({ scenario: `${TOTAL} containers in waves of ${WAVE}, 3 hosts`, done: `${TOTAL} docker run + ${TOTAL} docker rm -f`, lost: leaked, findings: leaked, seconds: Math.round((Date.now() - started) / 100) / 10 });
+  expect(after).toEqual(clean());
   // The structured view agrees, and every source was read on every host (no notes).
   for (const host of lab.hosts) {
     const report = JSON.parse((await host.calicoctl(['diags', '--check', '-o', 'json'])).stdout) as { findings: unknown[]; notes: string[] };

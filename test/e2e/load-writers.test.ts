@@ -1,6 +1,7 @@
 import { type AgentProcess, cleanupDataplane, startAgent } from './harness/agent';
 import { calicoctl, type CliResult } from './harness/cli';
 import { etcdctl, type EtcdServer, startEtcd } from './harness/etcd';
+import { findingsOf, recordRow } from './harness/faults';
 import { Teardown } from './harness/teardown';
 
 // Load: 100 writers at once, each running one calicoctl process after another, writing rules
@@ -82,15 +83,24 @@ it(`${WRITERS} concurrent calicoctl writers on ${PROFILES.length} profiles for $
   await Promise.all(Array.from({ length: WRITERS }, (_, slot) => writer(slot)));
   console.log(`load: ${commands} commands (${removals} removals) by ${WRITERS} concurrent writers in ${SECONDS} s, ${failures.length} failed${failures.length ? `:\n${failures.slice(0, 5).join('\n')}` : ''}`);
 
+  const stored = new Map<string, number[]>();
+  let lost = 0;
   for (const profile of PROFILES) {
-    const stored = JSON.parse(await etcdctl(etcd, 'get', '--print-value-only', `/calico/v1/policy/profile/${profile}/rules`)) as { inbound_rules: { dst_ports?: number[] }[] };
-    const ports = stored.inbound_rules.flatMap((rule) => rule.dst_ports ?? []);
+    const value = JSON.parse(await etcdctl(etcd, 'get', '--print-value-only', `/calico/v1/policy/profile/${profile}/rules`)) as { inbound_rules: { dst_ports?: number[] }[] };
+    const ports = value.inbound_rules.flatMap((rule) => rule.dst_ports ?? []);
+    stored.set(profile, ports);
+    const want = expected.get(profile) as Set<number>;
+    // A rule missing, one that should have gone, or one twice: each is an update lost.
+    lost += [...want].filter((port) => !ports.includes(port)).length + ports.filter((port, i) => !want.has(port) || ports.indexOf(port) !== i).length;
+  }
+  const checked = await run(['diags', '--check']);
+  recordRow({ scenario: `${WRITERS} concurrent writers, ${SECONDS} s`, done: `${commands} calicoctl commands (${removals} removals, ${failures.length} refused) on ${PROFILES.length} profiles`, lost, findings: findingsOf(checked), seconds: SECONDS });
+  for (const profile of PROFILES) {
     // Exactly once each: no lost update, and no rule of a failed command slipped in.
-    expect([...ports].sort((a, b) => a - b)).toEqual([...(expected.get(profile) as Set<number>)].sort((a, b) => a - b));
+    expect([...(stored.get(profile) as number[])].sort((a, b) => a - b)).toEqual([...(expected.get(profile) as Set<number>)].sort((a, b) => a - b));
   }
   // A failure is allowed only as a clear one-line refusal (the retry bound), never a crash.
   for (const failure of failures) expect(failure).not.toMatch(/Internal error/);
 
-  const checked = await run(['diags', '--check']);
   expect(checked).toMatchObject({ code: 0, stdout: 'No problems found.\n' });
 });

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'child_process';
 import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { profileChain } from '../../src/agent/dataplane/names';
+import { profileChain } from '../../src/agent/dataplane/contract';
 import { CALICO_NODE, cleanupDataplane, startAgent } from './harness/agent';
 import { calicoctl, cleanEnv } from './harness/cli';
 import { etcdctl, type EtcdServer, makeBadCerts, startEtcd } from './harness/etcd';

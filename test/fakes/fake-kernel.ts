@@ -452,6 +452,13 @@ export class FakeKernel implements CommandRunner {
         .map((route) => (route.blackhole ? `blackhole ${route.dst}\n` : `${route.dst.endsWith(hostBits) ? route.dst.slice(0, -hostBits.length) : route.dst} dev ${route.dev} scope link\n`))
         .join('');
     }
+    if (rest.join(' ') === 'route show') {
+      // As ip prints it: the protocol is shown unless it is boot, a /32 or /128 without its length.
+      const hostBits = family === 4 ? '/32' : '/128';
+      const dst = (route: FakeRoute) => (route.dst === '0.0.0.0/0' || route.dst === '::/0' ? 'default' : route.dst.endsWith(hostBits) ? route.dst.slice(0, -hostBits.length) : route.dst);
+      const proto = (route: FakeRoute) => (route.proto === 'boot' ? '' : ` proto ${route.proto}`);
+      return [...routes.values()].map((route) => (route.blackhole ? `blackhole ${dst(route)}${proto(route)}\n` : `${dst(route)} dev ${route.dev}${proto(route)} scope link\n`)).join('');
+    }
     const flush = /^route flush proto (\S+)$/.exec(rest.join(' '));
     if (flush) {
       for (const [dst, route] of routes) if (route.proto === flush[1]) routes.delete(dst);

@@ -1,5 +1,5 @@
 import { protocolName } from '../contract';
-import { TUNNEL_ROUTE_PROTOCOL } from '../dataplane/names';
+import { TUNNEL_ROUTE_PROTOCOL } from '../dataplane/contract';
 
 /**
  * The BIRD 1.6 configuration for one node, rendered from the BGP part of the data model. Pure: the

@@ -12,6 +12,11 @@ export interface BirdHost {
   writeFile(path: string, text: string): void;
   /** Runs `birdc -s <socket> configure`; resolves to its output. */
   reconfigure(birdc: string, socket: string): Promise<string>;
+  /**
+   * Kills the daemon a pid file names if it still runs as `binary`: a BIRD that outlived a killed
+   * calico-node. Returns its pid, or undefined when there was none.
+   */
+  stopStale?(pidFile: string, binary: string): number | undefined;
 }
 
 export interface BirdDaemon {
@@ -90,9 +95,17 @@ export class BirdSupervisor {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     const { binary, configFile, controlSocket } = this.daemon;
+    // A calico-node killed with SIGKILL leaves its BIRD running, unsupervised and with the old
+    // configuration; a new one then refuses to start ("I found another BIRD running") forever
+    // (found by test/e2e/faults.test.ts). That one goes: the kernel keeps its routes (`persist`),
+    // and the one started here takes over with graceful restart, as after stop().
+    const pidFile = `${controlSocket}.pid`;
+    const stale = this.host.stopStale?.(pidFile, binary);
+    if (stale !== undefined) this.log.warning(`Stopped ${binary} (pid ${stale}), left running by an earlier calico-node`);
     // -f: stay in the foreground, so this process notices when BIRD exits. -R: graceful restart,
-    // so peers keep this host's routes while BIRD comes back.
-    const child = this.host.spawn(binary, ['-f', '-R', '-s', controlSocket, '-c', configFile]);
+    // so peers keep this host's routes while BIRD comes back. -P: the pid file that lets the next
+    // calico-node find this BIRD if this one dies without stopping it.
+    const child = this.host.spawn(binary, ['-f', '-R', '-s', controlSocket, '-c', configFile, '-P', pidFile]);
     this.child = child;
     this.startedAt = Date.now();
     const relay = (chunk: Buffer) => {
@@ -128,6 +141,31 @@ export const systemBirdHost: BirdHost = {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(`${path}.tmp`, text);
     renameSync(`${path}.tmp`, path);
+  },
+  stopStale(pidFile, binary) {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (!Number.isInteger(pid) || pid <= 1 || readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== binary) return undefined;
+    } catch {
+      return undefined;
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return undefined;
+    }
+    // It is gone within moments; until its socket is free, the new BIRD exits and is restarted.
+    const until = Date.now() + 2000;
+    const running = () => {
+      try {
+        return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'); // a zombie holds nothing
+      } catch {
+        return false;
+      }
+    };
+    while (Date.now() < until && running()) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    return pid;
   },
   reconfigure(birdc, socket) {
     return new Promise((resolve) => {

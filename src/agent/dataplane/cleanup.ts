@@ -1,6 +1,6 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { CHAIN_PREFIX, isOurSet, NAT_TOP_CHAINS, ROUTE_PROTOCOL, TOP_CHAINS, TUNNEL_ROUTE_PROTOCOL } from './names';
+import { CHAIN_PREFIX, isOurSet, NAT_TOP_CHAINS, ROUTE_PROTOCOL, TOP_CHAINS, TUNNEL_ROUTE_PROTOCOL } from './contract';
 
 /**
  * `calico-node --cleanup`: removes everything the agent creates, and nothing else: the jumps from

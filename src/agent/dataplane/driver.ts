@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import { IpsetApplier } from './ipsets';
 import { IptablesApplier, NAT_TABLE } from './iptables';
 import { type DatastoreUpdate, DatastoreModel } from './model';
-import { type Family } from './names';
+import { type Family } from './contract';
 import { RestoreSession } from './restore-session';
 import { RouteApplier } from './routes';
 import { DataplaneState } from './state';

@@ -1,5 +1,5 @@
 import type { CommandRunner } from '../../host/exec';
-import { type Family, isOurSet, tempTagSet } from './names';
+import { type Family, isOurSet, tempTagSet } from './contract';
 
 /** How many times a destroy waits for the kernel to release a set (5 ms, doubling: 315 ms in all). */
 const DESTROY_RETRIES = 6;

@@ -1,6 +1,6 @@
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { CHAIN_PREFIX, type Family, NAT_TOP_CHAINS, TOP_CHAINS } from './names';
+import { CHAIN_PREFIX, type Family, NAT_TOP_CHAINS, TOP_CHAINS } from './contract';
 import type { RestoreCommitter } from './restore-session';
 
 /** A table the agent writes, and the kernel chains its top-level chains hang from (with the jump each gets). */

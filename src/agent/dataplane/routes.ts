@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { CommandRunner } from '../../host/exec';
 import type { Logger } from '../log';
-import { isValidInterface, ROUTE_PROTOCOL } from './names';
+import { isValidInterface, ROUTE_PROTOCOL } from './contract';
 import type { Route } from './state';
 
 export interface RouteApplyResult {
@@ -20,6 +20,8 @@ export class RouteApplier {
   private readonly programmed = new Map<string, Route>();
   private readonly configuredInterfaces = new Set<string>();
   private blackholes = new Set<string>();
+  /** Prefixes skipped because a route the agent does not own holds them, each logged once. */
+  private readonly foreignLogged = new Set<string>();
 
   constructor(
     private readonly runner: CommandRunner,
@@ -52,6 +54,22 @@ export class RouteApplier {
     // that this pass skipped, and a route recorded as programmed is never written again.
     const written: [string, Route][] = [];
     let pending = 0;
+    // `route replace` takes over a route to the same prefix whoever made it (docker0's network, a
+    // static route the operator added), and a later delete would then remove it: so a prefix that
+    // is not ours yet is first checked against the kernel's own table, read once per pass and only
+    // when something new is to be written.
+    const foreign: Record<4 | 6, Set<string> | undefined> = { 4: undefined, 6: undefined };
+    const isForeign = async (family: 4 | 6, net: string): Promise<boolean> => {
+      foreign[family] ??= await this.foreignPrefixes(family);
+      if (!foreign[family].has(net)) {
+        this.foreignLogged.delete(net);
+        return false;
+      }
+      if (!this.foreignLogged.has(net)) this.log.warning(`Not routing ${net}: the kernel already has a route to it that calico-node does not own; it is left alone`);
+      this.foreignLogged.add(net);
+      return true;
+    };
+    const ownedNets = new Set([...this.programmed.values()].map((route) => route.net));
 
     for (const [key, route] of wanted) {
       if (this.programmed.has(key) && this.programmed.get(key)?.mac === route.mac) continue;
@@ -59,6 +77,7 @@ export class RouteApplier {
         pending++;
         continue;
       }
+      if (!ownedNets.has(route.net) && (await isForeign(route.family, route.net))) continue;
       await this.configureInterface(route.iface);
       const address = route.net.split('/')[0] as string;
       batch[route.family].push(`route replace ${route.net} dev ${route.iface} proto ${ROUTE_PROTOCOL}`);
@@ -72,7 +91,15 @@ export class RouteApplier {
       // The kernel drops a device's routes with the device; only live ones need deleting.
       if (this.interfaceExists(route.iface)) batch[route.family].push(`route del ${route.net} dev ${route.iface} proto ${ROUTE_PROTOCOL}`);
     }
-    for (const pool of pools) if (!this.blackholes.has(pool)) batch[pool.includes(':') ? 6 : 4].push(`route replace blackhole ${pool} proto ${ROUTE_PROTOCOL}`);
+    const blackholes = new Set<string>();
+    for (const pool of pools) {
+      const family = pool.includes(':') ? 6 : 4;
+      if (this.blackholes.has(pool)) blackholes.add(pool);
+      else if (!(await isForeign(family, pool))) {
+        batch[family].push(`route replace blackhole ${pool} proto ${ROUTE_PROTOCOL}`);
+        blackholes.add(pool);
+      }
+    }
     for (const pool of this.blackholes) if (!pools.includes(pool)) batch[pool.includes(':') ? 6 : 4].push(`route del blackhole ${pool} proto ${ROUTE_PROTOCOL}`);
 
     const failed = new Set<4 | 6>();
@@ -94,8 +121,29 @@ export class RouteApplier {
     }
     const live = new Set(routes.map((route) => route.iface));
     for (const iface of this.configuredInterfaces) if (!live.has(iface)) this.configuredInterfaces.delete(iface);
-    this.blackholes = new Set(pools);
+    this.blackholes = blackholes;
     return { pending };
+  }
+
+  /** Prefixes in the main table held by a route that is not ours (not `proto 157`). */
+  private async foreignPrefixes(family: 4 | 6): Promise<Set<string>> {
+    const hostBits = family === 4 ? '/32' : '/128';
+    const prefixes = (text: string): string[] =>
+      text
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .filter((words) => words[0] !== undefined && words[0] !== '')
+        .map((words) => {
+          // A route type (blackhole, unreachable, …) comes before the destination.
+          const dst = /^[0-9a-f:.]/i.test(words[0] as string) || words[0] === 'default' ? (words[0] as string) : (words[1] ?? '');
+          if (dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0';
+          return dst.includes('/') ? dst : `${dst}${hostBits}`;
+        });
+    const [all, ours] = await Promise.all([this.runner.run('ip', [`-${family}`, 'route', 'show']), this.runner.run('ip', [`-${family}`, 'route', 'show', 'proto', ROUTE_PROTOCOL])]);
+    const count = new Map<string, number>();
+    for (const net of prefixes(all)) count.set(net, (count.get(net) ?? 0) + 1);
+    for (const net of prefixes(ours)) count.set(net, (count.get(net) ?? 0) - 1);
+    return new Set([...count].filter(([, n]) => n > 0).map(([net]) => net));
   }
 
   forget(): void {

@@ -15,7 +15,7 @@ import {
   TO_ENDPOINT,
   toEndpointChain,
   TOP_CHAINS,
-} from './names';
+} from './contract';
 
 /**
  * Pure rendering of Calico's filter chains (Felix 1.4's layout; ARCHITECTURE.md, "The chain layout") as iptables-restore rule

@@ -1,6 +1,6 @@
 import type { RuleSet } from '../../policy/ast';
 import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, type NatPool, natOutgoing, profileChains, staticChains } from './rules';
-import { type Family, isValidInterface, profileChain, tagSet } from './names';
+import { type Family, isValidInterface, profileChain, tagSet } from './contract';
 
 /**
  * The desired dataplane, kept up to date incrementally. Each update re-renders only what it

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { CalicoError } from '../../errors';
 import { cidrContains, parseCidr } from '../../policy/cidr';
 import type { CommandRunner } from '../../host/exec';
-import { TUNNEL_DEVICE, TUNNEL_ROUTE_PROTOCOL } from '../dataplane/names';
+import { TUNNEL_DEVICE, TUNNEL_ROUTE_PROTOCOL } from '../dataplane/contract';
 import type { Logger } from '../log';
 import type { DesiredTunnel, TunnelRoute } from './tunnel';
 

@@ -462,6 +462,20 @@ export class Lab {
         }
       }
     }
+    // A container whose engine died (the fault tests kill dockerd) lives in its own network
+    // namespace, out of reach of the loop above, but in its host's cgroup (dockerd's --cgroup-parent).
+    for (const host of this.hosts) {
+      const procs = (await exec('find', ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/memory', '-path', `*/${host.ns}/*`, '-name', 'cgroup.procs'])).stdout.split('\n').filter(Boolean);
+      for (const file of procs) {
+        for (const pid of fs.readFileSync(file, 'utf8').split(/\s+/).filter(Boolean)) {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      }
+    }
     for (const host of this.hosts) await exec('ip', ['netns', 'del', host.ns]);
     await exec('ip', ['netns', 'del', this.switchNs]);
     if (this.routed) await exec('ip', ['netns', 'del', this.routerNs]);

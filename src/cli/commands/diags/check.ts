@@ -10,7 +10,7 @@ import {
   TO_ENDPOINT,
   TOP_CHAINS,
   toEndpointChain,
-} from '../../../agent/dataplane/names';
+} from '../../../agent/dataplane/contract';
 import { cidrNetworkText, parseCidr } from '../../../policy/cidr';
 
 /**
@@ -19,7 +19,7 @@ import { cidrNetworkText, parseCidr } from '../../../policy/cidr';
  * module proposes. Each finding is one line of stable wording, so tests and scripts can match it.
  *
  * Only what this host owns is judged: its endpoints, the addresses assigned for it, its kernel
- * objects with the agent's prefixes (src/agent/dataplane/names.ts), so that running the check on
+ * objects with the agent's prefixes (src/agent/dataplane/contract.ts), so that running the check on
  * every host of a cluster reports each problem once.
  */
 

@@ -1,4 +1,4 @@
-import { ROUTE_PROTOCOL } from '../../../agent/dataplane/names';
+import { ROUTE_PROTOCOL } from '../../../agent/dataplane/contract';
 import { EndpointWriter } from '../../../datastore/endpoints';
 import { IpamStore } from '../../../datastore/ipam';
 import { HOSTS } from '../../../datastore/keys';

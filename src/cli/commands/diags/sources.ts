@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BIRD_FAMILIES, STATE_DIR } from '../../../agent/contract';
-import { type Family, IPSET_PREFIXES, isValidInterface, ROUTE_PROTOCOL } from '../../../agent/dataplane/names';
+import { type Family, IPSET_PREFIXES, isValidInterface, ROUTE_PROTOCOL } from '../../../agent/dataplane/contract';
 import { decodeBlock, OWNER, addressAt } from '../../../datastore/blocks';
 import { decodeEndpoint } from '../../../datastore/endpoints';
 import { type CorruptReporter, decodeEach } from '../../../datastore/errors';
@@ -22,7 +22,11 @@ export async function readSources(ctx: CommandContext, hostname: string, notes: 
   const etcd = await readEtcd(ctx, hostname, (error) => notes.push(`etcd: ${error.message} (skipped)`));
   const [kernel, bird, docker] = await Promise.all([
     readKernel(ctx).catch((error: Error) => void notes.push(`kernel: ${error.message}; kernel checks skipped`)),
-    readBird(ctx, notes),
+    readBird(
+      ctx,
+      notes,
+      etcd.blocks.filter((block) => block.affinity === hostname),
+    ),
     readDocker(ctx).catch((error: Error) => void notes.push(`Docker: ${error.message.replace(/\.$/, '')}; container checks skipped`)),
   ]);
   return { hostname, etcd, ...(kernel && { kernel }), ...(bird && { bird }), ...(docker && { docker }) };
@@ -124,8 +128,13 @@ export function parseLinks(text: string): string[] {
   });
 }
 
-/** BIRD's routes per family, asked on its control socket; a BIRD that is not running is a note. */
-async function readBird(ctx: CommandContext, notes: string[]): Promise<BirdView | undefined> {
+/**
+ * BIRD's routes for the blocks this host holds, per family, asked on its control socket; a BIRD
+ * that is not running is a note. Only those prefixes are asked for: BIRD 1.6 paces its CLI's
+ * output, and a whole `show route` took 50 s with 2,000 endpoints' routes in its table
+ * (test/e2e/faults.test.ts), where asking each block takes milliseconds.
+ */
+async function readBird(ctx: CommandContext, notes: string[], blocks: readonly { readonly cidr: string; readonly version: Family }[]): Promise<BirdView | undefined> {
   const routes: Record<Family, Set<string> | undefined> = { 4: undefined, 6: undefined };
   for (const family of [4, 6] as const) {
     const { client, socket } = BIRD_FAMILIES[family];
@@ -135,7 +144,13 @@ async function readBird(ctx: CommandContext, notes: string[]): Promise<BirdView 
       continue;
     }
     try {
-      routes[family] = parseBirdRoutes(await ctx.deps.runner.run(client, ['-s', path, 'show', 'route']));
+      const found = new Set<string>();
+      // One call even without blocks: it tells a BIRD that answers from one that does not.
+      const asked = blocks.filter((block) => block.version === family).map((block) => block.cidr);
+      for (const words of asked.length === 0 ? [['show', 'status']] : asked.map((cidr) => ['show', 'route', cidr])) {
+        for (const prefix of parseBirdRoutes(await ctx.deps.runner.run(client, ['-s', path, ...words]))) found.add(prefix);
+      }
+      routes[family] = found;
     } catch (error) {
       // A socket left by a BIRD that stopped answers nothing: that BIRD is not running either.
       const message = (error as Error).message;

@@ -1,4 +1,4 @@
-import { type Family, profileChain, ruleNumberOfComment, TOP_CHAINS } from '../../../agent/dataplane/names';
+import { type Family, profileChain, ruleNumberOfComment, TOP_CHAINS } from '../../../agent/dataplane/contract';
 import type { Direction } from '../../../policy/ast';
 import type { CommandRunner } from '../../../host/exec';
 import { CommandError } from '../../errors';
@@ -6,7 +6,7 @@ import { CommandError } from '../../errors';
 /**
  * The kernel's counters of a profile's rules on this host, for `rule show --counts`. The agent
  * renders each of a profile's rules into that profile's chain with the comment naming its number
- * (src/agent/dataplane/names.ts, ruleComment), so the counters are found by chain and comment, not
+ * (src/agent/dataplane/contract.ts, ruleComment), so the counters are found by chain and comment, not
  * by position: a rule may render to several iptables rules (port lists longer than multiport
  * takes) or to none in a family, and each one found is added to the rule's total.
  */

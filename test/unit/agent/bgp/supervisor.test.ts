@@ -48,7 +48,18 @@ describe('the BIRD supervisor', () => {
     const supervisor = new BirdSupervisor(DAEMON, host, memoryLog());
     expect(await supervisor.configure('router id 1.2.3.4;\n')).toBe('started');
     expect(files.get('/etc/calico/bird.cfg')).toBe('router id 1.2.3.4;\n');
-    expect(spawned).toEqual(['bird -f -R -s /var/run/calico/bird.ctl -c /etc/calico/bird.cfg']);
+    expect(spawned).toEqual(['bird -f -R -s /var/run/calico/bird.ctl -c /etc/calico/bird.cfg -P /var/run/calico/bird.ctl.pid']);
+  });
+
+  it('first stops a BIRD that an earlier, killed calico-node left running (its pid file names it)', async () => {
+    const { host, spawned } = fakeHost();
+    const asked: string[] = [];
+    host.stopStale = (pidFile, binary) => (asked.push(`${pidFile} ${binary}`), 4242);
+    const log = memoryLog();
+    await new BirdSupervisor(DAEMON, host, log).configure('a\n');
+    expect(asked).toEqual(['/var/run/calico/bird.ctl.pid bird']);
+    expect(log.lines).toContain('WARNING Stopped bird (pid 4242), left running by an earlier calico-node');
+    expect(spawned).toHaveLength(1);
   });
 
   it('reloads only when the text changed', async () => {

@@ -10,7 +10,7 @@ import {
   TO_ENDPOINT,
   toEndpointChain,
   TOP_CHAINS,
-} from '../../../../src/agent/dataplane/names';
+} from '../../../../src/agent/dataplane/contract';
 import { chunkPorts, endpointChains, profileChains, renderRule, ruleMatches } from '../../../../src/agent/dataplane/rules';
 import { DataplaneState } from '../../../../src/agent/dataplane/state';
 import type { PortSpec, Rule } from '../../../../src/policy/ast';

@@ -6,7 +6,7 @@ import { DatastoreModel } from '../../../../src/agent/dataplane/model';
 import type { DataplaneState } from '../../../../src/agent/dataplane/state';
 import { reportOnce } from '../../../../src/datastore/errors';
 import { UpdateDecoder } from '../../../../src/datastore/syncer';
-import type { Family } from '../../../../src/agent/dataplane/names';
+import type { Family } from '../../../../src/agent/dataplane/contract';
 import { buildRestore } from '../../../../src/agent/dataplane/iptables';
 import { type Chains, dispatchChains, endpointChains, type LocalEndpoint, profileChains, staticChains } from '../../../../src/agent/dataplane/rules';
 import { ruleSetFromV1, type V1Rule, type V1Rules } from '../../../../src/policy/codec';

@@ -1,4 +1,4 @@
-import { FROM_ENDPOINT, fromEndpointChain, profileChain, tagSet, TO_ENDPOINT, toEndpointChain } from '../../../../src/agent/dataplane/names';
+import { FROM_ENDPOINT, fromEndpointChain, profileChain, tagSet, TO_ENDPOINT, toEndpointChain } from '../../../../src/agent/dataplane/contract';
 import { type Dirty, type EndpointData, type ProfileData, DataplaneState } from '../../../../src/agent/dataplane/state';
 import type { Rule } from '../../../../src/policy/ast';
 import { ruleFromV1 } from '../../../../src/policy/codec';

@@ -5,6 +5,10 @@ import { isCalicoInterface } from '../contract';
  * is a prefix test: the agent never touches a chain, set or route that is not its own. Names that
  * come from etcd (profile IDs, tags) are used verbatim only when short and plain; otherwise they are
  * hashed, so no stored name can exceed iptables' limits or smuggle anything into a rule.
+ *
+ * A contract: `calicoctl diags --check` imports these names to tell the agent's objects from
+ * orphans, so this module imports only Node's own modules and `../contract` (ARCHITECTURE.md,
+ * "Layers").
  */
 export const CHAIN_PREFIX = 'cali-';
 export const IPSET_PREFIXES = ['cali4-', 'cali6-'] as const;
