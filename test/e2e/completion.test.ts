@@ -99,8 +99,8 @@ describe('bash completion', () => {
   });
 
   it('completes the top-level commands (not the hidden __complete)', async () => {
-    expect(await complete('calicoctl ')).toEqual(['profile', 'endpoint', 'container', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
-    expect(await complete('calicoctl p')).toEqual(['profile', 'pool']);
+    expect(await complete('calicoctl ')).toEqual(['profile', 'endpoint', 'container', 'policy', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
+    expect(await complete('calicoctl p')).toEqual(['profile', 'policy', 'pool']);
     expect(await complete('calicoctl st')).toEqual(['status']);
     expect(await complete('calicoctl __')).toEqual([]);
   });
@@ -181,7 +181,7 @@ describe('bash completion', () => {
   });
 
   it('works when driven by COMP_WORDS and COMP_CWORD alone', async () => {
-    expect(await complete('calicoctl ', defaultEnv(), true)).toEqual(['profile', 'endpoint', 'container', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
+    expect(await complete('calicoctl ', defaultEnv(), true)).toEqual(['profile', 'endpoint', 'container', 'policy', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
     expect(await complete('calicoctl profile web rule add inbound al', defaultEnv(), true)).toEqual(['allow']);
     expect(await complete('calicoctl pool show --i', defaultEnv(), true)).toEqual(['--ipv4', '--ipv6']);
     expect((await complete('calicoctl profile we', defaultEnv(), true)).sort()).toEqual(['web', 'webapp']);
@@ -288,8 +288,8 @@ describe.each([
   ['zsh', zshComplete],
 ])('%s completion, driven in a real %s', (_shell, completeIn) => {
   it('completes the top-level commands and their prefixes', async () => {
-    expect(await completeIn('calicoctl ')).toEqual(['profile', 'endpoint', 'container', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
-    expect(await completeIn('calicoctl p')).toEqual(['profile', 'pool']);
+    expect(await completeIn('calicoctl ')).toEqual(['profile', 'endpoint', 'container', 'policy', 'pool', 'bgp', 'ipam', 'node', 'status', 'checksystem', 'diags', 'version', 'config', 'completion']);
+    expect(await completeIn('calicoctl p')).toEqual(['profile', 'policy', 'pool']);
   });
 
   it('completes live profile and network names, and the rule grammar', async () => {
