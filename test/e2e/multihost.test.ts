@@ -174,6 +174,11 @@ describe('containers on three hosts, routed by BGP', () => {
     const [h1, h2] = lab.hosts as [LabHost, LabHost, LabHost];
     const c1 = (await h1.docker('inspect', '-f', '{{.NetworkSettings.Networks.net1.IPAddress}}', 'c1')).stdout.trim();
     await waitUntil('c2 -> c1', () => pings(h2, 'c2', c1), 10_000);
+    // The test before restarts host 1's BIRD: a second restart while host 2 still treats the
+    // first as a graceful restart in progress flushes host 1's routes instead of keeping them.
+    // So host 2 must have seen host 1's restart through (both sessions up, then End-of-RIB).
+    await waitUntil('host 1 and host 2 meshed', async () => (await established(h1)) === 2 && (await established(h2)) === 2, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     await h1.kill('calico-node');
     // The agent and its BIRD are gone; the kernel keeps their rules and routes, and host 2 keeps
     // host 1's routes for the graceful-restart time. (A single ping may be lost on a busy machine,

@@ -99,8 +99,10 @@ export class BirdSupervisor {
     // configuration; a new one then refuses to start ("I found another BIRD running") forever
     // (found by test/e2e/faults.test.ts). That one goes: the kernel keeps its routes (`persist`),
     // and the one started here takes over with graceful restart, as after stop().
+    // Only before this supervisor's first BIRD: after that, the pid file names our own child,
+    // which has exited when we start again.
     const pidFile = `${controlSocket}.pid`;
-    const stale = this.host.stopStale?.(pidFile, binary);
+    const stale = this.startedAt === 0 ? this.host.stopStale?.(pidFile, binary) : undefined;
     if (stale !== undefined) this.log.warning(`Stopped ${binary} (pid ${stale}), left running by an earlier calico-node`);
     // -f: stay in the foreground, so this process notices when BIRD exits. -R: graceful restart,
     // so peers keep this host's routes while BIRD comes back. -P: the pid file that lets the next

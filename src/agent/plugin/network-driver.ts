@@ -65,8 +65,8 @@ export function networkDriverHandlers(ctx: PluginContext): Handlers {
         for (const cidr of made) await pools.removeUnassigned(cidr).catch(() => false);
         throw error instanceof PluginError ? error : new PluginError((error as Error).message);
       }
-      const note = made.length > 0 ? ` and the pools ${made.map(cidrNetworkText).join(', ')} (Docker's IPAM)` : '';
-      ctx.log.info(`Created network ${networkId}, its profile${note}`);
+      const note = made.length > 0 ? `, with the pools ${made.map(cidrNetworkText).join(', ')} (Docker's IPAM)` : '';
+      ctx.log.info(`Created network ${networkId} and its profile${note}`);
       return {};
     },
 
