@@ -1,4 +1,4 @@
-import { cidrNetworkText, parseCidr } from '../policy/cidr';
+import { hostNetAddress } from '../policy/cidr';
 import { CorruptDataError, type CorruptReporter, decodeEach, NotFoundError, parseStoredObject, warnOnStderr } from './errors';
 import * as keys from './keys';
 import type { KvStore } from './kv';
@@ -52,9 +52,9 @@ export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: str
     const rejected: string[] = [];
     const kept: string[] = [];
     for (const text of strings(data[field])) {
-      const cidr = parseCidr(text);
       // Kept in one spelling (fd00::01 is fd00::1), so readers can compare and index them as text.
-      if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) kept.push(cidrNetworkText(cidr));
+      const address = hostNetAddress(text, version);
+      if (address !== undefined) kept.push(`${address}/${version === 4 ? 32 : 128}`);
       else rejected.push(JSON.stringify(text));
     }
     if (rejected.length > 0) {
@@ -70,8 +70,13 @@ export function decodeEndpoint(key: keys.EndpointKey, rawKey: string, value: str
   if (bad.length > 0) skipped(new CorruptDataError(rawKey, bad.join('; ')), badCount);
   // Older writers stored a single profile_id; readers have always accepted both.
   const profileIds = data.profile_ids !== undefined ? strings(data.profile_ids) : typeof data.profile_id === 'string' ? [data.profile_id] : [];
+  // Field by field: V8 spreads `...key` into a literal that goes on to add more fields through a
+  // slow path, which made this ten times slower than the JSON.parse before it.
   return {
-    ...key,
+    hostname: key.hostname,
+    orchestrator: key.orchestrator,
+    workload: key.workload,
+    endpoint: key.endpoint,
     state: typeof data.state === 'string' ? data.state : 'active',
     name: typeof data.name === 'string' ? data.name : '',
     mac: typeof data.mac === 'string' ? data.mac : '',

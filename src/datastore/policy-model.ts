@@ -24,21 +24,38 @@ const DROP_ALL: readonly Rule[] = [{ protocol: 'any', action: 'deny', from: {}, 
  * does, while the profile's tags still count; an endpoint that does not decode is left out.
  */
 export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Promise<StoredPolicy> {
-  const [range, endpoints] = await Promise.all([kv.getPrefix(keys.PROFILES), new EndpointStore(kv, report).list()]);
+  const [profiles, endpoints] = await Promise.all([readModelProfiles(kv, report), readModelEndpoints(kv, report)]);
+  return { model: { profiles, endpoints: endpoints.model }, endpoints: endpoints.stored };
+}
+
+/** Every endpoint on every host, stored and as the model has them. */
+export async function readModelEndpoints(kv: KvStore, report: CorruptReporter): Promise<{ stored: readonly Endpoint[]; model: readonly ModelEndpoint[] }> {
+  const stored = await new EndpointStore(kv, report).list();
+  return { stored, model: stored.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets })) };
+}
+
+/**
+ * The model's profiles: every one, or with `ids` only those (one read each, made together), which
+ * is all a single trace needs: its verdict depends only on the profiles of the endpoints at its
+ * two addresses (src/policy/evaluate.ts), and a thousand profiles take longer to read than the rest.
+ */
+export async function readModelProfiles(kv: KvStore, report: CorruptReporter, ids?: Iterable<string>): Promise<Map<string, ModelProfile>> {
+  const ranges = ids === undefined ? [await kv.getPrefix(keys.PROFILES)] : await Promise.all([...new Set(ids)].map((id) => kv.getPrefix(keys.profileDir(id))));
   const leaves = new Map<string, { tags?: KeyValue; rules?: KeyValue }>();
-  for (const item of range.kvs) {
-    const parsed = keys.parseProfileKey(item.key);
-    if (!parsed || (parsed.leaf !== 'tags' && parsed.leaf !== 'rules' && parsed.leaf !== 'labels')) continue;
-    const entry = leaves.get(parsed.id) ?? {};
-    if (parsed.leaf === 'tags') entry.tags = item;
-    if (parsed.leaf === 'rules') entry.rules = item;
-    leaves.set(parsed.id, entry);
+  for (const range of ranges) {
+    for (const item of range.kvs) {
+      const parsed = keys.parseProfileKey(item.key);
+      if (!parsed || (parsed.leaf !== 'tags' && parsed.leaf !== 'rules' && parsed.leaf !== 'labels')) continue;
+      const entry = leaves.get(parsed.id) ?? {};
+      if (parsed.leaf === 'tags') entry.tags = item;
+      if (parsed.leaf === 'rules') entry.rules = item;
+      leaves.set(parsed.id, entry);
+    }
   }
   const profiles = new Map<string, ModelProfile>();
   // A profile of labels alone is no profile to the agent (src/agent/dataplane/model.ts): its endpoints drop.
   for (const [id, { tags, rules }] of leaves) if (tags || rules) profiles.set(id, lazyProfile(id, tags, rules, report));
-  const model: ModelEndpoint[] = endpoints.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets }));
-  return { model: { profiles, endpoints: model }, endpoints };
+  return profiles;
 }
 
 function lazyProfile(id: string, tagsKv: KeyValue | undefined, rulesKv: KeyValue | undefined, report: CorruptReporter): ModelProfile {

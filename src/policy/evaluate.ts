@@ -1,5 +1,5 @@
 import type { Direction, IpVersion, PortMatch, PortSpec, Rule } from './ast';
-import { cidrContains, parseCidr, parseIp } from './cidr';
+import { cidrContains, hostNetAddress, parseIp } from './cidr';
 import { printRule } from './printer';
 
 /**
@@ -26,8 +26,8 @@ import { printRule } from './printer';
  * receiver's host the inbound side. Conntrack is aside: this is the first packet of a flow.
  * Traffic from an endpoint to its own address stays inside the container and is not policed.
  *
- * Pure: the model's indexes (endpoints by address, tag members) are built once per model object
- * and cached, so a matrix of many packets over one model pays for them once.
+ * Pure: the index of endpoints by address is built once per endpoint list and cached, so a matrix
+ * of many packets over one model pays for it once.
  */
 
 export interface ModelProfile {
@@ -84,19 +84,24 @@ export interface Trace {
   readonly steps: readonly TraceStep[];
 }
 
-interface ModelIndex {
-  /** Address (canonical text) → the first endpoint that holds it. */
-  readonly byAddress: Map<string, ModelEndpoint>;
-  /** Per family: tag → member addresses. */
-  readonly members: Record<IpVersion, Map<string, Set<string>>>;
-}
-
-const indexes = new WeakMap<PolicyModel, ModelIndex>();
+/**
+ * Address (canonical text) → the endpoints that hold it, in model order. Built once per endpoint
+ * list, not per model, so models that share their endpoints and differ in profiles (a trace reads
+ * only the profiles it needs, src/cli/commands/policy/model.ts) share it too. Tag membership is
+ * asked of an address's holders when a rule names a tag, rather than indexed for every tag and
+ * endpoint up front, because a trace asks it of two addresses out of thousands.
+ */
+const indexes = new WeakMap<readonly ModelEndpoint[], Map<string, ModelEndpoint[]>>();
 
 /** The endpoint that holds an address, or undefined for the outside world. */
 export function endpointAt(model: PolicyModel, address: string): ModelEndpoint | undefined {
   const ip = parseIp(address);
-  return ip ? indexOf(model).byAddress.get(ip.text) : undefined;
+  return ip ? holdersOf(model, ip.text)[0] : undefined;
+}
+
+/** The endpoints holding an address (canonical text), first holder first. */
+export function holdersOf(model: PolicyModel, address: string): readonly ModelEndpoint[] {
+  return indexOf(model.endpoints).get(address) ?? [];
 }
 
 /** An endpoint's host addresses of one family, as the agent programs them (wider nets skipped). */
@@ -104,8 +109,8 @@ export function endpointAddresses(endpoint: ModelEndpoint, version: IpVersion): 
   const nets = version === 4 ? endpoint.ipv4Nets : endpoint.ipv6Nets;
   const addresses: string[] = [];
   for (const net of nets) {
-    const cidr = parseCidr(net);
-    if (cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128)) addresses.push(cidr.network);
+    const address = hostNetAddress(net, version);
+    if (address !== undefined) addresses.push(address);
   }
   return addresses;
 }
@@ -115,9 +120,8 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
   const dst = parseIp(packet.dst);
   if (!src || !dst) throw new TypeError(`not an IP address: ${!src ? packet.src : packet.dst}`);
   if (src.version !== dst.version) throw new TypeError(`${packet.src} and ${packet.dst} are of different IP families`);
-  const index = indexOf(model);
-  const from = index.byAddress.get(src.text);
-  const to = index.byAddress.get(dst.text);
+  const from = holdersOf(model, src.text)[0];
+  const to = holdersOf(model, dst.text)[0];
   const flow: Flow = { ...packet, src: src.text, dst: dst.text, version: src.version };
 
   if (from && from === to) {
@@ -126,7 +130,7 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
   const steps: TraceStep[] = [];
   for (const [endpoint, direction] of [[from, 'outbound'], [to, 'inbound']] as const) {
     if (!endpoint) continue;
-    if (!passes(model, index, endpoint, direction, flow, steps)) return { verdict: 'deny', steps };
+    if (!passes(model, endpoint, direction, flow, steps)) return { verdict: 'deny', steps };
   }
   return { verdict: 'allow', steps };
 }
@@ -136,7 +140,7 @@ interface Flow extends Packet {
 }
 
 /** One endpoint's chain (cali-from-X or cali-to-X): true when a profile allowed the packet. */
-function passes(model: PolicyModel, index: ModelIndex, endpoint: ModelEndpoint, direction: Direction, flow: Flow, steps: TraceStep[]): boolean {
+function passes(model: PolicyModel, endpoint: ModelEndpoint, direction: Direction, flow: Flow, steps: TraceStep[]): boolean {
   const step = (profile: string | null, rule: Rule | undefined, position: number | null, verdict: TraceStep['verdict']) =>
     steps.push({ endpoint: endpoint.id, direction, profile, rule: position, ruleText: rule ? printRule(rule) : null, verdict });
   for (const id of endpoint.profileIds) {
@@ -146,7 +150,7 @@ function passes(model: PolicyModel, index: ModelIndex, endpoint: ModelEndpoint, 
       return false;
     }
     const rules = direction === 'inbound' ? profile.inbound : profile.outbound;
-    const position = rules.findIndex((rule) => ruleMatches(rule, flow, index));
+    const position = rules.findIndex((rule) => ruleMatches(rule, flow, model));
     if (position < 0) {
       step(id, undefined, null, 'next');
       continue;
@@ -161,12 +165,12 @@ function passes(model: PolicyModel, index: ModelIndex, endpoint: ModelEndpoint, 
 }
 
 /** Whether one rule's iptables rules (src/agent/dataplane/rules.ts, ruleMatches) match the packet. */
-function ruleMatches(rule: Rule, flow: Flow, index: ModelIndex): boolean {
+function ruleMatches(rule: Rule, flow: Flow, model: PolicyModel): boolean {
   if ((rule.protocol === 'icmp' && flow.version === 6) || (rule.protocol === 'icmpv6' && flow.version === 4)) return false;
   if (rule.protocol !== 'any' && rule.protocol !== flow.protocol) return false;
   for (const [side, address] of [[rule.from, flow.src], [rule.to, flow.dst]] as const) {
     if (side.cidr && (side.cidr.version !== flow.version || !cidrContains(side.cidr, address))) return false;
-    if (side.tag !== undefined && !index.members[flow.version].get(side.tag)?.has(address)) return false;
+    if (side.tag !== undefined && !tagged(model, address, side.tag)) return false;
   }
   if (rule.protocol === 'tcp' || rule.protocol === 'udp') {
     return portsMatch(rule.from, flow.srcPort) && portsMatch(rule.to, flow.dstPort);
@@ -185,24 +189,28 @@ function portsMatch(side: PortMatch, port: number | undefined): boolean {
   return side.ports.some((spec: PortSpec) => (spec.kind === 'port' ? spec.port === port : spec.low <= port && port <= spec.high));
 }
 
-function indexOf(model: PolicyModel): ModelIndex {
-  const cached = indexes.get(model);
+/** Whether an address is in a tag's set: one of its endpoints has an existing profile carrying the tag. */
+function tagged(model: PolicyModel, address: string, tag: string): boolean {
+  for (const endpoint of holdersOf(model, address)) {
+    for (const id of endpoint.profileIds) if (model.profiles.get(id)?.tags.includes(tag)) return true;
+  }
+  return false;
+}
+
+function indexOf(endpoints: readonly ModelEndpoint[]): Map<string, ModelEndpoint[]> {
+  const cached = indexes.get(endpoints);
   if (cached) return cached;
-  const index: ModelIndex = { byAddress: new Map(), members: { 4: new Map(), 6: new Map() } };
-  for (const endpoint of model.endpoints) {
-    const tags = new Set<string>();
-    for (const id of endpoint.profileIds) for (const tag of model.profiles.get(id)?.tags ?? []) tags.add(tag);
+  const index = new Map<string, ModelEndpoint[]>();
+  for (const endpoint of endpoints) {
     for (const version of [4, 6] as const) {
       for (const address of endpointAddresses(endpoint, version)) {
-        if (!index.byAddress.has(address)) index.byAddress.set(address, endpoint);
-        for (const tag of tags) {
-          const members = index.members[version].get(tag) ?? new Set<string>();
-          members.add(address);
-          index.members[version].set(tag, members);
-        }
+        const holders = index.get(address);
+        // An endpoint listing one address twice holds it once.
+        if (!holders) index.set(address, [endpoint]);
+        else if (holders.at(-1) !== endpoint) holders.push(endpoint);
       }
     }
   }
-  indexes.set(model, index);
+  indexes.set(endpoints, index);
   return index;
 }

@@ -133,6 +133,19 @@ describe('policy trace', () => {
       stderr: 'nobody is no IP address, endpoint, container or network known to Calico.\n',
     });
   });
+
+  it('reads only the profiles of the two ends: another profile\'s bad value is not its business', async () => {
+    const world = await tutorial();
+    world.kv.seed('/calico/v1/policy/profile/elsewhere/tags', '{not json');
+    const result = await world.run(['policy', 'trace', 'app1', 'db1', 'tcp', '3306']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    // One of the ends' own profiles is reported, and its verdict follows the agent's (tags unreadable: none).
+    world.kv.seed('/calico/v1/policy/profile/' + APP_ID + '/tags', '{not json');
+    const broken = await world.run(['policy', 'trace', 'app1', 'db1', 'tcp', '3306']);
+    expect(broken.stderr).toBe(`Warning: The data stored at /calico/v1/policy/profile/${APP_ID}/tags is invalid: not valid JSON; skipped.\n`);
+    expect(broken.code).toBe(1);
+  });
 });
 
 describe('policy matrix', () => {

@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { fuzzParams } from '../../fakes/fuzz';
 import { endpointAt, evaluate, type ModelEndpoint, type ModelProfile, type Packet, type PolicyModel } from '../../../src/policy/evaluate';
 import { parseRuleText } from '../../../src/policy/parser';
 
@@ -255,5 +257,40 @@ describe('evaluate: scale', () => {
     // e1 (p1) may reach e0 (p0 admits tag t1); e2 (p2) may not.
     expect(evaluate(m, tcp('10.0.1.1', '10.0.0.1', 80)).verdict).toBe('allow');
     expect(evaluate(m, tcp('10.0.2.1', '10.0.0.1', 80)).verdict).toBe('deny');
+  });
+});
+
+describe('evaluate: a trace needs only the profiles at its two addresses', () => {
+  // `policy trace` reads only the profiles of the endpoints holding the packet's source and
+  // destination (src/cli/commands/policy/model.ts, modelFor): the verdict and every step must be
+  // the same as with every profile.
+  const TAGS = ['a', 'b', 'c'];
+  const ADDRESSES = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.9'];
+  const ruleWords = fc.constantFrom('allow', 'deny', 'allow from tag a', 'deny from tag b', 'allow tcp to ports 80', 'allow to tag c', 'deny tcp from tag c to ports 80', 'allow from cidr 10.0.0.0/30');
+  const worldArb = fc.record({
+    profiles: fc.array(
+      fc.record({ tags: fc.subarray(TAGS), inbound: fc.array(ruleWords, { maxLength: 3 }), outbound: fc.array(ruleWords, { maxLength: 3 }) }),
+      { minLength: 1, maxLength: 5 },
+    ),
+    // Profile numbers up to 5: some name no profile. Addresses may repeat across endpoints.
+    endpoints: fc.array(fc.record({ profiles: fc.array(fc.nat(5), { maxLength: 3 }), addresses: fc.subarray(ADDRESSES.slice(0, 4), { minLength: 1 }) }), { maxLength: 6 }),
+    src: fc.constantFrom(...ADDRESSES),
+    dst: fc.constantFrom(...ADDRESSES),
+    port: fc.constantFrom(80, 443),
+  });
+
+  it('the same trace from the profiles of the two addresses\' endpoints as from all of them', () => {
+    fc.assert(
+      fc.property(worldArb, (world) => {
+        const profiles = world.profiles.map((p, i) => profile(`p${i}`, p.tags, p.inbound, p.outbound));
+        const endpoints = world.endpoints.map((e, i) => endpoint(`e${i}`, e.profiles.map((n) => `p${n}`), e.addresses.map((a) => `${a}/32`)));
+        const whole = model(profiles, endpoints);
+        const needed = new Set(endpoints.filter((e) => e.ipv4Nets.some((n) => n === `${world.src}/32` || n === `${world.dst}/32`)).flatMap((e) => e.profileIds));
+        const focused: PolicyModel = { profiles: new Map([...whole.profiles].filter(([id]) => needed.has(id))), endpoints };
+        const packet = tcp(world.src, world.dst, world.port);
+        expect(evaluate(focused, packet)).toEqual(evaluate(whole, packet));
+      }),
+      fuzzParams(300),
+    );
   });
 });

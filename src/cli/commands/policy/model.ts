@@ -1,9 +1,10 @@
 import type { DockerContainer } from '../../../docker/engine';
 import type { NetworkDirectory } from '../../../docker/networks';
-import { type StoredPolicy, readPolicyModel } from '../../../datastore/policy-model';
+import type { Endpoint } from '../../../datastore/endpoints';
+import { readModelEndpoints, readModelProfiles, readPolicyModel } from '../../../datastore/policy-model';
 import type { KvStore } from '../../../datastore/kv';
 import type { Rule } from '../../../policy/ast';
-import { endpointAddresses, endpointAt, type ModelEndpoint, type PolicyModel } from '../../../policy/evaluate';
+import { endpointAddresses, endpointAt, holdersOf, type ModelEndpoint, type ModelProfile, type PolicyModel } from '../../../policy/evaluate';
 import { parseIp } from '../../../policy/cidr';
 import { mapRuleTags } from '../../../policy/edits';
 import { printRule } from '../../../policy/printer';
@@ -19,26 +20,79 @@ import { CommandError, UsageError } from '../../errors';
 export class PolicyView {
   private directory: NetworkDirectory | null | undefined;
   private containerList: DockerContainer[] | null | undefined;
+  /** Profiles read one by one, when not all of them were read at once. */
+  private readonly someProfiles = new Map<string, Promise<ModelProfile | undefined>>();
 
   private constructor(
     private readonly ctx: CommandContext,
-    readonly stored: StoredPolicy,
+    /** The endpoints, with every profile or (a trace's view) none yet. */
+    private readonly read: PolicyModel,
+    readonly endpoints: readonly Endpoint[],
+    private readonly allProfiles: boolean,
   ) {}
 
-  static async read(ctx: CommandContext, kv: KvStore = ctx.kv()): Promise<PolicyView> {
-    return new PolicyView(ctx, await readPolicyModel(kv, ctx.report));
+  /**
+   * The model as etcd holds it. With `profiles: 'on demand'` (a trace's), only the endpoints are read
+   * at first; `modelFor` then reads the few profiles a packet's verdict depends on.
+   */
+  static async read(ctx: CommandContext, kv: KvStore = ctx.kv(), { profiles = 'all' }: { profiles?: 'all' | 'on demand' } = {}): Promise<PolicyView> {
+    if (profiles === 'all') {
+      const stored = await readPolicyModel(kv, ctx.report);
+      return new PolicyView(ctx, stored.model, stored.endpoints, true);
+    }
+    const { stored, model } = await readModelEndpoints(kv, ctx.report);
+    return new PolicyView(ctx, { profiles: new Map(), endpoints: model }, stored, false);
   }
 
   /** A view of another state of etcd (a dry run's result), sharing this one's Docker answers. */
   async other(kv: KvStore): Promise<PolicyView> {
-    const view = new PolicyView(this.ctx, await readPolicyModel(kv, this.ctx.report));
+    const view = await PolicyView.read(this.ctx, kv);
     view.directory = this.directory;
     view.containerList = this.containerList;
     return view;
   }
 
+  /** The whole model; only a view that read every profile has it. */
   get model(): PolicyModel {
-    return this.stored.model;
+    if (!this.allProfiles) throw new Error('PolicyView.model: this view reads profiles on demand; use modelFor');
+    return this.read;
+  }
+
+  get modelEndpoints(): readonly ModelEndpoint[] {
+    return this.read.endpoints;
+  }
+
+  /** The endpoint that holds an address, or undefined for the outside world. */
+  endpointAt(address: string): ModelEndpoint | undefined {
+    return endpointAt(this.read, address);
+  }
+
+  /**
+   * A model that gives packets between these addresses their verdicts: the verdict depends only on
+   * the profiles of the endpoints that hold the two addresses (their rules, and their tags, which
+   * are the addresses' memberships), so an on-demand view reads just those.
+   */
+  async modelFor(addresses: readonly string[]): Promise<PolicyModel> {
+    if (this.allProfiles) return this.read;
+    const ids = new Set<string>();
+    for (const address of addresses) {
+      const text = parseIp(address)?.text;
+      for (const endpoint of text === undefined ? [] : holdersOf(this.read, text)) for (const id of endpoint.profileIds) ids.add(id);
+    }
+    const profiles = new Map<string, ModelProfile>();
+    const found = await Promise.all([...ids].map((id) => this.profile(id)));
+    for (const profile of found) if (profile) profiles.set(profile.id, profile);
+    return { profiles, endpoints: this.read.endpoints };
+  }
+
+  private profile(id: string): Promise<ModelProfile | undefined> {
+    if (this.allProfiles) return Promise.resolve(this.read.profiles.get(id));
+    let read = this.someProfiles.get(id);
+    if (!read) {
+      read = readModelProfiles(this.ctx.kv(), this.ctx.report, [id]).then((map) => map.get(id));
+      this.someProfiles.set(id, read);
+    }
+    return read;
   }
 
   /** Docker's networks, or null when Docker cannot be asked. */
@@ -74,14 +128,14 @@ export class PolicyView {
 
   /** The endpoints using a profile, by its ID. */
   membersOf(profileId: string): ModelEndpoint[] {
-    return this.model.endpoints.filter((e) => e.profileIds.includes(profileId));
+    return this.read.endpoints.filter((e) => e.profileIds.includes(profileId));
   }
 
   /** The profile ID a network or profile name stands for, or undefined. */
   async profileIdFor(name: string): Promise<string | undefined> {
-    if (this.model.profiles.has(name)) return name;
+    if (await this.profile(name)) return name;
     const id = (await this.networks())?.idForName(name);
-    return id !== undefined && this.model.profiles.has(id) ? id : undefined;
+    return id !== undefined && (await this.profile(id)) ? id : undefined;
   }
 }
 
@@ -104,10 +158,10 @@ export interface Place {
 export async function resolvePlace(view: PolicyView, word: string, any: boolean, avoid?: ModelEndpoint): Promise<Place> {
   const ip = parseIp(word);
   if (ip) {
-    const endpoint = endpointAt(view.model, ip.text);
+    const endpoint = view.endpointAt(ip.text);
     return { word, address: ip.text, label: word, ...(endpoint && { endpoint }) };
   }
-  const byId = view.model.endpoints.find((e) => e.id === word);
+  const byId = view.modelEndpoints.find((e) => e.id === word);
   if (byId) return { word, endpoint: byId, label: word.slice(0, 12) };
 
   const profileId = await view.profileIdFor(word);
@@ -122,7 +176,7 @@ export async function resolvePlace(view: PolicyView, word: string, any: boolean,
   const container = containers && findContainer(containers, word);
   if (container) {
     const ids = new Set(container.networks.map((n) => n.endpointId).filter((id) => id !== ''));
-    const endpoint = view.model.endpoints.find((e) => ids.has(e.id));
+    const endpoint = view.modelEndpoints.find((e) => ids.has(e.id));
     if (!endpoint) throw new CommandError(`Container ${word} has no Calico endpoint.`);
     return { word, endpoint, label: container.name };
   }

@@ -1,4 +1,4 @@
-import { evaluate, type TraceStep } from '../../../policy/evaluate';
+import { evaluate, type PolicyModel, type TraceStep } from '../../../policy/evaluate';
 import type { CommandContext } from '../../context';
 import { isDataFormat, renderData } from '../../output';
 import { printable } from '../../printable';
@@ -9,16 +9,17 @@ import type { TraceOptions } from './trace';
 /** `policy trace`: the run behind the spec in trace.ts, loaded only when the command runs. */
 export async function trace({ from, to, words, any = false, output }: TraceOptions, ctx: CommandContext): Promise<void> {
   const typed = parsePacketWords(words, true);
-  const view = await PolicyView.read(ctx);
+  const view = await PolicyView.read(ctx, ctx.kv(), { profiles: 'on demand' });
   const source = await resolvePlace(view, from, any);
   const destination = await resolvePlace(view, to, any, source.endpoint);
   const family = typed.protocol === 'icmpv6' ? 6 : undefined;
   const { src, dst, family: version } = addressesOf(source, destination, family);
   const shape = shapeForFamily(typed, version);
-  const result = evaluate(view.model, { ...shape, src, dst });
-  const name = await view.profileNamer(result.steps.flatMap((s) => (s.profile === null ? [] : [s.profile, ...tagsOf(view, s)])));
+  const model = await view.modelFor([src, dst]);
+  const result = evaluate(model, { ...shape, src, dst });
+  const name = await view.profileNamer(result.steps.flatMap((s) => (s.profile === null ? [] : [s.profile, ...tagsOf(model, s)])));
   const ruleWords = (step: TraceStep) => {
-    const rule = step.profile === null || step.rule === null ? undefined : view.model.profiles.get(step.profile)?.[step.direction][step.rule - 1];
+    const rule = step.profile === null || step.rule === null ? undefined : model.profiles.get(step.profile)?.[step.direction][step.rule - 1];
     return rule ? shownRule(rule, name) : null;
   };
   const labelOf = (step: TraceStep) => (step.endpoint === source.endpoint?.id ? source.label : destination.label);
@@ -48,8 +49,8 @@ export async function trace({ from, to, words, any = false, output }: TraceOptio
   ctx.conclude(result.verdict === 'allow' ? 'yes' : 'no');
 }
 
-function tagsOf(view: PolicyView, step: TraceStep): string[] {
-  const profile = step.profile === null ? undefined : view.model.profiles.get(step.profile);
+function tagsOf(model: PolicyModel, step: TraceStep): string[] {
+  const profile = step.profile === null ? undefined : model.profiles.get(step.profile);
   return profile ? [...profile.inbound, ...profile.outbound].flatMap((r) => [r.from.tag, r.to.tag].filter((t): t is string => t !== undefined)) : [];
 }
 
