@@ -77,16 +77,24 @@ export class LinkManager {
 }
 
 /**
- * The links of a running container's network namespace, entered by the PID of one of its
- * processes (`nsenter -t <pid> -n ip …`): for `calicoctl container`, which sets up the container
- * end of a pair itself. Commands go through the same runner, so they never pass through a shell.
+ * Where a workload's interfaces live: the network namespace of a running process (a container's),
+ * or a namespace file such as /var/run/netns/NAME (v0.23's `namespace` workloads). Both nsenter
+ * and `ip link set … netns` take either.
+ */
+export type NamespaceRef = { readonly pid: number } | { readonly path: string };
+
+/**
+ * The links of a workload's network namespace, entered with nsenter (`nsenter -t <pid> -n ip …`,
+ * `nsenter --net=<path> ip …`): for `calicoctl container`, which sets up the container end of a
+ * pair itself. Commands go through the same runner, so they never pass through a shell.
  */
 export class NamespaceLinks extends LinkManager {
   constructor(
     runner: CommandRunner,
-    readonly pid: number,
+    readonly namespace: NamespaceRef,
   ) {
-    super({ run: (file, args, input) => runner.run('nsenter', ['-t', String(pid), '-n', file, ...args], input) });
+    const enter = 'pid' in namespace ? ['-t', String(namespace.pid), '-n'] : [`--net=${namespace.path}`];
+    super({ run: (file, args, input) => runner.run('nsenter', [...enter, file, ...args], input) });
     this.root = runner;
   }
 
@@ -94,7 +102,7 @@ export class NamespaceLinks extends LinkManager {
 
   /** Moves `tempName` from the root namespace into this one, names it `iface` and brings it up. */
   async adopt(tempName: string, iface: string): Promise<void> {
-    await this.root.run('ip', ['link', 'set', tempName, 'netns', String(this.pid)]);
+    await this.root.run('ip', ['link', 'set', tempName, 'netns', 'pid' in this.namespace ? String(this.namespace.pid) : this.namespace.path]);
     await this.runner.run('ip', ['link', 'set', tempName, 'name', iface]);
     await this.runner.run('ip', ['link', 'set', iface, 'up']);
   }

@@ -313,3 +313,42 @@ describe('container <CONTAINER> endpoint show and profile …', () => {
     expect(result).toMatchObject({ code: 1, stderr: expect.stringMatching(/^Cannot connect to the Docker daemon .*\n$/) });
   });
 });
+
+describe('container <NAMESPACE PATH>', () => {
+  const BLUE = '/var/run/netns/blue';
+  const BLUE_ID = '-var-run-netns-blue';
+
+  it('networks a namespace named by its path: orchestrator namespace, workload the path with / as -', async () => {
+    const { world, netns } = await containerWorld();
+    netns.addNamespacePath(BLUE);
+    expect(await world.run(['container', 'add', BLUE, '10.65.0.9'])).toEqual(ok(`IP 10.65.0.9 added to ${BLUE}\n`));
+    expect(netns.state(BLUE)).toEqual({ links: ['lo', 'eth1 10.65.0.9/32'], routes: ['-4 169.254.1.1 dev eth1 scope link', '-4 default via 169.254.1.1 dev eth1'] });
+    expect(netns.calls).toContainEqual(expect.stringMatching(new RegExp(`^ip link set tmp\\w+ netns ${BLUE}$`)));
+    const keys = Object.keys(world.kv.dump()).filter((k) => k.startsWith(`/calico/v1/host/host1/workload/namespace/${BLUE_ID}/endpoint/`));
+    expect(keys).toHaveLength(1);
+
+    await mustRun(world, ['container', BLUE, 'ip', 'add', '10.65.0.10']);
+    await mustRun(world, ['container', BLUE, 'profile', 'set', 'web']);
+    expect((await mustRun(world, ['container', BLUE, 'profile', 'show']))).toMatch(/web/);
+    expect(await world.run(['container', BLUE, 'endpoint', 'show'])).toMatchObject({ code: 0, stdout: expect.stringContaining('10.65.0.10/32') });
+    await mustRun(world, ['container', BLUE, 'ip', 'remove', '10.65.0.10']);
+
+    expect(await world.run(['container', 'remove', BLUE])).toEqual(ok(`Removed Calico from ${BLUE}\n`));
+    expect(netns.state(BLUE)).toEqual({ links: ['lo'], routes: [] });
+    expect(netns.state('root').links).toEqual([]);
+    expect(Object.keys(world.kv.dump()).filter((k) => k.includes('/workload/namespace/'))).toEqual([]);
+  });
+
+  it.each([
+    [['container', 'add', '/var/run/netns/none', '10.65.0.9'], '/var/run/netns/none is not a network namespace: nsenter: cannot open /var/run/netns/none: No such file or directory'],
+    [['container', 'remove', BLUE], `Container ${BLUE} is unknown to Calico: add it with 'calicoctl container add' first.`],
+    [['container', 'add', '/var/run/netns/a b', '10.65.0.9'], `"/var/run/netns/a b" is not a usable namespace path (absolute, letters, digits, '.', '_', '-' and '/').`],
+    [['container', 'add', '/var/run/netns/../x', '10.65.0.9'], `"/var/run/netns/../x" is not a usable namespace path (absolute, letters, digits, '.', '_', '-' and '/').`],
+  ])('refuses %j in one line, changing nothing', async (argv, message) => {
+    const w = await containerWorld();
+    w.netns.addNamespacePath(BLUE);
+    const result = await runUnchanged(w.world, argv);
+    expect(result.stderr).toBe(`${message}\n`);
+    expect(result.code).not.toBe(0);
+  });
+});

@@ -24,6 +24,8 @@ let etcd: EtcdServer;
 let agent: AgentProcess | undefined;
 let image: string;
 const containers: string[] = [];
+/** Network namespaces this file made (ip netns add), for `container` by namespace path. */
+const namespaces: string[] = [];
 
 interface Ctr {
   readonly name: string;
@@ -91,6 +93,7 @@ afterAll(async () => {
   const attempt = (step: () => Promise<unknown>) => teardown.attempt(step);
   // The interfaces go with the containers' namespaces; the agent then drops their routes and chains.
   await attempt(() => cleanupDocker({ containers }));
+  for (const ns of namespaces) await attempt(() => sh('ip', 'netns', 'del', ns));
   await attempt(async () => agent?.stop());
   await attempt(() => cleanupDataplane());
   await attempt(async () => etcd?.stop());
@@ -148,6 +151,29 @@ describe('calicoctl container on this host', () => {
     expect(await addresses(server)).not.toContain('10.67.0.20/32');
     expect(await ctl('ipam', 'info', '10.67.0.20')).toEqual({ code: 1, stdout: '', stderr: 'IP 10.67.0.20 is not currently assigned\n' });
     expect(await settles(client, '10.67.0.20', 8080, false)).toBe(false);
+  });
+
+  it('networks a namespace named by its path (orchestrator namespace), policed like a container, and removes it', async () => {
+    const ns = uniqueName('ctr-ns');
+    namespaces.push(ns);
+    expect(await sh('ip', 'netns', 'add', ns)).toMatchObject({ code: 0 });
+    const path = `/var/run/netns/${ns}`;
+    const prefix = `/calico/v1/host/${HOSTNAME}/workload/namespace/${path.replace(/\//g, '-')}/`;
+    await ok(['container', 'add', path, '10.67.0.50'], `IP 10.67.0.50 added to ${path}\n`);
+    expect((await etcdctl(etcd, 'get', '--prefix', '--keys-only', prefix)).split('\n').filter(Boolean)).toEqual([expect.stringMatching(/\/endpoint\/[0-9a-f]{32}$/)]);
+    expect((await sh('ip', '-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth1')).stdout).toContain('inet 10.67.0.50/32');
+    const serverIp = (await addresses(server))[0]?.split('/')[0] as string;
+    const fromNs = async (port: number) =>
+      (await sh('ip', 'netns', 'exec', ns, 'busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 1 ${serverIp} ${port}`)).stdout.includes('200 OK');
+    // No profile yet: dropped; with the clients' profile, the servers' rule lets it in on 8080 only.
+    expect(await settlesAs(() => fromNs(8080), false)).toBe(false);
+    await ok(['container', path, 'profile', 'set', 'ctr-clients'], 'Profile(s) set to ctr-clients.\n');
+    expect(await settlesAs(() => fromNs(8080), true)).toBe(true);
+    expect(await fromNs(3306)).toBe(false);
+    await ok(['container', 'remove', path], `Removed Calico from ${path}\n`);
+    expect((await sh('ip', '-n', ns, 'link', 'show', 'eth1')).code).not.toBe(0);
+    expect(await etcdctl(etcd, 'get', '--prefix', '--keys-only', prefix)).toBe('');
+    expect(await ctl('ipam', 'info', '10.67.0.50')).toEqual({ code: 1, stdout: '', stderr: 'IP 10.67.0.50 is not currently assigned\n' });
   });
 
   it('refuses in one line, and leaves etcd and the container as they were', async () => {

@@ -4,7 +4,8 @@ import { CommandFailedError, type CommandRunner } from '../../src/host/exec';
  * An in-memory stand-in for iproute2 across network namespaces, for `calicoctl container`: the
  * root namespace and one namespace per container PID, each with its links (a veth remembers its
  * peer, and deleting either end deletes both, wherever the other is), addresses and routes.
- * `nsenter -t <pid> -n ip …` runs `ip …` in that PID's namespace. `failOn` makes the next command
+ * `nsenter -t <pid> -n ip …` runs `ip …` in that PID's namespace, `nsenter --net=<path> ip …` in a
+ * namespace file's (added with addNamespacePath). `failOn` makes the next command
  * that matches fail the way the kernel would, to test that every step is undone.
  */
 
@@ -26,6 +27,15 @@ export class FakeNetns implements CommandRunner {
   private readonly failures: { match: RegExp; message: string }[] = [];
   /** PIDs that have a namespace (a container's running process). */
   readonly pids = new Set<number>();
+
+  /** Namespace files (/var/run/netns/NAME) that exist. */
+  readonly paths = new Set<string>();
+
+  /** A namespace file's namespace, with its loopback. */
+  addNamespacePath(path: string, ...links: string[]): void {
+    this.paths.add(path);
+    for (const name of ['lo', ...links]) this.links.push({ name, ns: path, up: true, addresses: [] });
+  }
 
   /** A container's namespace, with its loopback (and eth0 when it is on Docker's bridge). */
   addNamespace(pid: number, ...links: string[]): void {
@@ -53,6 +63,13 @@ export class FakeNetns implements CommandRunner {
     if (failure >= 0) {
       const [f] = this.failures.splice(failure, 1);
       throw new CommandFailedError(line, f!.message, 2);
+    }
+    if (file === 'nsenter' && args[0]?.startsWith('--net=')) {
+      const [net, tool, ...rest] = args as [string, ...string[]];
+      const path = net.slice('--net='.length);
+      if (tool !== 'ip') throw new CommandFailedError(line, 'unsupported nsenter call', 1);
+      if (!this.paths.has(path)) throw new CommandFailedError(line, `nsenter: cannot open ${path}: No such file or directory`, 1);
+      return this.ip(path, rest, line);
     }
     if (file === 'nsenter') {
       const [t, pid, n, tool, ...rest] = args;
@@ -102,7 +119,7 @@ export class FakeNetns implements CommandRunner {
         if (this.links.some((l) => l.ns === ns && l.name === value)) throw new CommandFailedError(line, 'RTNETLINK answers: File exists', 2);
         link.name = value as string;
       } else if (what === 'netns') {
-        if (!this.pids.has(Number(value))) throw new CommandFailedError(line, 'RTNETLINK answers: No such process', 2);
+        if (value?.startsWith('/') ? !this.paths.has(value) : !this.pids.has(Number(value))) throw new CommandFailedError(line, 'RTNETLINK answers: No such process', 2);
         link.ns = String(value);
         link.up = false;
       } else throw new CommandFailedError(line, `unsupported link set ${what}`, 1);

@@ -13,11 +13,9 @@ import {
   IP_ARG,
   ipv6Gateway,
   kernelError,
-  namespaceLinks,
-  ORCHESTRATOR,
+  liveWorkload,
   requireRoot,
   rootLinks,
-  runningContainer,
   workloadEndpoints,
 } from './workload';
 
@@ -39,7 +37,8 @@ profile until one is set with 'calicoctl container <CONTAINER> profile set <PROF
 Examples:
   calicoctl container add web 192.168.0.5
   calicoctl container add web ipv4 --interface=eth2
-  calicoctl container add web 192.168.0.0/16`,
+  calicoctl container add web 192.168.0.0/16
+  calicoctl container add /var/run/netns/blue 192.168.0.6`,
   args: [CONTAINER_ARG, IP_ARG],
   options: [INTERFACE_OPTION],
   writes: true,
@@ -49,15 +48,14 @@ Examples:
 async function add(options: AddOptions, ctx: CommandContext): Promise<void> {
   requireRoot(ctx);
   const request = await addressRequest(options.ip, ctx);
-  const details = await runningContainer(ctx, options.container);
+  const { workload, links: ns } = await liveWorkload(ctx, options.container);
   const hostname = thisHostname(ctx);
   const already = () => new CommandError(`${options.container} has already been configured with Calico Networking.`);
-  if ((await workloadEndpoints(ctx, details.id)).length > 0) throw already();
-  const ns = namespaceLinks(ctx, details.pid);
+  if ((await workloadEndpoints(ctx, workload)).length > 0) throw already();
   if (await ns.exists(options.interface)) throw new CommandError(`${options.container} already has an interface ${options.interface}: name another with --interface.`);
 
   // From here on every step is undone if a later one fails, so a failure leaves nothing behind.
-  const { version, address } = await assignAddress(request, hostname, details.id, ctx);
+  const { version, address } = await assignAddress(request, hostname, workload.id, ctx);
   const endpointId = randomUUID().replace(/-/g, '');
   const hostName = hostVethName(endpointId);
   const links = rootLinks(ctx);
@@ -75,8 +73,8 @@ async function add(options: AddOptions, ctx: CommandContext): Promise<void> {
     }
     const endpoint: Endpoint = {
       hostname,
-      orchestrator: ORCHESTRATOR,
-      workload: details.id,
+      orchestrator: workload.orchestrator,
+      workload: workload.id,
       endpoint: endpointId,
       state: 'active',
       name: hostName,

@@ -5,7 +5,7 @@ import { CommandError } from '../../errors';
 import { command } from '../../spec';
 import { thisHostname } from '../node/agent';
 import { addressRequest, assignAddress, releaseQuietly } from './address';
-import { CONTAINER_ARG, INTERFACE_OPTION, IP_ARG, ipv6Gateway, kernelError, namespaceLinks, onlyEndpoint, requireRoot, rootLinks, runningContainer, workloadEndpoints } from './workload';
+import { CONTAINER_ARG, INTERFACE_OPTION, IP_ARG, ipv6Gateway, kernelError, liveWorkload, onlyEndpoint, requireRoot, rootLinks, workloadEndpoints } from './workload';
 
 interface IpOptions {
   container: string;
@@ -26,12 +26,11 @@ export default command<IpOptions>({
 async function ipAdd(options: IpOptions, ctx: CommandContext): Promise<void> {
   requireRoot(ctx);
   const request = await addressRequest(options.ip, ctx);
-  const details = await runningContainer(ctx, options.container);
-  const endpoint = onlyEndpoint(options.container, await workloadEndpoints(ctx, details.id));
-  const ns = namespaceLinks(ctx, details.pid);
+  const { workload, links: ns } = await liveWorkload(ctx, options.container);
+  const endpoint = onlyEndpoint(options.container, await workloadEndpoints(ctx, workload));
   if (!(await ns.exists(options.interface))) throw new CommandError(`Interface ${options.interface} does not exist in ${options.container}.`);
 
-  const { version, address } = await assignAddress(request, thisHostname(ctx), details.id, ctx);
+  const { version, address } = await assignAddress(request, thisHostname(ctx), workload.id, ctx);
   const net = `${address}/${version === 4 ? 32 : 128}`;
   let added = false;
   try {

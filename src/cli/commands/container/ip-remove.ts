@@ -3,7 +3,7 @@ import type { CommandContext } from '../../context';
 import { CommandError } from '../../errors';
 import { command } from '../../spec';
 import { plainAddress, releaseQuietly } from './address';
-import { CONTAINER_ARG, INTERFACE_OPTION, kernelError, namespaceLinks, onlyEndpoint, requireRoot, runningContainer, workloadEndpoints } from './workload';
+import { CONTAINER_ARG, INTERFACE_OPTION, kernelError, liveWorkload, onlyEndpoint, requireRoot, workloadEndpoints } from './workload';
 
 interface IpOptions {
   container: string;
@@ -24,13 +24,12 @@ export default command<IpOptions>({
 async function ipRemove(options: IpOptions, ctx: CommandContext): Promise<void> {
   requireRoot(ctx);
   const { version, address } = plainAddress(options.ip);
-  const details = await runningContainer(ctx, options.container);
-  const endpoint = onlyEndpoint(options.container, await workloadEndpoints(ctx, details.id));
+  const { workload, links: ns } = await liveWorkload(ctx, options.container);
+  const endpoint = onlyEndpoint(options.container, await workloadEndpoints(ctx, workload));
   const net = `${address}/${version === 4 ? 32 : 128}`;
   const field = version === 4 ? 'ipv4Nets' : 'ipv6Nets';
   const notAssigned = () => new CommandError(`IP address ${address} is not assigned to ${options.container}.`);
   if (!endpoint[field].includes(net)) throw notAssigned();
-  const ns = namespaceLinks(ctx, details.pid);
   if (!(await ns.exists(options.interface))) throw new CommandError(`Interface ${options.interface} does not exist in ${options.container}.`);
 
   // etcd first, so the agent stops routing the address before the container stops answering on it.

@@ -3,7 +3,7 @@ import { hostVethName } from '../../../host/links';
 import { command } from '../../spec';
 import { thisHostname } from '../node/agent';
 import { releaseQuietly } from './address';
-import { CONTAINER_ARG, kernelError, onlyEndpoint, ORCHESTRATOR, requireRoot, rootLinks, workloadOf } from './workload';
+import { CONTAINER_ARG, kernelError, onlyEndpoint, requireRoot, rootLinks, workloadOf } from './workload';
 
 export default command<{ container: string }>({
   path: ['container', 'remove'],
@@ -15,7 +15,7 @@ The container may have been deleted already: its endpoint is then named by the c
   writes: true,
   async run(options, ctx) {
     requireRoot(ctx);
-    const { id, endpoints } = await workloadOf(ctx, options.container);
+    const { workload, endpoints } = await workloadOf(ctx, options.container);
     onlyEndpoint(options.container, endpoints.slice(0, 1)); // none: unknown to Calico
     // The interfaces first: if one cannot be deleted, etcd still says what there is to clean up.
     const links = rootLinks(ctx);
@@ -28,7 +28,7 @@ The container may have been deleted already: its endpoint is then named by the c
         throw kernelError(options.container, error);
       }
     }
-    await new EndpointWriter(ctx.kv()).removeWorkload({ hostname: thisHostname(ctx), orchestrator: ORCHESTRATOR, workload: id });
+    await new EndpointWriter(ctx.kv()).removeWorkload({ hostname: thisHostname(ctx), orchestrator: workload.orchestrator, workload: workload.id });
     await releaseQuietly(ctx, endpoints.flatMap((e) => [...e.ipv4Nets, ...e.ipv6Nets].map((net) => net.split('/')[0] as string)));
     ctx.io.out.write(`Removed Calico from ${options.container}\n`);
   },

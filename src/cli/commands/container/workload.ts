@@ -3,20 +3,42 @@ import type { ContainerDetails } from '../../../docker/engine';
 import { CommandFailedError, type CommandRunner } from '../../../host/exec';
 import { LinkManager, NamespaceLinks } from '../../../host/links';
 import type { CommandContext } from '../../context';
-import { CommandError } from '../../errors';
+import { CommandError, UsageError } from '../../errors';
 import type { ArgumentSpec, OptionSpec } from '../../spec';
 import { thisHostname } from '../node/agent';
 
 /**
- * What the `container` verbs share: the container named on the command line (Docker's name, ID or
- * ID prefix), its endpoints in etcd, and the kernel work in its network namespace. v0.23 stored a
- * Docker container's endpoint under orchestrator `docker` with the full container ID as the
- * workload (ARCHITECTURE.md, "etcd key layout"), so other tools of the v1 model find it there.
+ * What the `container` verbs share: the workload named on the command line (a Docker container by
+ * name, ID or ID prefix, or a network namespace by its path), its endpoints in etcd, and the
+ * kernel work in its network namespace. v0.23 stored a Docker container's endpoint under
+ * orchestrator `docker` with the full container ID as the workload, and a namespace's under
+ * `namespace` with its path's `/` turned into `-` (ARCHITECTURE.md, "etcd key layout"), so other
+ * tools of the v1 model find them there.
  */
 
 export const ORCHESTRATOR = 'docker';
+export const NAMESPACE_ORCHESTRATOR = 'namespace';
 
-export const CONTAINER_ARG: ArgumentSpec = { syntax: '<CONTAINER>', key: 'container', description: "the container's name or ID" };
+/** A workload as etcd keys it. */
+export interface Workload {
+  readonly orchestrator: string;
+  readonly id: string;
+}
+
+/** A namespace path: absolute, and only characters that are safe in an etcd key and a log line. */
+const NAMESPACE_PATH = /^\/[A-Za-z0-9._/-]+$/;
+
+/** Whether a word names a network namespace by path rather than a container (Docker names never start with `/`). */
+export function isNamespacePath(word: string): boolean {
+  return word.startsWith('/');
+}
+
+function namespaceWorkload(path: string): Workload {
+  if (!NAMESPACE_PATH.test(path) || path.split('/').includes('..')) throw new UsageError(`${JSON.stringify(path)} is not a usable namespace path (absolute, letters, digits, '.', '_', '-' and '/').`);
+  return { orchestrator: NAMESPACE_ORCHESTRATOR, id: path.replace(/\//g, '-') };
+}
+
+export const CONTAINER_ARG: ArgumentSpec = { syntax: '<CONTAINER>', key: 'container', description: "the container's name or ID, or the path of a network namespace (/var/run/netns/NAME)" };
 export const IP_ARG: ArgumentSpec = {
   syntax: '<IP>',
   key: 'ip',
@@ -43,23 +65,47 @@ export async function runningContainer(ctx: CommandContext, name: string): Promi
   return details;
 }
 
-/** This host's endpoints of one workload (a Docker container's full ID). */
-export async function workloadEndpoints(ctx: CommandContext, workload: string): Promise<Endpoint[]> {
+/**
+ * The workload a command line names, for the verbs that change its namespace: a running
+ * container, or a namespace path that nsenter can enter.
+ */
+export async function liveWorkload(ctx: CommandContext, word: string): Promise<{ workload: Workload; links: NamespaceLinks }> {
+  if (isNamespacePath(word)) {
+    const workload = namespaceWorkload(word);
+    const links = new NamespaceLinks(hostRunner(ctx), { path: word });
+    try {
+      await links.exists('lo');
+    } catch (error) {
+      const why = error instanceof CommandFailedError ? `: ${error.stderr.trim().split('\n')[0]}` : '';
+      throw new CommandError(`${word} is not a network namespace${why}`);
+    }
+    return { workload, links };
+  }
+  const details = await runningContainer(ctx, word);
+  return { workload: { orchestrator: ORCHESTRATOR, id: details.id }, links: new NamespaceLinks(hostRunner(ctx), { pid: details.pid }) };
+}
+
+/** This host's endpoints of one workload. */
+export async function workloadEndpoints(ctx: CommandContext, workload: Workload): Promise<Endpoint[]> {
   const endpoints = await ctx.endpoints().list(thisHostname(ctx));
-  return endpoints.filter((e) => e.orchestrator === ORCHESTRATOR && e.workload === workload);
+  return endpoints.filter((e) => e.orchestrator === workload.orchestrator && e.workload === workload.id);
 }
 
 /**
- * The workload ID a command line names: the ID of the container Docker finds by that name, or
- * the word itself when Docker no longer knows it but it is a workload ID here (so the endpoint of
- * a container that was deleted can still be looked at and removed, as v0.23 allowed).
+ * The workload a command line names: a namespace path, the container Docker finds by that name,
+ * or the word itself when Docker no longer knows it but it is a workload ID here (so the endpoint
+ * of a container that was deleted can still be looked at and removed, as v0.23 allowed).
  */
-export async function workloadOf(ctx: CommandContext, name: string): Promise<{ id: string; endpoints: Endpoint[] }> {
+export async function workloadOf(ctx: CommandContext, name: string): Promise<{ workload: Workload; endpoints: Endpoint[] }> {
+  if (isNamespacePath(name)) {
+    const workload = namespaceWorkload(name);
+    return { workload, endpoints: await workloadEndpoints(ctx, workload) };
+  }
   const details = await inspect(ctx, name);
-  const id = details?.id ?? name;
-  const endpoints = await workloadEndpoints(ctx, id);
+  const workload = { orchestrator: ORCHESTRATOR, id: details?.id ?? name };
+  const endpoints = await workloadEndpoints(ctx, workload);
   if (!details && endpoints.length === 0) throw new CommandError(`Container ${name} was not found.`);
-  return { id, endpoints };
+  return { workload, endpoints };
 }
 
 /** The one endpoint of a container that Calico networks; one line when it has none. */
@@ -88,10 +134,6 @@ export function hostRunner(ctx: CommandContext): CommandRunner {
 
 export function rootLinks(ctx: CommandContext): LinkManager {
   return new LinkManager(hostRunner(ctx));
-}
-
-export function namespaceLinks(ctx: CommandContext, pid: number): NamespaceLinks {
-  return new NamespaceLinks(hostRunner(ctx), pid);
 }
 
 /** A failed host tool as one line, naming the container. */
