@@ -1,5 +1,5 @@
 import { execFile } from 'child_process';
-import { readFileSync } from 'fs';
+import { readFileSync, readlinkSync } from 'fs';
 import { type AgentProcess, CALICO_NODE, startAgent } from './harness/agent';
 import { calicoctl } from './harness/cli';
 import { cleanupDocker, docker, ensureDocker, ensureTestImage, type RunResult, uniqueName } from './harness/docker';
@@ -59,12 +59,24 @@ function host(cmd: string, ...args: string[]): Promise<RunResult> {
 
 /**
  * calico-node processes that this file did not start (someone else's run): only one agent can own
- * the plugin socket and the cali chains. Ours are this process's children.
+ * the plugin socket and the cali chains. Ours are this process's children. Agents in other
+ * network namespaces (a multi-host lab's simulated hosts) own other chains and do not count.
  */
 async function otherAgents(): Promise<string[]> {
   // Only processes that run calico-node (directly or under node), not any command line mentioning it.
   const { stdout } = await host('pgrep', '-af', '^(\\S*/)?(node(js)? +)?\\S*calico-node( |$)');
-  return stdout.split('\n').filter((line) => line.trim() !== '' && parentOf(line.split(' ')[0] as string) !== process.pid);
+  return stdout.split('\n').filter((line) => {
+    const pid = line.split(' ')[0] as string;
+    return line.trim() !== '' && parentOf(pid) !== process.pid && inOurNetns(pid);
+  });
+}
+
+function inOurNetns(pid: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`) === readlinkSync('/proc/self/ns/net');
+  } catch {
+    return false; // already gone
+  }
 }
 
 function parentOf(pid: string): number | undefined {
