@@ -215,6 +215,62 @@ describe('the comparison (check.ts)', () => {
   });
 });
 
+describe('the comparison: outgoing NAT', () => {
+  const { MASQUERADE_RULE } = require('../../src/agent/dataplane/contract') as typeof import('../../src/agent/dataplane/contract');
+  /** The clean host with a nat-outgoing pool and a plain one, and the kernel as the agent leaves it. */
+  function natHost(): CheckInput {
+    const input = clean();
+    return {
+      ...input,
+      etcd: { ...input.etcd, natPools: [{ cidr: '10.65.0.0/16', masquerade: true }, { cidr: '10.66.0.0/16', masquerade: false }] },
+      kernel: {
+        ...input.kernel!,
+        nat: new Map([['POSTROUTING', ['-j cali-POSTROUTING']], ['cali-POSTROUTING', [MASQUERADE_RULE]]]),
+        natSets: new Map([['felix-all-ipam-pools', ['10.66.0.0/16', '10.65.0.0/16']], ['felix-masq-ipam-pools', ['10.65.0.0/16']]]),
+      },
+    };
+  }
+  const withKernel = (input: CheckInput, kernel: Partial<NonNullable<CheckInput['kernel']>>): CheckInput => ({ ...input, kernel: { ...input.kernel!, ...kernel } });
+
+  it('finds nothing when the rule and both sets are as the pools say (members in any order)', () => {
+    expect(check(natHost())).toEqual([]);
+  });
+
+  it('a missing rule, chain or set, and a set whose members differ, are found and have no fix', () => {
+    const host = natHost();
+    expect(check(withKernel(host, { nat: new Map([['cali-POSTROUTING', []]]) }))).toEqual([
+      { kind: 'missing-nat-rule', message: 'chain cali-POSTROUTING (nat) does not masquerade, though 10.65.0.0/16 has nat-outgoing' },
+    ]);
+    expect(messages(withKernel(host, { nat: new Map() }))).toEqual(['missing chain cali-POSTROUTING (nat) for outgoing NAT']);
+    expect(check(withKernel(host, { natSets: new Map([['felix-all-ipam-pools', ['10.65.0.0/16']]]) }))).toEqual([
+      { kind: 'ipset-members-differ', message: 'ipset felix-all-ipam-pools holds 10.65.0.0/16; the pools say 10.65.0.0/16, 10.66.0.0/16' },
+      { kind: 'missing-ipset', message: 'missing ipset felix-masq-ipam-pools for outgoing NAT' },
+    ]);
+  });
+
+  it('without a nat-outgoing pool: a rule that masquerades is found; the sets are leftovers, destroyed only once no rule matches them', () => {
+    const host = natHost();
+    const none = { ...host, etcd: { ...host.etcd, natPools: [{ cidr: '10.65.0.0/16', masquerade: false }] } };
+    expect(messages(none)).toEqual([
+      'chain cali-POSTROUTING (nat) masquerades, though no pool has nat-outgoing',
+      'ipset felix-all-ipam-pools is for outgoing NAT, which no pool has',
+      'ipset felix-masq-ipam-pools is for outgoing NAT, which no pool has',
+    ]);
+    expect(check(none).some((f) => f.fix)).toBe(false);
+    const ruleGone = withKernel(none, { nat: new Map([['cali-POSTROUTING', []]]) });
+    expect(fixesOf(check(ruleGone)).map((f) => f.fix)).toEqual([
+      { kind: 'destroy-set', name: 'felix-all-ipam-pools' },
+      { kind: 'destroy-set', name: 'felix-masq-ipam-pools' },
+    ]);
+  });
+
+  it("a kernel whose nat table was not read is not judged", () => {
+    const host = natHost();
+    const { nat: _nat, ...kernel } = host.kernel!;
+    expect(check({ ...host, kernel: { ...kernel, natSets: new Map() } })).toEqual([]);
+  });
+});
+
 describe("the readers' parsers", () => {
   it('iptables-save: chains and their rules', () => {
     expect([...parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:cali-x - [0:0]\n-A INPUT -j cali-x\n-A cali-x -m comment --comment "a b" -j DROP\nCOMMIT\n')]).toEqual([
@@ -232,6 +288,12 @@ describe("the readers' parsers", () => {
       { family: 6, net: 'fd80::3/128', iface: 'caliabc' },
       { family: 6, net: 'fd80::/64', iface: undefined },
     ]);
+  });
+
+  it('ipset list: the members, in one spelling', () => {
+    const { parseSetMembers } = require('../../src/cli/commands/diags/sources') as typeof import('../../src/cli/commands/diags/sources');
+    expect(parseSetMembers('Name: felix-all-ipam-pools\nType: hash:net\nHeader: family inet hashsize 1024 maxelem 65536\nMembers:\n10.65.0.0/16\n10.66.0.0/16\n')).toEqual(['10.65.0.0/16', '10.66.0.0/16']);
+    expect(parseSetMembers('Name: x\nMembers:\n')).toEqual([]);
   });
 
   it('links: only ours', () => {
@@ -252,6 +314,7 @@ describe('calicoctl diags --check in-process', () => {
     w.runner = {
       run: async (file, args, input) => {
         ran.push(`${file} ${args.join(' ')}${input ? ` <<${input.trim()}` : ''}`);
+        if (file === 'iptables-save' && args.includes('nat')) return '*nat\n:POSTROUTING ACCEPT [0:0]\n:cali-POSTROUTING - [0:0]\n-A POSTROUTING -j cali-POSTROUTING\nCOMMIT\n';
         if (file === 'iptables-save') return `*filter\n:cali-FORWARD - [0:0]\n${state.orphan ? ':cali-pi-nosuch - [0:0]\n' : ''}COMMIT\n`;
         if (file === 'ip6tables-save') throw new Error('no ip6tables');
         if (file === 'iptables-restore') {
@@ -350,7 +413,7 @@ describe('calicoctl diags --check in-process', () => {
     const realRun = w.runner.run;
     let saves = 0;
     // The agent deletes the chain between the two looks (an apply of its own under way).
-    w.runner = { run: async (file, args, input) => (file === 'iptables-save' && ++saves === 2 ? '*filter\n:cali-FORWARD - [0:0]\nCOMMIT\n' : realRun(file, args, input)) };
+    w.runner = { run: async (file, args, input) => (file === 'iptables-save' && args.includes('filter') && ++saves === 2 ? '*filter\n:cali-FORWARD - [0:0]\nCOMMIT\n' : realRun(file, args, input)) };
     const result = await w.run(['diags', '--check', '--fix']);
     expect(result).toMatchObject({ code: 0, stdout: 'No problems found.\n' });
     expect(ran.filter((line) => line.startsWith('iptables-restore'))).toEqual([]);

@@ -111,4 +111,13 @@ describe('outgoing NAT: pools with --nat-outgoing are masqueraded to the host, a
     await calicoctl('pool', 'add', NAT_POOL, '--nat-outgoing');
     expect(await settledSource('natted', OUTSIDE, PORT, HOST_SIDE)).toBe(HOST_SIDE);
   });
+
+  it('diags --check is clean with outgoing NAT, and names a NAT set that drifted from the pools', async () => {
+    await waitUntil('diags --check clean', async () => (await host.calicoctl(['diags', '--check'])).code === 0, 60_000);
+    // Something other than the agent empties a set: the check says what the pools want there.
+    await must(host.execNet(['ipset', 'flush', 'felix-masq-ipam-pools']), 'ipset flush');
+    const found = await host.calicoctl(['diags', '--check']);
+    expect(found).toMatchObject({ code: 1, stdout: expect.stringContaining('ipset felix-masq-ipam-pools holds nothing; the pools say 10.65.0.0/16') });
+    await must(host.execNet(['ipset', 'add', 'felix-masq-ipam-pools', NAT_POOL]), 'ipset add');
+  });
 });

@@ -79,6 +79,8 @@ export const tempTagSet = (name: string): string => (name.startsWith(FELIX_SET_P
 export const NAT_TOP_CHAINS = { POSTROUTING: 'cali-POSTROUTING' } as const;
 export const ALL_POOLS_SET = 'felix-all-ipam-pools';
 export const MASQ_POOLS_SET = 'felix-masq-ipam-pools';
+/** The one rule of cali-POSTROUTING while some pool masquerades: from a masquerading pool to outside every pool. */
+export const MASQUERADE_RULE = `-m set --match-set ${MASQ_POOLS_SET} src -m set ! --match-set ${ALL_POOLS_SET} dst -j MASQUERADE`;
 const FELIX_SET_PREFIX = 'felix-';
 const FELIX_SETS: ReadonlySet<string> = new Set([ALL_POOLS_SET, MASQ_POOLS_SET].flatMap((name) => [name, tempTagSet(name)]));
 

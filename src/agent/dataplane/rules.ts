@@ -8,6 +8,7 @@ import {
   MARK_ACCEPT,
   MARK_SOURCE_OK,
   MASQ_POOLS_SET,
+  MASQUERADE_RULE,
   NAT_TOP_CHAINS,
   profileChain,
   ruleComment,
@@ -131,7 +132,7 @@ export function natOutgoing(pools: readonly NatPool[]): { chains: Chains; sets: 
   const masq = new Set(pools.filter((pool) => pool.masquerade).map((pool) => pool.cidr));
   if (masq.size === 0) return { chains: new Map([[NAT_TOP_CHAINS.POSTROUTING, []]]), sets: new Map() };
   return {
-    chains: new Map([[NAT_TOP_CHAINS.POSTROUTING, [`-m set --match-set ${MASQ_POOLS_SET} src -m set ! --match-set ${ALL_POOLS_SET} dst -j MASQUERADE`]]]),
+    chains: new Map([[NAT_TOP_CHAINS.POSTROUTING, [MASQUERADE_RULE]]]),
     sets: new Map([
       [ALL_POOLS_SET, new Set(pools.map((pool) => pool.cidr))],
       [MASQ_POOLS_SET, masq],

@@ -40,13 +40,14 @@ export default command<DiagsOptions>({
   summary: 'Collect logs, iptables/ipset state, routes and the etcd /calico tree into a tarball; or, with --check, compare them',
   usage: 'diags [--log-dir <DIR>] [--check [--fix] [-o <FORMAT>]]',
   help: `
-With --check, etcd, the kernel (iptables, ipsets, routes, veths), BIRD and Docker are compared on
+With --check, etcd, the kernel (iptables, ipsets, routes, veths, outgoing NAT), BIRD and Docker are compared on
 this host, and each inconsistency is printed on one line:
   orphaned address 10.65.0.7 in block 10.65.0.0/26 (no endpoint uses it)
   endpoint <ID> has no container
   chain cali-pi-<PROFILE> has no profile
   ipset cali4-t-<TAG> has no tag
   missing route 10.65.0.3/32 dev cali<ID>
+  ipset felix-masq-ipam-pools holds nothing; the pools say 10.65.0.0/16
   veth cali<ID> has no endpoint
 The exit status is 0 and "No problems found." is printed when there are none, 1 otherwise. A
 source that cannot be read (BIRD not running, Docker unreachable) is skipped with a note on stderr.

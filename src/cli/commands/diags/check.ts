@@ -1,10 +1,13 @@
 import {
+  ALL_POOLS_SET,
   CHAIN_PREFIX,
   FROM_ENDPOINT,
   type Family,
   fromEndpointChain,
   IPSET_PREFIXES,
   isValidInterface,
+  MASQ_POOLS_SET,
+  NAT_TOP_CHAINS,
   profileChain,
   tagSet,
   TO_ENDPOINT,
@@ -61,6 +64,8 @@ export interface EtcdView {
   readonly affinities: readonly { readonly version: Family; readonly cidr: string }[];
   /** This host's IpInIpTunnelAddr: assigned for the host's tunl0, not for an endpoint. */
   readonly tunnelAddress?: string;
+  /** Every IPv4 pool (whatever its ipam flag) and whether it masquerades: what outgoing NAT is made of. */
+  readonly natPools?: readonly { readonly cidr: string; readonly masquerade: boolean }[];
 }
 
 export interface KernelRoute {
@@ -84,6 +89,10 @@ export interface KernelView {
   readonly routes: readonly KernelRoute[];
   /** Host interfaces with our prefix. */
   readonly links: readonly string[];
+  /** The IPv4 nat table's chains, as `chains` holds the filter table's; undefined when not read. */
+  readonly nat?: ReadonlyMap<string, readonly string[]>;
+  /** The outgoing-NAT sets that exist (Felix's names), with their members. */
+  readonly natSets?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface BirdView {
@@ -135,7 +144,11 @@ export type FindingKind =
   | 'missing-blackhole'
   | 'veth-without-endpoint'
   | 'endpoint-without-veth'
-  | 'missing-bird-route';
+  | 'missing-bird-route'
+  | 'missing-nat-rule'
+  | 'nat-rule-without-pool'
+  | 'missing-ipset'
+  | 'ipset-members-differ';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -153,6 +166,7 @@ export function check(input: CheckInput): Finding[] {
     ...ipamFindings(input),
     ...(input.docker ? dockerFindings(local, input.docker) : []),
     ...(input.kernel ? kernelFindings(input, local, input.kernel) : []),
+    ...(input.kernel ? natFindings(input, input.kernel) : []),
     ...(input.bird ? birdFindings(input, input.bird) : []),
   ];
   return findings;
@@ -316,6 +330,42 @@ function kernelFindings(input: CheckInput, local: readonly EndpointView[], kerne
   }
   for (const endpoint of active) {
     if (!links.has(endpoint.iface)) findings.push({ kind: 'endpoint-without-veth', message: `endpoint ${endpoint.endpointId} has no veth ${endpoint.iface}` });
+  }
+  return findings;
+}
+
+/**
+ * Outgoing NAT (src/agent/dataplane/rules.ts, natOutgoing): cali-POSTROUTING always exists in the
+ * nat table; while some pool masquerades it holds the one MASQUERADE rule and both of Felix's sets
+ * hold the pools' CIDRs; otherwise neither the rule nor the sets exist.
+ */
+function natFindings(input: CheckInput, kernel: KernelView): Finding[] {
+  const pools = input.etcd.natPools;
+  if (!pools || !kernel.nat || !kernel.natSets) return [];
+  const findings: Finding[] = [];
+  const sorted = (nets: Iterable<string>) => [...new Set([...nets].map(normalNet))].sort();
+  const masq = sorted(pools.filter((p) => p.masquerade).map((p) => p.cidr));
+  const chainName = NAT_TOP_CHAINS.POSTROUTING;
+  const chain = kernel.nat.get(chainName);
+  const masquerades = chain?.some((rule) => /(^|\s)-j MASQUERADE(\s|$)/.test(rule)) ?? false;
+  if (!chain) findings.push({ kind: 'missing-chain', message: `missing chain ${chainName} (nat) for outgoing NAT` });
+  else if (masq.length > 0 && !masquerades) findings.push({ kind: 'missing-nat-rule', message: `chain ${chainName} (nat) does not masquerade, though ${masq.join(', ')} ${masq.length === 1 ? 'has' : 'have'} nat-outgoing` });
+  else if (masq.length === 0 && masquerades) findings.push({ kind: 'nat-rule-without-pool', message: `chain ${chainName} (nat) masquerades, though no pool has nat-outgoing` });
+  const wanted = new Map([
+    [ALL_POOLS_SET, sorted(pools.map((p) => p.cidr))],
+    [MASQ_POOLS_SET, masq],
+  ]);
+  for (const [name, members] of wanted) {
+    const have = kernel.natSets.get(name);
+    if (masq.length === 0) {
+      // Destroying a set a rule still matches would fail: only once the rule is gone.
+      if (have) findings.push({ kind: 'ipset-without-owner', message: `ipset ${name} is for outgoing NAT, which no pool has`, ...(!masquerades && { fix: { kind: 'destroy-set', name } }) });
+      continue;
+    }
+    if (!have) findings.push({ kind: 'missing-ipset', message: `missing ipset ${name} for outgoing NAT` });
+    else if (sorted(have).join(' ') !== members.join(' ')) {
+      findings.push({ kind: 'ipset-members-differ', message: `ipset ${name} holds ${sorted(have).join(', ') || 'nothing'}; the pools say ${members.join(', ')}` });
+    }
   }
   return findings;
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { BIRD_FAMILIES, STATE_DIR } from '../../../agent/contract';
-import { type Family, IPSET_PREFIXES, isValidInterface, ROUTE_PROTOCOL } from '../../../agent/dataplane/contract';
+import { ALL_POOLS_SET, type Family, IPSET_PREFIXES, isValidInterface, MASQ_POOLS_SET, ROUTE_PROTOCOL } from '../../../agent/dataplane/contract';
 import { decodeBlock, OWNER, addressAt } from '../../../datastore/blocks';
 import { decodeEndpoint } from '../../../datastore/endpoints';
 import { type CorruptReporter, decodeEach } from '../../../datastore/errors';
@@ -59,13 +59,13 @@ async function readEtcd(ctx: CommandContext, hostname: string, report: CorruptRe
     },
     report,
   );
-  const poolCidrs = decodeEach(
+  const pools = decodeEach(
     kvs.filter((kv) => keys.parsePoolKey(kv.key)),
     (kv) => decodePool(kv.key, kv.value),
     report,
-  )
-    .filter((pool) => pool.ipam !== false)
-    .map((pool) => cidrNetworkText(pool.cidr));
+  );
+  const poolCidrs = pools.filter((pool) => pool.ipam !== false).map((pool) => cidrNetworkText(pool.cidr));
+  const natPools = pools.filter((pool) => pool.cidr.version === 4).map((pool) => ({ cidr: cidrNetworkText(pool.cidr), masquerade: pool.masquerade === true }));
   const blocks = decodeEach(
     kvs.filter((kv) => kv.key.startsWith(keys.blockPrefix(4)) || kv.key.startsWith(keys.blockPrefix(6))),
     (kv): BlockView => {
@@ -80,7 +80,7 @@ async function readEtcd(ctx: CommandContext, hostname: string, report: CorruptRe
   );
   const affinities = kvs.map((kv) => keys.parseAffinityKey(kv.key)).filter((a) => a !== undefined && a.host === hostname).map((a) => ({ version: a!.version, cidr: a!.cidr }));
   const tunnelAddress = kvs.find((kv) => kv.key === keys.tunnelAddressKey(hostname))?.value;
-  return { revision, endpoints, profiles, poolCidrs: [...new Set(poolCidrs)], blocks, affinities, ...(tunnelAddress !== undefined && { tunnelAddress }) };
+  return { revision, endpoints, profiles, poolCidrs: [...new Set(poolCidrs)], blocks, affinities, natPools, ...(tunnelAddress !== undefined && { tunnelAddress }) };
 }
 
 async function readKernel(ctx: CommandContext): Promise<KernelView> {
@@ -88,14 +88,27 @@ async function readKernel(ctx: CommandContext): Promise<KernelView> {
   const v4 = parseIptablesSave(await runner.run('iptables-save', ['-t', 'filter']));
   // A host without IPv6 filtering has no IPv6 chains to judge.
   const v6 = await runner.run('ip6tables-save', ['-t', 'filter']).then(parseIptablesSave, () => undefined);
-  const sets = (await runner.run('ipset', ['list', '-n'])).split('\n').filter((name) => IPSET_PREFIXES.some((prefix) => name.startsWith(prefix)));
+  const names = (await runner.run('ipset', ['list', '-n'])).split('\n');
+  const sets = names.filter((name) => IPSET_PREFIXES.some((prefix) => name.startsWith(prefix)));
+  // Outgoing NAT: the nat table's chains and Felix's two sets with their members. A host whose
+  // iptables has no nat table has no outgoing NAT to judge.
+  const nat = await runner.run('iptables-save', ['-t', 'nat']).then(parseIptablesSave, () => undefined);
+  const natSets = new Map<string, string[]>();
+  for (const name of [ALL_POOLS_SET, MASQ_POOLS_SET].filter((n) => names.includes(n))) natSets.set(name, parseSetMembers(await runner.run('ipset', ['list', name])));
   const routes: KernelRoute[] = [];
   for (const family of [4, 6] as const) {
     const text = await runner.run('ip', [`-${family}`, 'route', 'show', 'proto', ROUTE_PROTOCOL]).catch(() => '');
     routes.push(...parseRoutes(text, family));
   }
   const links = parseLinks(await runner.run('ip', ['-o', 'link', 'show']));
-  return { chains: { 4: v4, 6: v6 }, sets, routes, links };
+  return { chains: { 4: v4, 6: v6 }, sets, routes, links, ...(nat && { nat, natSets }) };
+}
+
+/** `ipset list NAME`: the lines after `Members:`, in one spelling. */
+export function parseSetMembers(text: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((line) => line.trim() === 'Members:');
+  return start < 0 ? [] : lines.slice(start + 1).map((line) => line.trim().split(' ')[0] as string).filter((m) => m !== '').map(normalNet);
 }
 
 /** The filter table of `iptables-save -t filter`: each chain with its rules (without `-A <chain> `). */
