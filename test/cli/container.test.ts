@@ -314,6 +314,20 @@ describe('container <CONTAINER> endpoint show and profile …', () => {
   });
 });
 
+describe('container add, IPv6 turned off in the container', () => {
+  it('says how to turn it on, and leaves nothing behind', async () => {
+    const w = await containerWorld();
+    const before = snapshot(w, 101);
+    w.netns.failOn(/ip -6 addr add/, 'Error: ipv6: IPv6 is disabled on this device.');
+    const result = await w.world.run(['container', 'add', 'web', 'fd65::5']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'Could not set up the network of web: nsenter -t 101 -n ip -6…: Error: ipv6: IPv6 is disabled on this device. (Docker turns IPv6 off in a container whose networks have none: start it with --sysctl net.ipv6.conf.all.disable_ipv6=0)\n',
+    );
+    expect(snapshot(w, 101)).toEqual(before);
+  });
+});
+
 describe('container <NAMESPACE PATH>', () => {
   const BLUE = '/var/run/netns/blue';
   const BLUE_ID = '-var-run-netns-blue';

@@ -18,6 +18,7 @@ jest.setTimeout(300_000);
 
 const HOSTNAME = process.env.HOSTNAME || os.hostname();
 const POOL_V4 = '10.67.0.0/16';
+const POOL_V6 = 'fd67::/64';
 const SERVERS = 'httpd -p 8080 -h /www && httpd -p 3306 -h /www && exec sleep 86400';
 
 let etcd: EtcdServer;
@@ -199,6 +200,31 @@ describe('calicoctl container on this host', () => {
     expect(await etcdctl(etcd, 'get', '--prefix', '/calico/')).toBe(before);
     expect(await addresses(client)).toEqual(eth1);
     expect((await sh('ip', '-o', 'link', 'show')).stdout.split('\n').length).toBe(links);
+  });
+
+  it('IPv6: namespaces get addresses from an IPv6 pool, reach each other through the host, and are policed', async () => {
+    // After the refusals above, which expect no IPv6 pool. Namespaces rather than Docker's
+    // containers, because Docker turns IPv6 off in a container whose networks have none.
+    expect(await ctl('pool', 'add', POOL_V6)).toMatchObject({ code: 0, stderr: '' });
+    const [a, b] = [uniqueName('ctr-v6a'), uniqueName('ctr-v6b')];
+    namespaces.push(a, b);
+    for (const ns of [a, b]) expect(await sh('ip', 'netns', 'add', ns)).toMatchObject({ code: 0 });
+    const [pathA, pathB] = [`/var/run/netns/${a}`, `/var/run/netns/${b}`];
+    const added = await ctl('container', 'add', pathA, 'ipv6');
+    expect(added).toMatchObject({ code: 0, stdout: expect.stringMatching(/^IP fd67::[0-9a-f:]+ added to /), stderr: '' });
+    const addressA = /^IP (\S+) added/.exec(added.stdout)?.[1] as string;
+    await ok(['container', 'add', pathB, 'fd67::20'], `IP fd67::20 added to ${pathB}\n`);
+    const ping6 = async (ns: string, to: string) => (await sh('ip', 'netns', 'exec', ns, 'busybox', 'ping6', '-c', '1', '-W', '1', to)).code === 0;
+    await ok(['profile', 'ctr-servers', 'rule', 'add', 'inbound', 'allow', 'icmpv6', 'from', 'tag', 'ctr-clients']);
+    await ok(['container', pathA, 'profile', 'set', 'ctr-clients'], 'Profile(s) set to ctr-clients.\n');
+    await ok(['container', pathB, 'profile', 'set', 'ctr-servers'], 'Profile(s) set to ctr-servers.\n');
+    // a (a client) may ping b (a server); b may not ping a: ctr-clients admits nothing.
+    expect(await settlesAs(() => ping6(a, 'fd67::20'), true)).toBe(true);
+    expect(await ping6(b, addressA)).toBe(false);
+    expect((await sh('ip', '-6', 'route', 'show', 'fd67::20')).stdout).toMatch(/^fd67::20 dev cali[0-9a-f]{11} /);
+    for (const path of [pathA, pathB]) await ok(['container', 'remove', path], `Removed Calico from ${path}\n`);
+    expect(await ctl('ipam', 'info', 'fd67::20')).toEqual({ code: 1, stdout: '', stderr: 'IP fd67::20 is not currently assigned\n' });
+    expect(await settlesAs(async () => (await sh('ip', '-6', 'route', 'show', 'fd67::20')).stdout === '', true, 40)).toBe(true);
   });
 
   it('diags --check is clean while they run, and container remove leaves no veth, address, endpoint or route behind', async () => {

@@ -140,7 +140,9 @@ export function rootLinks(ctx: CommandContext): LinkManager {
 export function kernelError(name: string, error: unknown): unknown {
   if (!(error instanceof CommandFailedError)) return error;
   const why = error.stderr.trim().split('\n')[0] || `exit ${error.exitCode}`;
-  return new CommandError(`Could not set up the network of ${name}: ${error.command.split(' ').slice(0, 6).join(' ')}…: ${why}`);
+  // Docker turns IPv6 off in every container whose networks have none (--net=none included).
+  const hint = /IPv6 is disabled/i.test(why) ? ' (Docker turns IPv6 off in a container whose networks have none: start it with --sysctl net.ipv6.conf.all.disable_ipv6=0)' : '';
+  return new CommandError(`Could not set up the network of ${name}: ${error.command.split(' ').slice(0, 6).join(' ')}…: ${why}${hint}`);
 }
 
 /**
