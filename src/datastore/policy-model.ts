@@ -37,7 +37,7 @@ export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Pro
   const profiles = new Map<string, ModelProfile>();
   // A profile of labels alone is no profile to the agent (src/agent/dataplane/model.ts): its endpoints drop.
   for (const [id, { tags, rules }] of leaves) if (tags || rules) profiles.set(id, lazyProfile(id, tags, rules, report));
-  const model: ModelEndpoint[] = endpoints.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets }));
+  const model: ModelEndpoint[] = endpoints.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets, active: e.state === 'active' }));
   return { model: { profiles, endpoints: model }, endpoints };
 }
 

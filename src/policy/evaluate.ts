@@ -13,6 +13,7 @@ import { printRule } from './printer';
  *   next one, and a side where no profile allowed drops ("Packet did not match any profile");
  * - a profile an endpoint names that does not exist drops at once ("Profile is missing");
  * - an address that belongs to no endpoint is the outside world: its side has no step;
+ * - an endpoint that is not active has no chains and no route: its side drops;
  * - `tag T` matches the addresses of every endpoint (any host) one of whose existing profiles
  *   carries T, of the packet's IP family (the ipsets cali4-t-T / cali6-t-T);
  * - rules for the other IP family (icmp on IPv6, icmpv6 on IPv4, a CIDR of the other family) are
@@ -45,6 +46,13 @@ export interface ModelEndpoint {
   /** Host networks, e.g. 10.65.0.3/32 and fd80::3/128. */
   readonly ipv4Nets: readonly string[];
   readonly ipv6Nets: readonly string[];
+  /**
+   * False when the stored state is not "active": calico-node then programs neither chains nor
+   * routes for it (src/agent/dataplane/state.ts, isLocal), so whatever it sends meets the dispatch
+   * chain's "From unknown endpoint" drop and nothing is routed to it. Its addresses still count in
+   * its profiles' tags, as they do in the agent's sets. Undefined is active.
+   */
+  readonly active?: boolean;
 }
 
 export interface PolicyModel {
@@ -75,8 +83,9 @@ export interface TraceStep {
   /**
    * allow: a rule allowed, this side passes. deny: a rule denied. next: nothing in this profile
    * matched. drop: the side's end (no profile allowed, or a profile is missing). skip: not policed.
+   * inactive: the endpoint is not active, so the agent has programmed nothing for it: dropped.
    */
-  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip';
+  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip' | 'inactive';
 }
 
 export interface Trace {
@@ -126,6 +135,10 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
   const steps: TraceStep[] = [];
   for (const [endpoint, direction] of [[from, 'outbound'], [to, 'inbound']] as const) {
     if (!endpoint) continue;
+    if (endpoint.active === false) {
+      steps.push({ endpoint: endpoint.id, direction, profile: null, rule: null, ruleText: null, verdict: 'inactive' });
+      return { verdict: 'deny', steps };
+    }
     if (!passes(model, index, endpoint, direction, flow, steps)) return { verdict: 'deny', steps };
   }
   return { verdict: 'allow', steps };

@@ -55,6 +55,15 @@ describe('policy trace', () => {
     expect((await world.run(['policy', 'trace', 'app1', 'db1', 'icmp'])).code).toBe(1);
   });
 
+  it('an endpoint that is not active drops both ways, as calico-node programs nothing for it', async () => {
+    const world = await tutorial();
+    seedEndpoint(world, { host: 'host1', id: APP1, profiles: [APP_ID], v4: ['10.65.0.2/32'], state: 'inactive' });
+    const result = await world.run(['policy', 'trace', 'app1', 'db1', 'tcp', '3306']);
+    expect(result.code).toBe(1);
+    expect(result.stdout.split('\n').slice(1)).toEqual(['  app1 outbound: the endpoint is not active (calico-node programs nothing for it), dropped', 'Verdict: dropped', '']);
+    expect((await world.run(['policy', 'trace', 'db1', 'app1', 'icmp'])).code).toBe(1);
+  });
+
   it('before the rule, app1 cannot reach db1', async () => {
     const world = await tutorial(false);
     expect((await world.run(['policy', 'trace', 'app1', 'db1', 'tcp', '3306'])).code).toBe(1);

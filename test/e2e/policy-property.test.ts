@@ -50,6 +50,8 @@ const epV6 = (i: number) => `fd65::${i + 1}`;
 interface WorldEndpoint {
   readonly profiles: readonly string[];
   readonly ipv6: boolean;
+  /** Not "active" in etcd: the agent programs nothing for it, though its veth is there. */
+  readonly inactive: boolean;
 }
 
 interface World {
@@ -131,6 +133,7 @@ const worldArb: fc.Arbitrary<World> = fc
           { weight: 1, arbitrary: fc.constantFrom([MISSING], ['p0', MISSING]) },
         ),
         ipv6: fc.boolean(),
+        inactive: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       }),
       { minLength: 3, maxLength: 6 },
     ),
@@ -208,7 +211,7 @@ function describeWorld(world: World): string {
     p.inbound.forEach((r, i) => lines.push(`  inbound ${i + 1}: ${printRule(r)}`));
     p.outbound.forEach((r, i) => lines.push(`  outbound ${i + 1}: ${printRule(r)}`));
   }
-  world.endpoints.forEach((e, i) => lines.push(`endpoint e${i} ${epV4(i)}${e.ipv6 ? ` ${epV6(i)}` : ''} profiles [${e.profiles.join(' ')}]`));
+  world.endpoints.forEach((e, i) => lines.push(`endpoint e${i} ${epV4(i)}${e.ipv6 ? ` ${epV6(i)}` : ''} profiles [${e.profiles.join(' ')}]${e.inactive ? ' inactive' : ''}`));
   lines.push(`outside ${OUTSIDE.v4} ${OUTSIDE.v6}`);
   return lines.join('\n');
 }
@@ -281,7 +284,7 @@ async function checkWorld(world: World): Promise<void> {
       const key = { hostname: HOST, orchestrator: 'docker', workload: `w${i}`, endpoint: `e${i}` };
       const endpoint: Endpoint = {
         ...key,
-        state: 'active',
+        state: e.inactive ? 'inactive' : 'active',
         name: ifaces[i]!,
         mac: macs[i]!,
         profileIds: e.profiles,
@@ -313,6 +316,7 @@ async function checkWorld(world: World): Promise<void> {
         profileIds: e.profiles,
         ipv4Nets: [`${epV4(i)}/32`],
         ipv6Nets: e.ipv6 ? [`${epV6(i)}/128`] : [],
+        active: !e.inactive,
       })),
     };
 

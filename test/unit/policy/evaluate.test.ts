@@ -247,6 +247,40 @@ describe('evaluate: matches', () => {
   });
 });
 
+describe('evaluate: endpoints that are not active (found by test/e2e/policy-property.test.ts)', () => {
+  // calico-node programs no chains and no route for them: what they send meets "From unknown
+  // endpoint", and nothing reaches them, whatever their profiles say. Their tags still count.
+  const open = profile('open', ['open'], ['allow'], ['allow']);
+  const m = model(
+    [open],
+    [endpoint('up', ['open'], ['10.0.0.1/32']), { ...endpoint('down', ['open'], ['10.0.0.2/32']), active: false }, endpoint('other', ['open'], ['10.0.0.3/32'])],
+  );
+
+  it('drops what an inactive endpoint sends, and what is sent to it', () => {
+    expect(evaluate(m, tcp('10.0.0.2', '10.0.0.1', 80))).toEqual({
+      verdict: 'deny',
+      steps: [{ endpoint: 'down', direction: 'outbound', profile: null, rule: null, ruleText: null, verdict: 'inactive' }],
+    });
+    expect(evaluate(m, tcp('10.0.0.1', '10.0.0.2', 80))).toEqual({
+      verdict: 'deny',
+      steps: [
+        { endpoint: 'up', direction: 'outbound', profile: 'open', rule: 1, ruleText: 'allow', verdict: 'allow' },
+        { endpoint: 'down', direction: 'inbound', profile: null, rule: null, ruleText: null, verdict: 'inactive' },
+      ],
+    });
+    expect(evaluate(m, tcp('192.0.2.1', '10.0.0.2', 80)).verdict).toBe('deny');
+    expect(evaluate(m, tcp('10.0.0.1', '10.0.0.3', 80)).verdict).toBe('allow');
+  });
+
+  it('still counts an inactive endpoint in its profiles\' tags', () => {
+    const tagged = model(
+      [profile('src', ['t'], [], ['allow']), profile('dst', [], ['allow from tag t'], ['allow'])],
+      [{ ...endpoint('a', ['src'], ['10.0.0.1/32']), active: false }, endpoint('b', ['src'], ['10.0.0.4/32']), endpoint('c', ['dst'], ['10.0.0.5/32'])],
+    );
+    expect(evaluate(tagged, tcp('10.0.0.4', '10.0.0.5', 80)).verdict).toBe('allow');
+  });
+});
+
 describe('evaluate: scale', () => {
   it('answers over thousands of endpoints from indexes built once per model', () => {
     const profiles = Array.from({ length: 1000 }, (_, i) => profile(`p${i}`, [`t${i}`], [`allow tcp from tag t${(i + 1) % 1000} to ports 80`], ['allow']));

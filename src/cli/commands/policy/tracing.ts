@@ -70,6 +70,8 @@ export function stepText(step: TraceStep, name: (id: string) => string, rule: st
       return `${profile} ${step.direction}: no rule matched, on to the next profile`;
     case 'drop':
       return profile === null ? `${endpoint} ${step.direction}: no profile allowed it, dropped` : `${profile} ${step.direction}: the profile does not exist, dropped`;
+    case 'inactive':
+      return `${endpoint} ${step.direction}: the endpoint is not active (calico-node programs nothing for it), dropped`;
     case 'skip':
       return `${endpoint}: to its own address, the packet stays in the container (not policed)`;
   }
