@@ -14,6 +14,9 @@ import { printRule } from './printer';
  * - a profile an endpoint names that does not exist drops at once ("Profile is missing");
  * - an address that belongs to no endpoint is the outside world: its side has no step;
  * - an endpoint that is not active has no chains and no route: its side drops;
+ * - with the hosts' addresses: a host's packets to its own workloads are not policed (OUTPUT), and
+ *   a workload's to its own host pass its outbound policy only (INPUT), except DHCP, DNS and IPv6
+ *   neighbour discovery, which pass before it; to any other host, a host address is outside;
  * - `tag T` matches the addresses of every endpoint (any host) one of whose existing profiles
  *   carries T, of the packet's IP family (the ipsets cali4-t-T / cali6-t-T);
  * - rules for the other IP family (icmp on IPv6, icmpv6 on IPv4, a CIDR of the other family) are
@@ -58,6 +61,12 @@ export interface ModelEndpoint {
 export interface PolicyModel {
   readonly profiles: ReadonlyMap<string, ModelProfile>;
   readonly endpoints: readonly ModelEndpoint[];
+  /**
+   * Each host's own addresses, by host name. Between a host and its own workloads packets take the
+   * INPUT and OUTPUT chains, not FORWARD (src/agent/dataplane/rules.ts, staticChains); without this,
+   * every address that is no endpoint's is the outside world.
+   */
+  readonly hostAddresses?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface Packet {
@@ -84,8 +93,10 @@ export interface TraceStep {
    * allow: a rule allowed, this side passes. deny: a rule denied. next: nothing in this profile
    * matched. drop: the side's end (no profile allowed, or a profile is missing). skip: not policed.
    * inactive: the endpoint is not active, so the agent has programmed nothing for it: dropped.
+   * host: from the endpoint's own host, which is not policed. service: to its own host's DHCP,
+   * DNS or IPv6 neighbour discovery, accepted before any policy.
    */
-  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip' | 'inactive';
+  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip' | 'inactive' | 'host' | 'service';
 }
 
 export interface Trace {
@@ -98,6 +109,8 @@ interface ModelIndex {
   readonly byAddress: Map<string, ModelEndpoint>;
   /** Per family: tag → member addresses. */
   readonly members: Record<IpVersion, Map<string, Set<string>>>;
+  /** A host's own address (canonical text) → the host. */
+  readonly hostAt: Map<string, string>;
 }
 
 const indexes = new WeakMap<PolicyModel, ModelIndex>();
@@ -132,11 +145,22 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
   if (from && from === to) {
     return { verdict: 'allow', steps: [{ endpoint: from.id, direction: 'outbound', profile: null, rule: null, ruleText: null, verdict: 'skip' }] };
   }
+  const step = (endpoint: ModelEndpoint, direction: Direction, verdict: TraceStep['verdict']): TraceStep => ({ endpoint: endpoint.id, direction, profile: null, rule: null, ruleText: null, verdict });
+  const srcHost = index.hostAt.get(src.text);
+  const dstHost = index.hostAt.get(dst.text);
+  if (!from && to && srcHost !== undefined && srcHost === to.host && to.active !== false) {
+    return { verdict: 'allow', steps: [step(to, 'inbound', 'host')] };
+  }
+  // An inactive endpoint's DHCP or DNS request passes the INPUT chain too, but without a route to it
+  // no answer comes back: it drops below like everything else of it.
+  if (from && !to && dstHost !== undefined && dstHost === from.host && from.active !== false && isHostService(flow)) {
+    return { verdict: 'allow', steps: [step(from, 'outbound', 'service')] };
+  }
   const steps: TraceStep[] = [];
   for (const [endpoint, direction] of [[from, 'outbound'], [to, 'inbound']] as const) {
     if (!endpoint) continue;
     if (endpoint.active === false) {
-      steps.push({ endpoint: endpoint.id, direction, profile: null, rule: null, ruleText: null, verdict: 'inactive' });
+      steps.push(step(endpoint, direction, 'inactive'));
       return { verdict: 'deny', steps };
     }
     if (!passes(model, index, endpoint, direction, flow, steps)) return { verdict: 'deny', steps };
@@ -146,6 +170,21 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
 
 interface Flow extends Packet {
   readonly version: IpVersion;
+}
+
+/** IPv6 neighbour discovery (router and neighbour solicitations and adverts, redirects, MLD): ICMPv6 types. */
+const NEIGHBOUR_DISCOVERY = [130, 131, 132, 133, 135, 136];
+
+/**
+ * What a workload's own host accepts from it before its outbound policy (the cali-INPUT chain of
+ * src/agent/dataplane/rules.ts, staticChains): DHCP or DHCPv6 from the client port to the server
+ * port, DNS on udp 53, and IPv6 neighbour discovery.
+ */
+function isHostService(flow: Flow): boolean {
+  if (flow.protocol === 'icmpv6') return flow.version === 6 && flow.icmpType !== undefined && NEIGHBOUR_DISCOVERY.includes(flow.icmpType);
+  if (flow.protocol !== 'udp') return false;
+  const [client, server] = flow.version === 4 ? [68, 67] : [546, 547];
+  return flow.dstPort === 53 || (flow.srcPort === client && flow.dstPort === server);
 }
 
 /** One endpoint's chain (cali-from-X or cali-to-X): true when a profile allowed the packet. */
@@ -201,7 +240,13 @@ function portsMatch(side: PortMatch, port: number | undefined): boolean {
 function indexOf(model: PolicyModel): ModelIndex {
   const cached = indexes.get(model);
   if (cached) return cached;
-  const index: ModelIndex = { byAddress: new Map(), members: { 4: new Map(), 6: new Map() } };
+  const index: ModelIndex = { byAddress: new Map(), members: { 4: new Map(), 6: new Map() }, hostAt: new Map() };
+  for (const [host, addresses] of model.hostAddresses ?? []) {
+    for (const address of addresses) {
+      const ip = parseIp(address);
+      if (ip && !index.hostAt.has(ip.text)) index.hostAt.set(ip.text, host);
+    }
+  }
   for (const endpoint of model.endpoints) {
     const tags = new Set<string>();
     for (const id of endpoint.profileIds) for (const tag of model.profiles.get(id)?.tags ?? []) tags.add(tag);

@@ -35,6 +35,10 @@ jest.setTimeout(240_000);
 const HOST = 'prophost';
 const DST_PORTS = [1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007];
 const SRC_PORTS = [2000, 2001, 2002, 2003];
+/** What the host accepts from its workloads before any policy (src/agent/dataplane/rules.ts, staticChains): DNS, DHCP, DHCPv6. */
+const HOST_SERVICES = { dns: 53, dhcp: [68, 67], dhcp6: [546, 547] } as const;
+/** Every namespace answers on these: the rules' ports, and the host's services. */
+const LISTEN_PORTS = [...DST_PORTS, HOST_SERVICES.dns, HOST_SERVICES.dhcp[1], HOST_SERVICES.dhcp6[1]];
 const TAGS = ['red', 'green', 'blue'];
 const PROFILES = ['p0', 'p1', 'p2', 'p3'];
 /** Named by endpoints but never created: the endpoint chain's "Profile is missing" drop. */
@@ -57,7 +61,7 @@ interface WorldEndpoint {
 interface World {
   readonly profiles: readonly { readonly id: string; readonly tags: readonly string[]; readonly inbound: readonly Rule[]; readonly outbound: readonly Rule[] }[];
   readonly endpoints: readonly WorldEndpoint[];
-  /** Indexes into endpoints; -1 is the outside namespace. */
+  /** Indexes into endpoints; -1 is the outside namespace, -2 the host's own address (on its outside link). */
   readonly probes: readonly { readonly from: number; readonly to: number; readonly protocol: 'tcp' | 'udp' | 'icmp'; readonly v6: boolean; readonly srcPort: number; readonly dstPort: number }[];
 }
 
@@ -142,16 +146,26 @@ const worldArb: fc.Arbitrary<World> = fc
     fc
       .array(
         fc.record({
-          from: fc.integer({ min: -1, max: endpoints.length - 1 }),
-          to: fc.integer({ min: -1, max: endpoints.length - 1 }),
+          from: fc.integer({ min: -2, max: endpoints.length - 1 }),
+          to: fc.integer({ min: -2, max: endpoints.length - 1 }),
           protocol: fc.constantFrom('tcp' as const, 'udp' as const, 'icmp' as const),
           v6: fc.boolean(),
           srcPort: fc.constantFrom(...SRC_PORTS),
-          dstPort: fc.constantFrom(...DST_PORTS),
+          dstPort: fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...DST_PORTS) }, { weight: 1, arbitrary: fc.constant(HOST_SERVICES.dns) }),
         }),
         { minLength: 36, maxLength: 44 },
       )
-      .map((probes) => ({ profiles, endpoints, probes })),
+      // Always one workload asking its host for DHCP, DHCPv6 and DNS, which no policy may stop.
+      .map((probes) => ({
+        profiles,
+        endpoints,
+        probes: [
+          ...probes,
+          { from: 0, to: -2, protocol: 'udp' as const, v6: false, srcPort: HOST_SERVICES.dhcp[0], dstPort: HOST_SERVICES.dhcp[1] },
+          { from: 0, to: -2, protocol: 'udp' as const, v6: true, srcPort: HOST_SERVICES.dhcp6[0], dstPort: HOST_SERVICES.dhcp6[1] },
+          { from: 1, to: -2, protocol: 'udp' as const, v6: false, srcPort: SRC_PORTS[0]!, dstPort: HOST_SERVICES.dns },
+        ],
+      })),
   );
 
 const quietLog: Logger & { lines: string[] } = {
@@ -212,7 +226,7 @@ function describeWorld(world: World): string {
     p.outbound.forEach((r, i) => lines.push(`  outbound ${i + 1}: ${printRule(r)}`));
   }
   world.endpoints.forEach((e, i) => lines.push(`endpoint e${i} ${epV4(i)}${e.ipv6 ? ` ${epV6(i)}` : ''} profiles [${e.profiles.join(' ')}]${e.inactive ? ' inactive' : ''}`));
-  lines.push(`outside ${OUTSIDE.v4} ${OUTSIDE.v6}`);
+  lines.push(`outside ${OUTSIDE.v4} ${OUTSIDE.v6}; the host ${OUTSIDE.hostV4} ${OUTSIDE.hostV6}`);
   return lines.join('\n');
 }
 
@@ -318,18 +332,22 @@ async function checkWorld(world: World): Promise<void> {
         ipv6Nets: e.ipv6 ? [`${epV6(i)}/128`] : [],
         active: !e.inactive,
       })),
+      hostAddresses: new Map([[HOST, [OUTSIDE.hostV4, OUTSIDE.hostV6]]]),
     };
 
     // Probes: endpoints and outside, both ways; same-endpoint pairs, outside to outside, and IPv6
     // to or from an endpoint without IPv6 are left out (there is no such packet).
-    const address = (index: number, v6: boolean) => (index < 0 ? (v6 ? OUTSIDE.v6 : OUTSIDE.v4) : v6 ? epV6(index) : epV4(index));
+    const address = (index: number, v6: boolean) =>
+      index === -2 ? (v6 ? OUTSIDE.hostV6 : OUTSIDE.hostV4) : index < 0 ? (v6 ? OUTSIDE.v6 : OUTSIDE.v4) : v6 ? epV6(index) : epV4(index);
+    const label = (index: number) => (index === -2 ? 'host' : index < 0 ? 'outside' : `e${index}`);
     const hasV6 = (index: number) => index < 0 || world.endpoints[index]!.ipv6;
     const seen = new Set<string>();
     const bySource = new Map<number, Probe[]>();
     const expected = new Map<number, { verdict: 'allow' | 'deny'; text: string }>();
     let id = 0;
     for (const p of world.probes) {
-      if (p.from === p.to) continue;
+      // Outside to the host (or back) meets none of Calico's chains.
+      if (p.from === p.to || (p.from < 0 && p.to < 0)) continue;
       // IPv6 where both ends have it; IPv4 otherwise.
       const v6 = p.v6 && hasV6(p.from) && hasV6(p.to);
       const family = v6 ? 6 : 4;
@@ -347,7 +365,7 @@ async function checkWorld(world: World): Promise<void> {
           ? { protocol: v6 ? 'icmpv6' : 'icmp', icmpType: v6 ? 128 : 8, icmpCode: 0 }
           : { protocol: p.protocol, srcPort: p.srcPort, dstPort: p.dstPort }),
       });
-      const text = `${p.protocol}${p.protocol === 'icmp' ? (v6 ? 'v6 echo' : ' echo') : ` ${probe.srcPort}→${probe.dstPort}`} ${p.from < 0 ? 'outside' : `e${p.from}`} ${probe.src} → ${p.to < 0 ? 'outside' : `e${p.to}`} ${probe.dst}: ${trace.steps
+      const text = `${p.protocol}${p.protocol === 'icmp' ? (v6 ? 'v6 echo' : ' echo') : ` ${probe.srcPort}→${probe.dstPort}`} ${label(p.from)} ${probe.src} → ${label(p.to)} ${probe.dst}: ${trace.steps
         .map((s) => `${s.endpoint ?? '-'} ${s.direction} ${s.profile ?? '(end)'}${s.rule ? ` rule ${s.rule}` : ''} ${s.verdict}`)
         .join('; ')}`;
       expected.set(id, { verdict: trace.verdict, text });
@@ -356,8 +374,8 @@ async function checkWorld(world: World): Promise<void> {
     }
 
     const proberOf = new Map<number, NetnsProber>();
-    for (const index of [-1, ...world.endpoints.keys()]) {
-      const prober = new NetnsProber(index < 0 ? outside : eps[index]!, DST_PORTS);
+    for (const index of [-2, -1, ...world.endpoints.keys()]) {
+      const prober = new NetnsProber(index === -2 ? host : index < 0 ? outside : eps[index]!, LISTEN_PORTS);
       probers.add(prober);
       world_probers.push(prober);
       proberOf.set(index, prober);
