@@ -6,6 +6,7 @@ import { CorruptDataError, type CorruptReporter } from './errors';
 import * as keys from './keys';
 import type { KeyValue, KvStore } from './kv';
 import { decodeRules, decodeTags } from './profiles';
+import { parseIp } from '../policy/cidr';
 
 /** The policy model and the stored endpoints it was made from (their keys, for naming them). */
 export interface StoredPolicy {
@@ -24,14 +25,14 @@ const DROP_ALL: readonly Rule[] = [{ protocol: 'any', action: 'deny', from: {}, 
  * does, while the profile's tags still count; an endpoint that does not decode is left out.
  */
 export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Promise<StoredPolicy> {
-  const [profiles, endpoints] = await Promise.all([readModelProfiles(kv, report), readModelEndpoints(kv, report)]);
-  return { model: { profiles, endpoints: endpoints.model }, endpoints: endpoints.stored };
+  const [profiles, endpoints, hostAddresses] = await Promise.all([readModelProfiles(kv, report), readModelEndpoints(kv, report), readHostAddresses(kv)]);
+  return { model: { profiles, endpoints: endpoints.model, hostAddresses }, endpoints: endpoints.stored };
 }
 
 /** Every endpoint on every host, stored and as the model has them. */
 export async function readModelEndpoints(kv: KvStore, report: CorruptReporter): Promise<{ stored: readonly Endpoint[]; model: readonly ModelEndpoint[] }> {
   const stored = await new EndpointStore(kv, report).list();
-  return { stored, model: stored.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets })) };
+  return { stored, model: stored.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets, active: e.state === 'active' })) };
 }
 
 /**
@@ -56,6 +57,26 @@ export async function readModelProfiles(kv: KvStore, report: CorruptReporter, id
   // A profile of labels alone is no profile to the agent (src/agent/dataplane/model.ts): its endpoints drop.
   for (const [id, { tags, rules }] of leaves) if (tags || rules) profiles.set(id, lazyProfile(id, tags, rules, report));
   return profiles;
+}
+
+/** Each host's registered addresses, by host. */
+export async function readHostAddresses(kv: KvStore): Promise<Map<string, string[]>> {
+  return hostAddresses((await kv.getPrefix(keys.BGP_HOSTS)).kvs);
+}
+
+/**
+ * Each host's registered addresses (`ip_addr_v4`, `ip_addr_v6`, which `calicoctl node` writes): the
+ * evaluator tells a host's traffic with its own workloads from the outside world's by them. A
+ * value that is no address of its version is left out (`calicoctl status` and diags report it).
+ */
+function hostAddresses(kvs: readonly KeyValue[]): Map<string, string[]> {
+  const hosts = new Map<string, string[]>();
+  for (const kv of kvs) {
+    const parsed = keys.parseBgpKey(kv.key);
+    if (parsed?.kind !== 'hostIp' || parseIp(kv.value)?.version !== parsed.version) continue;
+    hosts.set(parsed.hostname, [...(hosts.get(parsed.hostname) ?? []), kv.value]);
+  }
+  return hosts;
 }
 
 function lazyProfile(id: string, tagsKv: KeyValue | undefined, rulesKv: KeyValue | undefined, report: CorruptReporter): ModelProfile {

@@ -13,6 +13,10 @@ import { printRule } from './printer';
  *   next one, and a side where no profile allowed drops ("Packet did not match any profile");
  * - a profile an endpoint names that does not exist drops at once ("Profile is missing");
  * - an address that belongs to no endpoint is the outside world: its side has no step;
+ * - an endpoint that is not active has no chains and no route: its side drops;
+ * - with the hosts' addresses: a host's packets to its own workloads are not policed (OUTPUT), and
+ *   a workload's to its own host pass its outbound policy only (INPUT), except DHCP, DNS and IPv6
+ *   neighbour discovery, which pass before it; to any other host, a host address is outside;
  * - `tag T` matches the addresses of every endpoint (any host) one of whose existing profiles
  *   carries T, of the packet's IP family (the ipsets cali4-t-T / cali6-t-T);
  * - rules for the other IP family (icmp on IPv6, icmpv6 on IPv4, a CIDR of the other family) are
@@ -45,11 +49,24 @@ export interface ModelEndpoint {
   /** Host networks, e.g. 10.65.0.3/32 and fd80::3/128. */
   readonly ipv4Nets: readonly string[];
   readonly ipv6Nets: readonly string[];
+  /**
+   * False when the stored state is not "active": calico-node then programs neither chains nor
+   * routes for it (src/agent/dataplane/state.ts, isLocal), so whatever it sends meets the dispatch
+   * chain's "From unknown endpoint" drop and nothing is routed to it. Its addresses still count in
+   * its profiles' tags, as they do in the agent's sets. Undefined is active.
+   */
+  readonly active?: boolean;
 }
 
 export interface PolicyModel {
   readonly profiles: ReadonlyMap<string, ModelProfile>;
   readonly endpoints: readonly ModelEndpoint[];
+  /**
+   * Each host's own addresses, by host name. Between a host and its own workloads packets take the
+   * INPUT and OUTPUT chains, not FORWARD (src/agent/dataplane/rules.ts, staticChains); without this,
+   * every address that is no endpoint's is the outside world.
+   */
+  readonly hostAddresses?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface Packet {
@@ -75,8 +92,11 @@ export interface TraceStep {
   /**
    * allow: a rule allowed, this side passes. deny: a rule denied. next: nothing in this profile
    * matched. drop: the side's end (no profile allowed, or a profile is missing). skip: not policed.
+   * inactive: the endpoint is not active, so the agent has programmed nothing for it: dropped.
+   * host: from the endpoint's own host, which is not policed. service: to its own host's DHCP,
+   * DNS or IPv6 neighbour discovery, accepted before any policy.
    */
-  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip';
+  readonly verdict: 'allow' | 'deny' | 'next' | 'drop' | 'skip' | 'inactive' | 'host' | 'service';
 }
 
 export interface Trace {
@@ -92,6 +112,25 @@ export interface Trace {
  * endpoint up front, because a trace asks it of two addresses out of thousands.
  */
 const indexes = new WeakMap<readonly ModelEndpoint[], Map<string, ModelEndpoint[]>>();
+/** A host's own address (canonical text) → the host, per host-address map. */
+const hostIndexes = new WeakMap<ReadonlyMap<string, readonly string[]>, Map<string, string>>();
+
+function hostAt(model: PolicyModel, address: string): string | undefined {
+  const hosts = model.hostAddresses;
+  if (!hosts) return undefined;
+  let index = hostIndexes.get(hosts);
+  if (!index) {
+    index = new Map();
+    for (const [host, addresses] of hosts) {
+      for (const text of addresses) {
+        const ip = parseIp(text);
+        if (ip && !index.has(ip.text)) index.set(ip.text, host);
+      }
+    }
+    hostIndexes.set(hosts, index);
+  }
+  return index.get(address);
+}
 
 /** The endpoint that holds an address, or undefined for the outside world. */
 export function endpointAt(model: PolicyModel, address: string): ModelEndpoint | undefined {
@@ -127,9 +166,24 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
   if (from && from === to) {
     return { verdict: 'allow', steps: [{ endpoint: from.id, direction: 'outbound', profile: null, rule: null, ruleText: null, verdict: 'skip' }] };
   }
+  const step = (endpoint: ModelEndpoint, direction: Direction, verdict: TraceStep['verdict']): TraceStep => ({ endpoint: endpoint.id, direction, profile: null, rule: null, ruleText: null, verdict });
+  const srcHost = hostAt(model, src.text);
+  const dstHost = hostAt(model, dst.text);
+  if (!from && to && srcHost !== undefined && srcHost === to.host && to.active !== false) {
+    return { verdict: 'allow', steps: [step(to, 'inbound', 'host')] };
+  }
+  // An inactive endpoint's DHCP or DNS request passes the INPUT chain too, but without a route to it
+  // no answer comes back: it drops below like everything else of it.
+  if (from && !to && dstHost !== undefined && dstHost === from.host && from.active !== false && isHostService(flow)) {
+    return { verdict: 'allow', steps: [step(from, 'outbound', 'service')] };
+  }
   const steps: TraceStep[] = [];
   for (const [endpoint, direction] of [[from, 'outbound'], [to, 'inbound']] as const) {
     if (!endpoint) continue;
+    if (endpoint.active === false) {
+      steps.push(step(endpoint, direction, 'inactive'));
+      return { verdict: 'deny', steps };
+    }
     if (!passes(model, endpoint, direction, flow, steps)) return { verdict: 'deny', steps };
   }
   return { verdict: 'allow', steps };
@@ -137,6 +191,21 @@ export function evaluate(model: PolicyModel, packet: Packet): Trace {
 
 interface Flow extends Packet {
   readonly version: IpVersion;
+}
+
+/** IPv6 neighbour discovery (router and neighbour solicitations and adverts, redirects, MLD): ICMPv6 types. */
+const NEIGHBOUR_DISCOVERY = [130, 131, 132, 133, 135, 136];
+
+/**
+ * What a workload's own host accepts from it before its outbound policy (the cali-INPUT chain of
+ * src/agent/dataplane/rules.ts, staticChains): DHCP or DHCPv6 from the client port to the server
+ * port, DNS on udp 53, and IPv6 neighbour discovery.
+ */
+function isHostService(flow: Flow): boolean {
+  if (flow.protocol === 'icmpv6') return flow.version === 6 && flow.icmpType !== undefined && NEIGHBOUR_DISCOVERY.includes(flow.icmpType);
+  if (flow.protocol !== 'udp') return false;
+  const [client, server] = flow.version === 4 ? [68, 67] : [546, 547];
+  return flow.dstPort === 53 || (flow.srcPort === client && flow.dstPort === server);
 }
 
 /** One endpoint's chain (cali-from-X or cali-to-X): true when a profile allowed the packet. */

@@ -55,6 +55,15 @@ describe('policy trace', () => {
     expect((await world.run(['policy', 'trace', 'app1', 'db1', 'icmp'])).code).toBe(1);
   });
 
+  it('an endpoint that is not active drops both ways, as calico-node programs nothing for it', async () => {
+    const world = await tutorial();
+    seedEndpoint(world, { host: 'host1', id: APP1, profiles: [APP_ID], v4: ['10.65.0.2/32'], state: 'inactive' });
+    const result = await world.run(['policy', 'trace', 'app1', 'db1', 'tcp', '3306']);
+    expect(result.code).toBe(1);
+    expect(result.stdout.split('\n').slice(1)).toEqual(['  app1 outbound: the endpoint is not active (calico-node programs nothing for it), dropped', 'Verdict: dropped', '']);
+    expect((await world.run(['policy', 'trace', 'db1', 'app1', 'icmp'])).code).toBe(1);
+  });
+
   it('before the rule, app1 cannot reach db1', async () => {
     const world = await tutorial(false);
     expect((await world.run(['policy', 'trace', 'app1', 'db1', 'tcp', '3306'])).code).toBe(1);
@@ -70,6 +79,20 @@ describe('policy trace', () => {
     expect(outside.code).toBe(1);
     expect(outside.stdout).toContain('From 192.0.2.99 (outside every endpoint)');
     expect((await world.run(['policy', 'trace', 'db1', '192.0.2.99', 'udp', '53'])).code).toBe(0);
+  });
+
+  it("a host's own address: its packets to its workloads are not policed; its workloads' DNS to it passes before their policy", async () => {
+    const world = await tutorial();
+    world.kv.seed('/calico/bgp/v1/host/host1/ip_addr_v4', '172.16.0.1');
+    world.kv.seed('/calico/bgp/v1/host/host2/ip_addr_v4', '172.16.0.2');
+    world.kv.seed('/calico/bgp/v1/host/host2/ip_addr_v6', 'not an address');
+    const fromHost = await world.run(['policy', 'trace', '172.16.0.1', 'db1', 'tcp', '80']);
+    expect(fromHost.stdout.split('\n').slice(1)).toEqual(['  db1: from its own host, which is not policed', 'Verdict: allowed', '']);
+    expect(fromHost.code).toBe(0);
+    // db1 is on host1: host2's address is as good as the outside world to it.
+    expect((await world.run(['policy', 'trace', '172.16.0.2', 'db1', 'tcp', '80'])).code).toBe(1);
+    const dns = await world.run(['policy', 'trace', 'db1', '172.16.0.1', 'udp', '53']);
+    expect(dns.stdout.split('\n').slice(1)).toEqual(["  db1 outbound: to its own host's DHCP, DNS or neighbour discovery, accepted before any policy", 'Verdict: allowed', '']);
   });
 
   it('--any picks an endpoint of a network; without it a network name is a usage error', async () => {

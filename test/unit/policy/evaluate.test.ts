@@ -249,6 +249,91 @@ describe('evaluate: matches', () => {
   });
 });
 
+describe('evaluate: endpoints that are not active (found by test/e2e/policy-property.test.ts)', () => {
+  // calico-node programs no chains and no route for them: what they send meets "From unknown
+  // endpoint", and nothing reaches them, whatever their profiles say. Their tags still count.
+  const open = profile('open', ['open'], ['allow'], ['allow']);
+  const m = model(
+    [open],
+    [endpoint('up', ['open'], ['10.0.0.1/32']), { ...endpoint('down', ['open'], ['10.0.0.2/32']), active: false }, endpoint('other', ['open'], ['10.0.0.3/32'])],
+  );
+
+  it('drops what an inactive endpoint sends, and what is sent to it', () => {
+    expect(evaluate(m, tcp('10.0.0.2', '10.0.0.1', 80))).toEqual({
+      verdict: 'deny',
+      steps: [{ endpoint: 'down', direction: 'outbound', profile: null, rule: null, ruleText: null, verdict: 'inactive' }],
+    });
+    expect(evaluate(m, tcp('10.0.0.1', '10.0.0.2', 80))).toEqual({
+      verdict: 'deny',
+      steps: [
+        { endpoint: 'up', direction: 'outbound', profile: 'open', rule: 1, ruleText: 'allow', verdict: 'allow' },
+        { endpoint: 'down', direction: 'inbound', profile: null, rule: null, ruleText: null, verdict: 'inactive' },
+      ],
+    });
+    expect(evaluate(m, tcp('192.0.2.1', '10.0.0.2', 80)).verdict).toBe('deny');
+    expect(evaluate(m, tcp('10.0.0.1', '10.0.0.3', 80)).verdict).toBe('allow');
+  });
+
+  it('still counts an inactive endpoint in its profiles\' tags', () => {
+    const tagged = model(
+      [profile('src', ['t'], [], ['allow']), profile('dst', [], ['allow from tag t'], ['allow'])],
+      [{ ...endpoint('a', ['src'], ['10.0.0.1/32']), active: false }, endpoint('b', ['src'], ['10.0.0.4/32']), endpoint('c', ['dst'], ['10.0.0.5/32'])],
+    );
+    expect(evaluate(tagged, tcp('10.0.0.4', '10.0.0.5', 80)).verdict).toBe('allow');
+  });
+});
+
+describe('evaluate: a host and its own workloads (found by test/e2e/policy-property.test.ts)', () => {
+  // The agent's INPUT chain accepts DHCP, DNS and neighbour discovery before the workload's
+  // outbound policy, and its OUTPUT chain polices nothing: neither path is FORWARD's.
+  const closed = profile('closed', [], [], []);
+  const m: PolicyModel = {
+    ...model([closed], [endpoint('w', ['closed'], ['10.0.0.1/32'], ['fd80::1/128']), endpoint('far', ['closed'], ['10.0.1.1/32'], [], 'host2'), { ...endpoint('down', ['closed'], ['10.0.0.2/32']), active: false }]),
+    hostAddresses: new Map([
+      ['host1', ['172.16.0.1', 'FD00::1']],
+      ['host2', ['172.16.0.2']],
+    ]),
+  };
+
+  it('a host reaches its own workloads whatever their inbound policy, but not another host\'s', () => {
+    expect(evaluate(m, tcp('172.16.0.1', '10.0.0.1', 80))).toEqual({
+      verdict: 'allow',
+      steps: [{ endpoint: 'w', direction: 'inbound', profile: null, rule: null, ruleText: null, verdict: 'host' }],
+    });
+    expect(evaluate(m, ping('fd00::1', 'fd80::1')).verdict).toBe('allow');
+    expect(evaluate(m, tcp('172.16.0.2', '10.0.0.1', 80)).verdict).toBe('deny');
+    expect(evaluate(m, tcp('172.16.0.1', '10.0.1.1', 80)).verdict).toBe('deny');
+    // Nothing is routed to an inactive endpoint, from its host either.
+    expect(evaluate(m, tcp('172.16.0.1', '10.0.0.2', 80)).steps[0]?.verdict).toBe('inactive');
+  });
+
+  it('a workload gets DHCP, DHCPv6, DNS and neighbour discovery from its own host whatever its outbound policy', () => {
+    for (const packet of [
+      udp('10.0.0.1', '172.16.0.1', 67, 68),
+      udp('10.0.0.1', '172.16.0.1', 53),
+      udp('fd80::1', 'fd00::1', 547, 546),
+      { src: 'fd80::1', dst: 'fd00::1', protocol: 'icmpv6', icmpType: 135, icmpCode: 0 } as const,
+    ]) {
+      expect(evaluate(m, packet).steps).toEqual([{ endpoint: 'w', direction: 'outbound', profile: null, rule: null, ruleText: null, verdict: 'service' }]);
+    }
+    // Its request passes the INPUT chain too, but with no route to it no answer comes back.
+    expect(evaluate(m, udp('10.0.0.2', '172.16.0.1', 53)).steps[0]?.verdict).toBe('inactive');
+  });
+
+  it('anything else to its host, and those services anywhere else, meet its outbound policy', () => {
+    for (const packet of [
+      udp('10.0.0.1', '172.16.0.1', 67, 40000),
+      udp('10.0.0.1', '172.16.0.1', 547, 546),
+      tcp('10.0.0.1', '172.16.0.1', 53),
+      ping('10.0.0.1', '172.16.0.1'),
+      udp('10.0.0.1', '172.16.0.2', 53),
+      udp('10.0.0.1', '192.0.2.1', 67, 68),
+    ]) {
+      expect(evaluate(m, packet).verdict).toBe('deny');
+    }
+  });
+});
+
 describe('evaluate: scale', () => {
   it('answers over thousands of endpoints from indexes built once per model', () => {
     const profiles = Array.from({ length: 1000 }, (_, i) => profile(`p${i}`, [`t${i}`], [`allow tcp from tag t${(i + 1) % 1000} to ports 80`], ['allow']));

@@ -1,7 +1,7 @@
 import type { DockerContainer } from '../../../docker/engine';
 import type { NetworkDirectory } from '../../../docker/networks';
 import type { Endpoint } from '../../../datastore/endpoints';
-import { readModelEndpoints, readModelProfiles, readPolicyModel } from '../../../datastore/policy-model';
+import { readHostAddresses, readModelEndpoints, readModelProfiles, readPolicyModel } from '../../../datastore/policy-model';
 import type { KvStore } from '../../../datastore/kv';
 import type { Rule } from '../../../policy/ast';
 import { endpointAddresses, endpointAt, holdersOf, type ModelEndpoint, type ModelProfile, type PolicyModel } from '../../../policy/evaluate';
@@ -40,8 +40,8 @@ export class PolicyView {
       const stored = await readPolicyModel(kv, ctx.report);
       return new PolicyView(ctx, stored.model, stored.endpoints, true);
     }
-    const { stored, model } = await readModelEndpoints(kv, ctx.report);
-    return new PolicyView(ctx, { profiles: new Map(), endpoints: model }, stored, false);
+    const [{ stored, model }, hostAddresses] = await Promise.all([readModelEndpoints(kv, ctx.report), readHostAddresses(kv)]);
+    return new PolicyView(ctx, { profiles: new Map(), endpoints: model, hostAddresses }, stored, false);
   }
 
   /** A view of another state of etcd (a dry run's result), sharing this one's Docker answers. */
@@ -82,7 +82,7 @@ export class PolicyView {
     const profiles = new Map<string, ModelProfile>();
     const found = await Promise.all([...ids].map((id) => this.profile(id)));
     for (const profile of found) if (profile) profiles.set(profile.id, profile);
-    return { profiles, endpoints: this.read.endpoints };
+    return { ...this.read, profiles };
   }
 
   private profile(id: string): Promise<ModelProfile | undefined> {

@@ -26,7 +26,9 @@ export default command<TraceOptions>({
 The policy is read from etcd, so FROM and TO may be on different hosts. The steps are the
 sender's outbound profiles, then the receiver's inbound profiles, each in order: the first
 matching rule decides, a profile with no match hands on to the next, and no allow at all drops.
-The outside world (an address of no endpoint) has no profiles. Without a protocol, the packet is
+The outside world (an address of no endpoint) has no profiles. A host's registered address is
+not policed to its own workloads, and its workloads' DHCP and DNS to it pass before any policy.
+An endpoint that is not active drops everything. Without a protocol, the packet is
 of a protocol no rule names: only rules without a protocol match it. icmp without a type is a
 ping. Established connections are not traced: this is a connection's first packet.
 

@@ -71,6 +71,12 @@ export function stepText(step: TraceStep, name: (id: string) => string, rule: st
       return `${profile} ${step.direction}: no rule matched, on to the next profile`;
     case 'drop':
       return profile === null ? `${endpoint} ${step.direction}: no profile allowed it, dropped` : `${profile} ${step.direction}: the profile does not exist, dropped`;
+    case 'inactive':
+      return `${endpoint} ${step.direction}: the endpoint is not active (calico-node programs nothing for it), dropped`;
+    case 'host':
+      return `${endpoint}: from its own host, which is not policed`;
+    case 'service':
+      return `${endpoint} ${step.direction}: to its own host's DHCP, DNS or neighbour discovery, accepted before any policy`;
     case 'skip':
       return `${endpoint}: to its own address, the packet stays in the container (not policed)`;
   }
