@@ -195,7 +195,7 @@ it('dockerd killed with SIGKILL in the middle of `docker run`: after a restart n
     const findings = findingsOf(check);
     found += findings;
     if (check.code !== 0) {
-      console.log(`after the kill at ${call}, the checker found:\n${check.stdout}`);
+      console.log(`after the kill at ${call}, the check exited ${check.code}:\n${check.stdout}${check.stderr}`);
       const fixed = await h1.calicoctl(['diags', '--check', '--fix']);
       console.log(fixed.stdout);
       check = await checkUntilClean(h1);

@@ -166,4 +166,5 @@ export function recordRow(row: ReliabilityRow): void {
   if (file) appendFileSync(file, `${JSON.stringify(row)}\n`);
 }
 
-export const findingsOf = (result: RunResult): number => (result.code === 0 ? 0 : result.stdout.split('\n').filter((line) => line.trim() !== '').length);
+/** The findings a check printed; a failed run without any (it printed "No problems found." and still exited non-zero) counts none. */
+export const findingsOf = (result: RunResult): number => (result.code === 0 ? 0 : result.stdout.split('\n').filter((line) => line.trim() !== '' && line !== 'No problems found.').length);
