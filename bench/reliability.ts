@@ -5,8 +5,10 @@ import { join, resolve } from 'path';
 import type { ReliabilityRow } from '../test/e2e/harness/faults';
 
 /**
- * bench/reliability: runs the fault and load scenarios, which are e2e tests (test/e2e/faults.test.ts,
- * load-writers, lab-churn, etcd-cluster), at bench scale, and prints the rows they record
+ * bench/reliability: runs the fault and load scenarios, which are e2e tests (test/e2e/faults.test.ts:
+ * kill -9 of BIRD, of calico-node while it adds and while it removes 2,000 endpoints, of dockerd in
+ * the middle of `docker run`, and a restart with 10,000 profiles; load-writers, lab-churn,
+ * etcd-cluster), at bench scale, and prints the rows they record
  * (test/e2e/harness/faults.ts recordRow) as one table. The tests assert that nothing is lost; this
  * adds a file's failure as a row of its own, so the table shows every scenario that ran.
  */

@@ -31,6 +31,12 @@ export interface DockerContainer {
   readonly id: string;
   readonly name: string;
   readonly networks: readonly ContainerNetwork[];
+  /**
+   * Whether it has its network now: running or paused. Docker gives a container its endpoints
+   * when it starts and takes them back when it stops, but a stopped container's listing can still
+   * name the endpoint it had (seen after dockerd was killed while the plugin was down).
+   */
+  readonly running: boolean;
 }
 
 /** One container as `calicoctl container` needs it: its full ID, and the process whose network namespace it uses. */
@@ -105,7 +111,7 @@ export class DockerEngine implements NetworkLister {
     const body = await this.get('/containers/json?all=1');
     if (!Array.isArray(body)) throw new DockerUnavailableError(`Unexpected answer from Docker at ${this.target.description} to GET /containers/json.`);
     type Net = { NetworkID?: unknown; EndpointID?: unknown; IPAddress?: unknown; GlobalIPv6Address?: unknown };
-    return body.map((c: { Id?: unknown; Names?: unknown; NetworkSettings?: { Networks?: Record<string, Net> } }) => ({
+    return body.map((c: { Id?: unknown; Names?: unknown; State?: unknown; NetworkSettings?: { Networks?: Record<string, Net> } }) => ({
       id: String(c.Id ?? ''),
       name: Array.isArray(c.Names) && typeof c.Names[0] === 'string' ? c.Names[0].replace(/^\//, '') : String(c.Id ?? '').slice(0, 12),
       networks: Object.values(c.NetworkSettings?.Networks ?? {}).map((n) => ({
@@ -113,6 +119,7 @@ export class DockerEngine implements NetworkLister {
         endpointId: String(n.EndpointID ?? ''),
         addresses: [n.IPAddress, n.GlobalIPv6Address].filter((a): a is string => typeof a === 'string' && a !== ''),
       })),
+      running: c.State === 'running' || c.State === 'paused',
     }));
   }
 

@@ -77,7 +77,7 @@ function clean(): CheckInput {
       links: [IFACE],
     },
     bird: { routes: { 4: new Set(['10.65.0.0/26']), 6: undefined } },
-    docker: { containers: [{ id: 'c1', name: 'workload-1', networks: [{ networkId: NET, endpointId: EP, addresses: ['10.65.0.2'] }] }], calicoNetworks: new Set([NET]) },
+    docker: { containers: [{ id: 'c1', name: 'workload-1', networks: [{ networkId: NET, endpointId: EP, addresses: ['10.65.0.2'] }]  }], calicoNetworks: new Set([NET]) },
   };
 }
 
@@ -178,7 +178,7 @@ describe('the comparison (check.ts)', () => {
       etcd: { ...input.etcd, endpoints: [...input.etcd.endpoints, second] },
       kernel: { ...input.kernel!, chains: { 4: chains, 6: undefined }, routes: [] },
       bird: { routes: { 4: new Set(), 6: undefined } },
-      docker: { ...input.docker!, containers: [...input.docker!.containers, { id: 'c2', name: 'w2', networks: [{ networkId: NET, endpointId: second.endpointId, addresses: ['10.65.0.3'] }] }] },
+      docker: { ...input.docker!, containers: [...input.docker!.containers, { id: 'c2', name: 'w2', networks: [{ networkId: NET, endpointId: second.endpointId, addresses: ['10.65.0.3'] }]  }] },
     });
     expect(findings.map((f) => f.message)).toEqual([
       `missing chain cali-to-${EP.slice(0, 11)} for endpoint ${EP}`,
@@ -385,10 +385,21 @@ describe('calicoctl diags --check in-process', () => {
     expect(result.stderr).toMatch(/^Note: Docker: Cannot connect to the Docker daemon .*; container checks skipped$/m);
   });
 
+  it("a stopped container's listing still naming its old endpoint and address neither needs the endpoint nor keeps the address", async () => {
+    // Seen after dockerd was killed and restarted: the container exited, the plugin released its
+    // endpoint, and Docker's listing of the exited container still names both.
+    const { w } = world();
+    await seed(w, ['10.65.0.7']);
+    w.docker.containers = [{ id: 'c1', name: 'workload-1', networks: [{ networkId: NET, endpointId: EP, addresses: ['10.65.0.7'] }], running: false }];
+    const result = await w.run(['diags', '--check', '--fix']);
+    expect(result.stdout).toBe('Fixed: orphaned address 10.65.0.7 in block 10.65.0.0/26 (no endpoint uses it)\nNo problems found.\n');
+    expect(result.code).toBe(0);
+  });
+
   it('an endpoint written after the check read them keeps its address: the release is refused', async () => {
     const { w } = world();
     await seed(w, ['10.65.0.7']);
-    w.docker.containers = [{ id: 'c1', name: 'workload-1', networks: [{ networkId: NET, endpointId: EP, addresses: ['10.65.0.7'] }] }];
+    w.docker.containers = [{ id: 'c1', name: 'workload-1', networks: [{ networkId: NET, endpointId: EP, addresses: ['10.65.0.7'] }], running: true }];
     const realGetPrefix = w.kv.getPrefix.bind(w.kv);
     let reads = 0;
     w.kv.getPrefix = async (prefix: string) => {

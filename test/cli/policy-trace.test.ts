@@ -17,8 +17,8 @@ async function tutorial(withRule = true): Promise<FakeWorld> {
   seed(world, 'host2', DB2, [DB_ID], ['10.65.1.1/32']);
   seed(world, 'host1', APP1, [APP_ID], ['10.65.0.2/32'], ['fd80::2/128']);
   world.docker.containers = [
-    { id: 'c1'.repeat(32), name: 'db1', networks: [{ networkId: DB_ID, endpointId: DB1, addresses: ['10.65.0.1'] }] },
-    { id: 'c3'.repeat(32), name: 'app1', networks: [{ networkId: APP_ID, endpointId: APP1, addresses: ['10.65.0.2'] }] },
+    { id: 'c1'.repeat(32), name: 'db1', networks: [{ networkId: DB_ID, endpointId: DB1, addresses: ['10.65.0.1'] }], running: true },
+    { id: 'c3'.repeat(32), name: 'app1', networks: [{ networkId: APP_ID, endpointId: APP1, addresses: ['10.65.0.2'] }], running: true },
   ];
   return world;
 }

@@ -106,6 +106,8 @@ export class FakeKernel implements CommandRunner {
   readonly ipBatchLines: Record<Family, string[]> = { 4: [], 6: [] };
   /** Network interfaces that exist ("/sys/class/net"). */
   readonly links = new Set<string>(['lo', 'eth0', 'docker0']);
+  /** What `conntrack -L -f ipv4|ipv6` lists, one flow a line as conntrack prints it. */
+  readonly flows: { family: 4 | 6; line: string }[] = [];
   /** False: this host has no ip6tables (ip6tables-* fail). */
   ipv6 = true;
   /** Called after every call, with its error if it failed: lets a test check invariants between steps. */
@@ -163,7 +165,7 @@ export class FakeKernel implements CommandRunner {
       case 'ip':
         return this.ip(call);
       case 'conntrack':
-        return '';
+        return call.args[0] === '-L' ? this.flows.filter((flow) => flow.family === (call.args[2] === 'ipv6' ? 6 : 4)).map((flow) => `${flow.line}\n`).join('') : '';
       default:
         throw this.error(call, `${file}: command not found`, 127);
     }

@@ -16,11 +16,13 @@ export interface Put {
 
 /**
  * The lab's etcd is reachable only inside the lab, so the writes run there: a short Node script
- * in the host's network namespace, with the keys on stdin, sending transactions of 100 puts to
- * etcd's JSON gateway (etcd caps a transaction at 128 operations), four at a time.
+ * in the host's network namespace, with the keys on stdin, sending transactions of 100 puts (or
+ * deletes: an entry without a value) to etcd's JSON gateway (etcd caps a transaction at 128
+ * operations), as many at a time as its second argument says.
  */
 const BULK_PUT = `
 const url = process.argv[1] + '/v3/kv/txn';
+const workers = Number(process.argv[2]);
 let input = '';
 process.stdin.on('data', (c) => (input += c));
 process.stdin.on('end', async () => {
@@ -30,18 +32,31 @@ process.stdin.on('end', async () => {
   for (let i = 0; i < puts.length; i += 100) batches.push(puts.slice(i, i + 100));
   const work = async () => {
     for (let batch = batches.shift(); batch; batch = batches.shift()) {
-      const body = JSON.stringify({ success: batch.map((p) => ({ requestPut: { key: b64(p.key), value: b64(p.value) } })) });
+      const ops = batch.map((p) => (p.value === undefined ? { requestDeleteRange: { key: b64(p.key) } } : { requestPut: { key: b64(p.key), value: b64(p.value) } }));
+      const body = JSON.stringify({ success: ops });
       const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       if (!res.ok) throw new Error('etcd answered ' + res.status + ': ' + (await res.text()));
     }
   };
-  await Promise.all([work(), work(), work(), work()]);
+  await Promise.all(Array.from({ length: workers }, work));
 });
 `;
 
+async function bulkWrite(host: LabHost, ops: readonly { key: string; value?: string }[], workers: number): Promise<void> {
+  const result = await host.execNet([process.execPath, '-e', BULK_PUT, LAB_ETCD.split(',')[0] as string, String(workers)], { input: JSON.stringify(ops), timeoutMs: 300_000 });
+  if (result.code !== 0) throw new Error(`bulk write of ${ops.length} keys: ${result.stderr}`);
+}
+
 export async function bulkPut(host: LabHost, puts: readonly Put[]): Promise<void> {
-  const result = await host.execNet([process.execPath, '-e', BULK_PUT, LAB_ETCD.split(',')[0] as string], { input: JSON.stringify(puts), timeoutMs: 300_000 });
-  if (result.code !== 0) throw new Error(`bulk put of ${puts.length} keys: ${result.stderr}`);
+  await bulkWrite(host, puts, 4);
+}
+
+/**
+ * Deletes keys in transactions of 100, one after another: the agent sees many watch events, not
+ * one, so its removal is spread over several passes (a kill can land between them).
+ */
+export async function bulkDelete(host: LabHost, keys: readonly string[]): Promise<void> {
+  await bulkWrite(host, keys.map((key) => ({ key })), 1);
 }
 
 export async function etcdDelPrefix(lab: Lab, prefix: string): Promise<void> {
@@ -151,4 +166,5 @@ export function recordRow(row: ReliabilityRow): void {
   if (file) appendFileSync(file, `${JSON.stringify(row)}\n`);
 }
 
-export const findingsOf = (result: RunResult): number => (result.code === 0 ? 0 : result.stdout.split('\n').filter((line) => line.trim() !== '').length);
+/** The findings a check printed; a failed run without any (it printed "No problems found." and still exited non-zero) counts none. */
+export const findingsOf = (result: RunResult): number => (result.code === 0 ? 0 : result.stdout.split('\n').filter((line) => line.trim() !== '' && line !== 'No problems found.').length);

@@ -248,8 +248,28 @@ export class LabHost {
     }
   }
 
+  /**
+   * dockerd's managed containerd dies with it (its parent-death signal), but this machine's pid 1
+   * does not reap orphans, so it stays a zombie. A restarted dockerd reads its pid file, takes the
+   * zombie for a containerd that "is still running", and waits for its socket until it gives up
+   * ("timeout waiting for containerd to start"). On a real host init reaps it and the check is
+   * right; here the pid file of a containerd that does not run is removed first.
+   */
+  private dropDeadContainerdPidFile(): void {
+    if (!this.holder?.pid) return;
+    const file = `/proc/${this.holder.pid}/root/run/docker/containerd/containerd.pid`;
+    let pid: number;
+    try {
+      pid = Number(fs.readFileSync(file, 'utf8').trim());
+    } catch {
+      return;
+    }
+    if (!(pid > 0 && running(pid))) fs.rmSync(file, { force: true });
+  }
+
   /** Starts this host's dockerd, with the lab's cluster store when the lab was started with one. */
   async startDockerd(extraArgs: readonly string[] = []): Promise<void> {
+    this.dropDeadContainerdPidFile();
     // nsenter execs dockerd, so the child's pid is dockerd's own and a signal reaches it.
     this.spawn('dockerd', [
       'dockerd',
@@ -264,6 +284,16 @@ export class LabHost {
     await waitUntil(`dockerd on ${this.name}`, async () => (await this.docker('version', '--format', '{{.Server.Version}}')).code === 0, 60_000, 50).catch((error: Error) => {
       throw new Error(`${error.message}\n${this.log('dockerd').split('\n').slice(-20).join('\n')}`);
     });
+  }
+}
+
+/** Whether a pid is a process that runs: neither gone nor a zombie (state Z in /proc/<pid>/stat). */
+function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\S+ \(.*\) [ZX] /s.test(stat);
+  } catch {
+    return false;
   }
 }
 

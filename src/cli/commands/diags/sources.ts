@@ -188,5 +188,7 @@ export function parseBirdRoutes(text: string): Set<string> {
 async function readDocker(ctx: CommandContext): Promise<DockerView> {
   const engine = ctx.dockerEngine();
   const [networks, containers] = await Promise.all([engine.listNetworks(), engine.listContainers()]);
-  return { containers, calicoNetworks: new Set(networks.filter((n) => n.driver === 'calico').map((n) => n.id)) };
+  // Only a running (or paused) container has its network: what a stopped one's listing still
+  // names is what it had, and neither vouches for an endpoint or an address nor needs one.
+  return { containers: containers.filter((c) => c.running), calicoNetworks: new Set(networks.filter((n) => n.driver === 'calico').map((n) => n.id)) };
 }

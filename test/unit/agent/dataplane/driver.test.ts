@@ -192,6 +192,8 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     feed(dataplane).resync(scenarioSnapshot({ with3306: true, endpoints: [DB1, DB2, APP1] }));
     await dataplane.settle();
     const mark = kernel.calls.length;
+    // app1 has an IPv4 flow, none over IPv6: only the listed address's flows are deleted.
+    kernel.flows.push({ family: 4, line: 'tcp      6 431999 ESTABLISHED src=192.168.0.3 dst=192.168.0.1 sport=40000 dport=3306 src=192.168.0.1 dst=192.168.0.3 sport=3306 dport=40000 [ASSURED] mark=0 use=1' });
 
     feed(dataplane).update([{ key: endpointKey(APP1), value: undefined }]);
     await dataplane.settle();
@@ -203,12 +205,12 @@ describe('Dataplane on the fake kernel: the reference scenario', () => {
     expect(kernel.routes[4].has('192.168.0.3/32')).toBe(false);
     const calls = since(kernel, mark);
     // Sets first, then chains (deleting app1's and profile A's chains in the same transaction), then routes.
-    // Per family: sets, then chains; then routes (IPv4, IPv6), then the departed addresses' flows.
+    // Per family: sets, then chains; then routes (IPv4, IPv6), then the departed addresses' flows (listed once per family).
     expect(calls.map((c) => c.file)).toEqual(['ipset', 'iptables-restore', 'ipset', 'ip6tables-restore', 'ip', 'ip', 'conntrack', 'conntrack', 'conntrack', 'conntrack']);
     expect(calls[1]!.input).toContain(`-X cali-to-${APP1.iface.slice(4)}`);
     expect(calls[1]!.input).toContain(`-X ${profileChain(A, 'inbound')}`);
     expect(calls[4]!.input).toBe(`route del 192.168.0.3/32 dev ${APP1.iface} proto 157\n`);
-    expect(calls[6]!.args).toEqual(['--delete', '--orig-src', '192.168.0.3']);
+    expect(calls.slice(6).map((c) => c.args.join(' '))).toEqual(['-L -f ipv4', '--delete --orig-src 192.168.0.3', '--delete --orig-dst 192.168.0.3', '-L -f ipv6']);
   });
 
   it('a resync (e.g. after etcd compaction) applies only the difference, without re-reading the kernel', async () => {
