@@ -1,12 +1,12 @@
 import type { Rule, RuleSet } from '../policy/ast';
 import type { ModelEndpoint, ModelProfile, PolicyModel } from '../policy/evaluate';
 import type { Endpoint } from './endpoints';
-import { EndpointStore } from './endpoints';
+import { addressesIgnored, decodeEndpoint, EndpointStore } from './endpoints';
 import { CorruptDataError, type CorruptReporter } from './errors';
 import * as keys from './keys';
 import type { KeyValue, KvStore } from './kv';
 import { decodeRules, decodeTags } from './profiles';
-import { parseIp } from '../policy/cidr';
+import { ipv4HostSpellings, parseIp } from '../policy/cidr';
 
 /** The policy model and the stored endpoints it was made from (their keys, for naming them). */
 export interface StoredPolicy {
@@ -32,7 +32,82 @@ export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Pro
 /** Every endpoint on every host, stored and as the model has them. */
 export async function readModelEndpoints(kv: KvStore, report: CorruptReporter): Promise<{ stored: readonly Endpoint[]; model: readonly ModelEndpoint[] }> {
   const stored = await new EndpointStore(kv, report).list();
-  return { stored, model: stored.map((e) => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets, active: e.state === 'active' })) };
+  return { stored, model: stored.map(toModel) };
+}
+
+const toModel = (e: Endpoint): ModelEndpoint => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets, active: e.state === 'active' });
+
+/**
+ * Every endpoint on every host, read at once but decoded only as asked. A trace needs the few
+ * endpoints at its two addresses out of thousands, and decoding them all cost it more than
+ * reading them: an IPv4 address's holders are found by a pattern over the stored text
+ * (src/policy/cidr.ts, ipv4HostSpellings), and only the values it matches, or that have escapes
+ * it cannot see through, are decoded. Values that do not decode are reported when met, as
+ * EndpointStore.list does.
+ */
+export class LazyEndpoints {
+  private readonly decoded = new Map<number, ModelEndpoint | null>();
+
+  private constructor(
+    private readonly items: readonly { readonly kv: KeyValue; readonly key: keys.EndpointKey }[],
+    private readonly report: CorruptReporter,
+  ) {}
+
+  static async read(kv: KvStore, report: CorruptReporter): Promise<LazyEndpoints> {
+    const { kvs } = await kv.getPrefix(keys.HOSTS);
+    const items = kvs.flatMap((item) => {
+      const key = keys.parseEndpointKey(item.key);
+      return key ? [{ kv: item, key }] : [];
+    });
+    return new LazyEndpoints(items, report);
+  }
+
+  /** Every endpoint, in key order. */
+  all(): ModelEndpoint[] {
+    return this.items.flatMap((_, i) => this.at(i) ?? []);
+  }
+
+  /** The first endpoint with this ID that decodes, in key order. */
+  find(ids: ReadonlySet<string>): ModelEndpoint | undefined {
+    for (let i = 0; i < this.items.length; i++) {
+      if (!ids.has((this.items[i] as { key: keys.EndpointKey }).key.endpoint)) continue;
+      const endpoint = this.at(i);
+      if (endpoint) return endpoint;
+    }
+    return undefined;
+  }
+
+  /** The endpoints that hold any of these addresses (canonical text), in key order. */
+  holding(addresses: readonly string[]): ModelEndpoint[] {
+    const patterns = addresses.map((a) => (a.includes(':') ? undefined : ipv4HostSpellings(a)));
+    // An IPv6 address has too many spellings for a pattern: every value is a candidate.
+    const everyValue = patterns.some((p) => p === undefined);
+    const wanted = new Set(addresses);
+    const found: ModelEndpoint[] = [];
+    for (let i = 0; i < this.items.length; i++) {
+      const text = (this.items[i] as { kv: KeyValue }).kv.value;
+      if (!everyValue && !text.includes('\\') && !patterns.some((p) => (p as RegExp).test(text))) continue;
+      const endpoint = this.at(i);
+      if (!endpoint) continue;
+      if ([...endpoint.ipv4Nets, ...endpoint.ipv6Nets].some((net) => wanted.has(net.slice(0, net.indexOf('/'))))) found.push(endpoint);
+    }
+    return found;
+  }
+
+  private at(i: number): ModelEndpoint | undefined {
+    const cached = this.decoded.get(i);
+    if (cached !== undefined) return cached ?? undefined;
+    const { kv, key } = this.items[i] as { kv: KeyValue; key: keys.EndpointKey };
+    let endpoint: ModelEndpoint | null = null;
+    try {
+      endpoint = toModel(decodeEndpoint(key, kv.key, kv.value, (error, count) => this.report(error, addressesIgnored(count))));
+    } catch (error) {
+      if (!(error instanceof CorruptDataError)) throw error;
+      this.report(error);
+    }
+    this.decoded.set(i, endpoint);
+    return endpoint ?? undefined;
+  }
 }
 
 /**

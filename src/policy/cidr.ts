@@ -48,6 +48,23 @@ export function hostNetAddress(text: string, version: 4 | 6): string | undefined
   return cidr && cidr.version === version && cidr.prefixLength === (version === 4 ? 32 : 128) ? cidr.network : undefined;
 }
 
+/**
+ * A pattern that finds, in JSON text without escapes, every JSON string that hostNetAddress reads
+ * as this IPv4 address: `"10.1.2.3"`, `"10.1.2.3/32"` and the spellings parseCidr also accepts
+ * (octets with leading zeros, `/032`, and with a prefix a shorter form padded with zero octets).
+ * Text it does not match holds no such string, so a reader looking for the endpoints at one
+ * address may skip decoding it. Undefined for anything but a canonical IPv4 address.
+ */
+export function ipv4HostSpellings(address: string): RegExp | undefined {
+  const octets = address.split('.');
+  if (octets.length !== 4 || parseIp(address)?.text !== address) return undefined;
+  const part = (octet: string) => `0{0,${3 - octet.length}}${octet}`;
+  const forms = [`${octets.map(part).join('\\.')}(?:/0?32)?`];
+  // With a prefix, `10.1/32` is 10.1.0.0/32: shorter forms stand for trailing zero octets.
+  for (let length = 3; length >= 1 && octets[length] === '0'; length--) forms.push(`${octets.slice(0, length).map(part).join('\\.')}/0?32`);
+  return new RegExp(`"(?:${forms.join('|')})"`);
+}
+
 /** Two CIDRs are the same when they cover the same addresses, whatever host bits were typed. */
 export function sameCidr(a: Cidr, b: Cidr): boolean {
   return a.version === b.version && a.prefixLength === b.prefixLength && a.network === b.network;

@@ -157,6 +157,21 @@ describe('policy trace', () => {
     });
   });
 
+  it('finds the endpoint at an address however its value spells it (leading zeros, no prefix, JSON escapes)', async () => {
+    for (const [spelling, raw] of [['010.065.000.002/032', false], ['10.65.0.2', false], ['\\u0031\\u0030.65.0.2/32', true]] as const) {
+      const world = await tutorial();
+      const key = `/calico/v1/host/host1/workload/libnetwork/libnetwork/endpoint/${APP1}`;
+      const value = `{"state":"active","name":"cali${APP1.slice(0, 11)}","mac":"EE:EE:EE:EE:EE:EE","profile_ids":["${APP_ID}"],"ipv4_nets":["${spelling}"],"ipv6_nets":[],"labels":{}}`;
+      world.kv.seed(key, raw ? value : JSON.parse(value));
+      const result = await world.run(['policy', 'trace', '10.65.0.2', '10.65.0.1', 'tcp', '3306']);
+      expect({ spelling, code: result.code, first: result.stdout.split('\n')[0] }).toEqual({
+        spelling,
+        code: 0,
+        first: 'From 10.65.0.2 (endpoint aaaaaaaaaaaa on host1) to 10.65.0.1 (endpoint dddddddddddd on host1), tcp port 3306:',
+      });
+    }
+  });
+
   it('reads only the profiles of the two ends: another profile\'s bad value is not its business', async () => {
     const world = await tutorial();
     world.kv.seed('/calico/v1/policy/profile/elsewhere/tags', '{not json');

@@ -182,3 +182,38 @@ describe('formatPorts and canonicalPorts', () => {
     expect(canonicalPorts(specs('80:90'))).not.toBe(canonicalPorts(specs('80,90')));
   });
 });
+
+describe('ipv4HostSpellings: finds every spelling hostNetAddress reads as the address', () => {
+  const { hostNetAddress, ipv4HostSpellings } = require('../../../src/policy/cidr') as typeof import('../../../src/policy/cidr');
+  const fc = require('fast-check') as typeof import('fast-check');
+  const { fuzzParams } = require('../../fakes/fuzz') as typeof import('../../fakes/fuzz');
+  const octet = fc.integer({ min: 0, max: 255 });
+  // Octets with up to two leading zeros, 1-4 parts, an optional prefix with a leading zero.
+  const spelling = fc.record({
+    octets: fc.array(fc.record({ value: octet, zeros: fc.nat(2) }), { minLength: 1, maxLength: 4 }),
+    prefix: fc.constantFrom(undefined, '32', '032', '31', '24'),
+  }).map(({ octets, prefix }) => `${octets.map((o) => `${'0'.repeat(o.zeros)}${o.value}`.slice(-Math.max(3, String(o.value).length))).join('.')}${prefix === undefined ? '' : `/${prefix}`}`);
+
+  it('matches the quoted spelling whenever hostNetAddress reads it as the address', () => {
+    fc.assert(
+      fc.property(spelling, fc.constantFrom('a', 'b'), (text, _) => {
+        const address = hostNetAddress(text, 4);
+        if (address === undefined) return;
+        expect(ipv4HostSpellings(address)?.test(`{"ipv4_nets":[${JSON.stringify(text)}]}`)).toBe(true);
+      }),
+      fuzzParams(2000),
+    );
+  });
+
+  it('does not match other addresses, and is undefined for what is no canonical IPv4 address', () => {
+    const pattern = ipv4HostSpellings('10.201.0.2') as RegExp;
+    expect(pattern.test('["10.201.0.2/32"]')).toBe(true);
+    expect(pattern.test('["010.201.000.002/032"]')).toBe(true);
+    expect(pattern.test('["10.201.0.20/32"]')).toBe(false);
+    expect(pattern.test('["110.201.0.2/32"]')).toBe(false);
+    expect(pattern.test('["10.201.0.2/31"]')).toBe(false);
+    expect((ipv4HostSpellings('10.201.0.0') as RegExp).test('["10.201/32"]')).toBe(true);
+    expect(ipv4HostSpellings('fd00::1')).toBeUndefined();
+    expect(ipv4HostSpellings('010.1.1.1')).toBeUndefined();
+  });
+});

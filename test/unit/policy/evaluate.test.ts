@@ -345,10 +345,10 @@ describe('evaluate: scale', () => {
   });
 });
 
-describe('evaluate: a trace needs only the profiles at its two addresses', () => {
-  // `policy trace` reads only the profiles of the endpoints holding the packet's source and
-  // destination (src/cli/commands/policy/model.ts, modelFor): the verdict and every step must be
-  // the same as with every profile.
+describe('evaluate: a trace needs only the endpoints at its two addresses and their profiles', () => {
+  // `policy trace` decodes only the endpoints holding the packet's source and destination, and
+  // reads only their profiles (src/cli/commands/policy/model.ts, modelFor): the verdict and every
+  // step must be the same as with the whole model.
   const TAGS = ['a', 'b', 'c'];
   const ADDRESSES = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.9'];
   const ruleWords = fc.constantFrom('allow', 'deny', 'allow from tag a', 'deny from tag b', 'allow tcp to ports 80', 'allow to tag c', 'deny tcp from tag c to ports 80', 'allow from cidr 10.0.0.0/30');
@@ -364,14 +364,15 @@ describe('evaluate: a trace needs only the profiles at its two addresses', () =>
     port: fc.constantFrom(80, 443),
   });
 
-  it('the same trace from the profiles of the two addresses\' endpoints as from all of them', () => {
+  it('the same trace from the two addresses\' endpoints and their profiles as from the whole model', () => {
     fc.assert(
       fc.property(worldArb, (world) => {
         const profiles = world.profiles.map((p, i) => profile(`p${i}`, p.tags, p.inbound, p.outbound));
         const endpoints = world.endpoints.map((e, i) => endpoint(`e${i}`, e.profiles.map((n) => `p${n}`), e.addresses.map((a) => `${a}/32`)));
         const whole = model(profiles, endpoints);
-        const needed = new Set(endpoints.filter((e) => e.ipv4Nets.some((n) => n === `${world.src}/32` || n === `${world.dst}/32`)).flatMap((e) => e.profileIds));
-        const focused: PolicyModel = { profiles: new Map([...whole.profiles].filter(([id]) => needed.has(id))), endpoints };
+        const holders = endpoints.filter((e) => e.ipv4Nets.some((n) => n === `${world.src}/32` || n === `${world.dst}/32`));
+        const needed = new Set(holders.flatMap((e) => e.profileIds));
+        const focused: PolicyModel = { profiles: new Map([...whole.profiles].filter(([id]) => needed.has(id))), endpoints: holders };
         const packet = tcp(world.src, world.dst, world.port);
         expect(evaluate(focused, packet)).toEqual(evaluate(whole, packet));
       }),

@@ -1,10 +1,9 @@
 import type { DockerContainer } from '../../../docker/engine';
 import type { NetworkDirectory } from '../../../docker/networks';
-import type { Endpoint } from '../../../datastore/endpoints';
-import { readHostAddresses, readModelEndpoints, readModelProfiles, readPolicyModel } from '../../../datastore/policy-model';
+import { LazyEndpoints, readHostAddresses, readModelProfiles, readPolicyModel } from '../../../datastore/policy-model';
 import type { KvStore } from '../../../datastore/kv';
 import type { Rule } from '../../../policy/ast';
-import { endpointAddresses, endpointAt, holdersOf, type ModelEndpoint, type ModelProfile, type PolicyModel } from '../../../policy/evaluate';
+import { endpointAddresses, endpointAt, type ModelEndpoint, type ModelProfile, type PolicyModel } from '../../../policy/evaluate';
 import { parseIp } from '../../../policy/cidr';
 import { mapRuleTags } from '../../../policy/edits';
 import { printRule } from '../../../policy/printer';
@@ -25,23 +24,20 @@ export class PolicyView {
 
   private constructor(
     private readonly ctx: CommandContext,
-    /** The endpoints, with every profile or (a trace's view) none yet. */
-    private readonly read: PolicyModel,
-    readonly endpoints: readonly Endpoint[],
-    private readonly allProfiles: boolean,
+    /** The whole model (every endpoint and profile), or for a trace's view undefined: see `lazy`. */
+    private readonly whole: PolicyModel | undefined,
+    /** A trace's view: endpoints decoded as asked, profiles read as asked, the hosts' addresses. */
+    private readonly lazy?: { readonly endpoints: LazyEndpoints; readonly hostAddresses: ReadonlyMap<string, readonly string[]> },
   ) {}
 
   /**
-   * The model as etcd holds it. With `profiles: 'on demand'` (a trace's), only the endpoints are read
-   * at first; `modelFor` then reads the few profiles a packet's verdict depends on.
+   * The model as etcd holds it. With `profiles: 'on demand'` (a trace's), the endpoints are read but
+   * decoded only as asked, and `modelFor` reads the few profiles a packet's verdict depends on.
    */
   static async read(ctx: CommandContext, kv: KvStore = ctx.kv(), { profiles = 'all' }: { profiles?: 'all' | 'on demand' } = {}): Promise<PolicyView> {
-    if (profiles === 'all') {
-      const stored = await readPolicyModel(kv, ctx.report);
-      return new PolicyView(ctx, stored.model, stored.endpoints, true);
-    }
-    const [{ stored, model }, hostAddresses] = await Promise.all([readModelEndpoints(kv, ctx.report), readHostAddresses(kv)]);
-    return new PolicyView(ctx, { profiles: new Map(), endpoints: model, hostAddresses }, stored, false);
+    if (profiles === 'all') return new PolicyView(ctx, (await readPolicyModel(kv, ctx.report)).model);
+    const [endpoints, hostAddresses] = await Promise.all([LazyEndpoints.read(kv, ctx.report), readHostAddresses(kv)]);
+    return new PolicyView(ctx, undefined, { endpoints, hostAddresses });
   }
 
   /** A view of another state of etcd (a dry run's result), sharing this one's Docker answers. */
@@ -54,39 +50,39 @@ export class PolicyView {
 
   /** The whole model; only a view that read every profile has it. */
   get model(): PolicyModel {
-    if (!this.allProfiles) throw new Error('PolicyView.model: this view reads profiles on demand; use modelFor');
-    return this.read;
+    if (!this.whole) throw new Error('PolicyView.model: this view reads on demand; use modelFor');
+    return this.whole;
   }
 
-  get modelEndpoints(): readonly ModelEndpoint[] {
-    return this.read.endpoints;
+  /** The first endpoint (in key order) with one of these IDs. */
+  findEndpoint(ids: ReadonlySet<string>): ModelEndpoint | undefined {
+    return this.whole ? this.whole.endpoints.find((e) => ids.has(e.id)) : this.lazy?.endpoints.find(ids);
   }
 
   /** The endpoint that holds an address, or undefined for the outside world. */
   endpointAt(address: string): ModelEndpoint | undefined {
-    return endpointAt(this.read, address);
+    if (this.whole) return endpointAt(this.whole, address);
+    const text = parseIp(address)?.text;
+    return text === undefined ? undefined : this.lazy?.endpoints.holding([text])[0];
   }
 
   /**
-   * A model that gives packets between these addresses their verdicts: the verdict depends only on
-   * the profiles of the endpoints that hold the two addresses (their rules, and their tags, which
-   * are the addresses' memberships), so an on-demand view reads just those.
+   * A model that gives packets between these addresses their verdicts. The verdict depends only on
+   * the endpoints that hold the two addresses and their profiles (their rules, and their tags,
+   * which are the addresses' memberships), so an on-demand view holds just those.
    */
   async modelFor(addresses: readonly string[]): Promise<PolicyModel> {
-    if (this.allProfiles) return this.read;
-    const ids = new Set<string>();
-    for (const address of addresses) {
-      const text = parseIp(address)?.text;
-      for (const endpoint of text === undefined ? [] : holdersOf(this.read, text)) for (const id of endpoint.profileIds) ids.add(id);
-    }
+    if (this.whole) return this.whole;
+    const lazy = this.lazy as NonNullable<PolicyView['lazy']>;
+    const endpoints = lazy.endpoints.holding(addresses.flatMap((a) => parseIp(a)?.text ?? []));
+    const found = await Promise.all([...new Set(endpoints.flatMap((e) => e.profileIds))].map((id) => this.profile(id)));
     const profiles = new Map<string, ModelProfile>();
-    const found = await Promise.all([...ids].map((id) => this.profile(id)));
     for (const profile of found) if (profile) profiles.set(profile.id, profile);
-    return { ...this.read, profiles };
+    return { profiles, endpoints, hostAddresses: lazy.hostAddresses };
   }
 
   private profile(id: string): Promise<ModelProfile | undefined> {
-    if (this.allProfiles) return Promise.resolve(this.read.profiles.get(id));
+    if (this.whole) return Promise.resolve(this.whole.profiles.get(id));
     let read = this.someProfiles.get(id);
     if (!read) {
       read = readModelProfiles(this.ctx.kv(), this.ctx.report, [id]).then((map) => map.get(id));
@@ -128,7 +124,7 @@ export class PolicyView {
 
   /** The endpoints using a profile, by its ID. */
   membersOf(profileId: string): ModelEndpoint[] {
-    return this.read.endpoints.filter((e) => e.profileIds.includes(profileId));
+    return (this.whole?.endpoints ?? this.lazy?.endpoints.all() ?? []).filter((e) => e.profileIds.includes(profileId));
   }
 
   /** The profile ID a network or profile name stands for, or undefined. */
@@ -161,7 +157,7 @@ export async function resolvePlace(view: PolicyView, word: string, any: boolean,
     const endpoint = view.endpointAt(ip.text);
     return { word, address: ip.text, label: word, ...(endpoint && { endpoint }) };
   }
-  const byId = view.modelEndpoints.find((e) => e.id === word);
+  const byId = view.findEndpoint(new Set([word]));
   if (byId) return { word, endpoint: byId, label: word.slice(0, 12) };
 
   const profileId = await view.profileIdFor(word);
@@ -176,7 +172,7 @@ export async function resolvePlace(view: PolicyView, word: string, any: boolean,
   const container = containers && findContainer(containers, word);
   if (container) {
     const ids = new Set(container.networks.map((n) => n.endpointId).filter((id) => id !== ''));
-    const endpoint = view.modelEndpoints.find((e) => ids.has(e.id));
+    const endpoint = view.findEndpoint(ids);
     if (!endpoint) throw new CommandError(`Container ${word} has no Calico endpoint.`);
     return { word, endpoint, label: container.name };
   }
