@@ -8,31 +8,19 @@ import type { KeyValue, KvStore } from './kv';
 import { decodeRules, decodeTags } from './profiles';
 import { ipv4HostSpellings, parseIp } from '../policy/cidr';
 
-/** The policy model and the stored endpoints it was made from (their keys, for naming them). */
-export interface StoredPolicy {
-  readonly model: PolicyModel;
-  readonly endpoints: readonly Endpoint[];
-}
-
 /** What the agent renders for rules that do not decode (src/agent/dataplane/state.ts): a chain that drops everything. */
 const DROP_ALL: readonly Rule[] = [{ protocol: 'any', action: 'deny', from: {}, to: {} }];
 
 /**
- * Every profile and every endpoint on every host, as src/policy/evaluate.ts models them, from two
- * reads made together. A profile's rules are decoded only when something asks for them: a trace
+ * Every profile and every endpoint on every host, and the hosts' addresses, as
+ * src/policy/evaluate.ts models them, from three reads made together. A profile's rules are decoded only when something asks for them: a trace
  * looks at two profiles' rules out of thousands, but at every profile's tags. Values that do not
  * decode are reported; rules that do not decode drop everything, as the agent's chain for them
  * does, while the profile's tags still count; an endpoint that does not decode is left out.
  */
-export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Promise<StoredPolicy> {
-  const [profiles, endpoints, hostAddresses] = await Promise.all([readModelProfiles(kv, report), readModelEndpoints(kv, report), readHostAddresses(kv)]);
-  return { model: { profiles, endpoints: endpoints.model, hostAddresses }, endpoints: endpoints.stored };
-}
-
-/** Every endpoint on every host, stored and as the model has them. */
-export async function readModelEndpoints(kv: KvStore, report: CorruptReporter): Promise<{ stored: readonly Endpoint[]; model: readonly ModelEndpoint[] }> {
-  const stored = await new EndpointStore(kv, report).list();
-  return { stored, model: stored.map(toModel) };
+export async function readPolicyModel(kv: KvStore, report: CorruptReporter): Promise<PolicyModel> {
+  const [profiles, endpoints, hostAddresses] = await Promise.all([readModelProfiles(kv, report), new EndpointStore(kv, report).list(), readHostAddresses(kv)]);
+  return { profiles, endpoints: endpoints.map(toModel), hostAddresses };
 }
 
 const toModel = (e: Endpoint): ModelEndpoint => ({ id: e.endpoint, host: e.hostname, profileIds: e.profileIds, ipv4Nets: e.ipv4Nets, ipv6Nets: e.ipv6Nets, active: e.state === 'active' });

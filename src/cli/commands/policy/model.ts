@@ -35,7 +35,7 @@ export class PolicyView {
    * decoded only as asked, and `modelFor` reads the few profiles a packet's verdict depends on.
    */
   static async read(ctx: CommandContext, kv: KvStore = ctx.kv(), { profiles = 'all' }: { profiles?: 'all' | 'on demand' } = {}): Promise<PolicyView> {
-    if (profiles === 'all') return new PolicyView(ctx, (await readPolicyModel(kv, ctx.report)).model);
+    if (profiles === 'all') return new PolicyView(ctx, await readPolicyModel(kv, ctx.report));
     const [endpoints, hostAddresses] = await Promise.all([LazyEndpoints.read(kv, ctx.report), readHostAddresses(kv)]);
     return new PolicyView(ctx, undefined, { endpoints, hostAddresses });
   }
