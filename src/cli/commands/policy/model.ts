@@ -27,7 +27,7 @@ export class PolicyView {
     /** The whole model (every endpoint and profile), or for a trace's view undefined: see `lazy`. */
     private readonly whole: PolicyModel | undefined,
     /** A trace's view: endpoints decoded as asked, profiles read as asked, the hosts' addresses. */
-    private readonly lazy?: { readonly endpoints: LazyEndpoints; readonly hostAddresses: ReadonlyMap<string, readonly string[]> },
+    private readonly lazy?: { readonly kv: KvStore; readonly endpoints: LazyEndpoints; readonly hostAddresses: ReadonlyMap<string, readonly string[]> },
   ) {}
 
   /**
@@ -37,7 +37,7 @@ export class PolicyView {
   static async read(ctx: CommandContext, kv: KvStore = ctx.kv(), { profiles = 'all' }: { profiles?: 'all' | 'on demand' } = {}): Promise<PolicyView> {
     if (profiles === 'all') return new PolicyView(ctx, await readPolicyModel(kv, ctx.report));
     const [endpoints, hostAddresses] = await Promise.all([LazyEndpoints.read(kv, ctx.report), readHostAddresses(kv)]);
-    return new PolicyView(ctx, undefined, { endpoints, hostAddresses });
+    return new PolicyView(ctx, undefined, { kv, endpoints, hostAddresses });
   }
 
   /** A view of another state of etcd (a dry run's result), sharing this one's Docker answers. */
@@ -82,10 +82,11 @@ export class PolicyView {
   }
 
   private profile(id: string): Promise<ModelProfile | undefined> {
-    if (this.whole) return Promise.resolve(this.whole.profiles.get(id));
+    if (!this.lazy) return Promise.resolve(this.whole?.profiles.get(id));
     let read = this.someProfiles.get(id);
     if (!read) {
-      read = readModelProfiles(this.ctx.kv(), this.ctx.report, [id]).then((map) => map.get(id));
+      // From the store the endpoints came from, so a view of another state of etcd stays one state.
+      read = readModelProfiles(this.lazy.kv, this.ctx.report, [id]).then((map) => map.get(id));
       this.someProfiles.set(id, read);
     }
     return read;
