@@ -8,17 +8,24 @@ import * as net from 'net';
  *   server PORT                     serves both tests below until killed
  *   stream IP PORT SECONDS          sends zeros for SECONDS; prints `<bytes> <seconds>`, timed from
  *                                   the connection to the server's count of what it received
- *   rr IP PORT COUNT                COUNT sequential 64-byte request/response round trips on one
- *                                   connection (after a few uncounted); prints the round-trip
- *                                   times in microseconds
+ *   rr IP PORT SECONDS              sequential 64-byte request/response round trips on one
+ *                                   connection for SECONDS, after a second of uncounted ones;
+ *                                   prints the round-trip times in microseconds
  *
  * The first byte of a connection says which test it is: 's' (stream) or 'r' (request/response).
  * Every connection ends by itself: the client closes, or the server answers the stream's end.
  */
 
 const MESSAGE = 64;
-/** Round trips made first and not counted: those while V8 still compiles this code. */
-const WARMUP = 200;
+/**
+ * Round trips made for this long first are not counted. The process has just started: for
+ * about half a second V8 compiles this code on background threads and collects the start-up's
+ * garbage, and on two cores those threads take the core the server or the kernel's softirq
+ * needs. A round trip then takes 1-5 ms instead of 60 µs, and 5,000 counted round trips that
+ * began with 200 uncounted ones (about 10 ms) had most of their 50 slowest there: the p99 measured
+ * the client's start, and swung either way from one round to the next.
+ */
+const WARMUP_NS = 1_000_000_000n;
 
 function serve(port: number): void {
   const server = net.createServer((socket) => {
@@ -82,10 +89,12 @@ async function stream(ip: string, port: number, seconds: number): Promise<void> 
   process.stdout.write(`${reply.trim()} ${elapsed.toFixed(6)}\n`);
 }
 
-async function rr(ip: string, port: number, count: number): Promise<void> {
+async function rr(ip: string, port: number, seconds: number): Promise<void> {
   const socket = await connect(ip, port);
   socket.write('r');
   const request = Buffer.alloc(MESSAGE, 0x61);
+  const counting = process.hrtime.bigint() + WARMUP_NS;
+  const until = counting + BigInt(Math.round(seconds * 1e9));
   const times: number[] = [];
   let got = 0;
   let sentAt = 0n;
@@ -98,8 +107,9 @@ async function rr(ip: string, port: number, count: number): Promise<void> {
       got += data.length;
       while (got >= MESSAGE) {
         got -= MESSAGE;
-        times.push(Number(process.hrtime.bigint() - sentAt) / 1000);
-        if (times.length === count + WARMUP) {
+        const at = process.hrtime.bigint();
+        if (sentAt >= counting) times.push(Number(at - sentAt) / 1000);
+        if (at >= until) {
           socket.end();
           resolve();
           return;
@@ -110,7 +120,7 @@ async function rr(ip: string, port: number, count: number): Promise<void> {
     socket.on('error', reject);
     send();
   });
-  process.stdout.write(`${times.slice(WARMUP).map((t) => t.toFixed(1)).join(' ')}\n`);
+  process.stdout.write(`${times.map((t) => t.toFixed(1)).join(' ')}\n`);
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -118,7 +128,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (mode === 'server') return serve(Number(a));
   if (mode === 'stream') return stream(a as string, Number(b), Number(c));
   if (mode === 'rr') return rr(a as string, Number(b), Number(c));
-  throw new Error('usage: tcp-probe server PORT | stream IP PORT SECONDS | rr IP PORT COUNT');
+  throw new Error('usage: tcp-probe server PORT | stream IP PORT SECONDS | rr IP PORT SECONDS');
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
